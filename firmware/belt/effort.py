@@ -1,0 +1,144 @@
+# Bracing effort as a percentage of the wearer's own maximum (%MVC), one frame per 100 ms.
+#
+# Per frame: the front end (frontend.scan) summarises the block's samples; this module keeps a
+# short ring of block sums (the smoothing window), judges signal quality and turns the window level
+# into effort with the calibration. All arithmetic is on integers below 2**30, so it allocates
+# nothing on either interpreter (MicroPython's small ints are 31-bit on the ESP32) and gives the
+# same numbers under MicroPython and CPython. docs/signal.md has the reasoning and the numbers.
+from array import array
+from micropython import const
+
+from belt import frontend
+
+# Quality bits of a frame. Any bit set means the effort value must not be taken at face value.
+Q_CONTACT = const(1)     # electrode contact lost: signal flat or stuck on a rail
+Q_SATURATION = const(2)  # some samples clipped at the ADC's limits
+Q_ARTEFACT = const(4)    # a jump no muscle makes (cable jerk, electrode pop); block held out
+Q_MISSED = const(8)      # the sampler missed samples in this block (set by the caller)
+
+UNCALIBRATED = const(-1)
+EFFORT_MAX_PM = const(2000)   # 200 %MVC: harder than the calibration brace is possible, not 10x
+
+# Effort laws.
+LAW_QUADRATURE = const(0)  # EMG amplitudes: noise adds in power, so subtract the rest level so
+LAW_LINEAR = const(1)      # envelope and stretch: the reading moves linearly with the brace
+
+# Sensor modes as data: rate (Hz), samples per 100 ms frame, window (frames), level source, law,
+# artefact jump threshold (counts). The window of 7 frames is 0.7 s: two steps (one stride) at
+# 170 steps/min, so the per-foot-strike pulse of trunk EMG averages out; stretch uses 3 s to span
+# a breath at running pace.
+_SRC_DIFF = const(0)
+_SRC_VALUE = const(1)
+MODES = {
+    "emg_raw": (1000, 100, 7, _SRC_DIFF, LAW_QUADRATURE, 0),
+    "emg_env": (100, 10, 7, _SRC_VALUE, LAW_LINEAR, 600),
+    "stretch": (50, 5, 30, _SRC_VALUE, LAW_LINEAR, 400),
+}
+_WINDOW_MAX = const(30)
+_FLAT_Q4 = const(4)         # mean |step| under 0.25 count: no live electrode is that quiet
+_SPIKE_RATIO = const(10)    # a Gaussian 100-sample block peaks near 4x its mean |step|
+_SPIKE_MIN = const(200)
+
+
+def isqrt(n):
+    """Floor square root of a non-negative int, by Newton's method (no floats)."""
+    if n < 2:
+        return n
+    x = n
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + n // x) >> 1
+    return x
+
+
+class EffortChain:
+    def __init__(self, mode):
+        if mode not in MODES:
+            raise ValueError("unknown sensor mode: %s" % mode)
+        self.mode = mode
+        (self.rate_hz, self.block, self.window, self._src, self.law,
+         self._jump) = MODES[mode]
+        self.stats = array("i", [0] * frontend.STATS_LEN)
+        self._sums = array("i", [0] * _WINDOW_MAX)
+        self._rest = 0
+        self._mvc = 0
+        self.reset()
+
+    def reset(self):
+        """Forget the signal history (new session, sensor re-seated); keeps the calibration."""
+        self._filled = 0
+        self._pos = 0
+        self._total = 0
+        for i in range(_WINDOW_MAX):
+            self._sums[i] = 0
+        self._last_good = 0
+        self._primed = False
+        self.block_level = 0   # this frame's own mean level, Q4 (counts x 16): for calibration
+        self.level = 0         # the smoothed window level, Q4
+        self.effort_pm = UNCALIBRATED
+        self.quality = 0
+        self.frames = 0
+
+    def calibrate(self, rest_q4, mvc_q4):
+        """Use this calibration (levels in Q4 counts); mvc == rest means none."""
+        self._rest = rest_q4
+        self._mvc = mvc_q4
+
+    def push_block(self, buf, start, extra_quality=0):
+        """Consume `self.block` samples of buf (array('H') of 12-bit counts) from start, and
+        update block_level, level, effort_pm and quality for this frame."""
+        st = self.stats
+        if not self._primed:
+            # The first difference needs a previous sample; start from this block's first.
+            st[0] = buf[start]
+            self._primed = True
+        frontend.scan(buf, start, self.block, st)
+        n = self.block
+        s = st[1] if self._src == _SRC_DIFF else st[2]
+        q = extra_quality
+        if st[3] * 2 >= n or (self._src == _SRC_DIFF and st[1] * 16 < _FLAT_Q4 * n):
+            q |= Q_CONTACT
+        elif st[3]:
+            q |= Q_SATURATION
+        if self._src == _SRC_DIFF:
+            if st[4] >= _SPIKE_MIN and st[4] * n > _SPIKE_RATIO * st[1]:
+                q |= Q_ARTEFACT
+        elif st[4] >= self._jump:
+            q |= Q_ARTEFACT
+        self.block_level = s * 16 // n
+        if q & Q_ARTEFACT and self._filled:
+            s = self._last_good   # hold the last clean block so one spike cannot lift the window
+        else:
+            self._last_good = s
+        pos = self._pos
+        self._total += s - self._sums[pos]
+        self._sums[pos] = s
+        self._pos = (pos + 1) % self.window
+        if self._filled < self.window:
+            self._filled += 1
+        self.level = self._total * 16 // (self._filled * n)
+        self.quality = q
+        self.frames += 1
+        self.effort_pm = self.effort_of(self.level)
+
+    def effort_of(self, level):
+        """Effort (0.1 %MVC units, 0..EFFORT_MAX_PM) of a Q4 level, or UNCALIBRATED."""
+        r = self._rest
+        c = self._mvc
+        if c == r:
+            return UNCALIBRATED
+        if c < r:                      # a stretch cord wired so that bracing lowers the reading
+            level = r + r - level
+            c = r + r - c
+        if level <= r:
+            return 0
+        top = c + c - r                # clamp at 200 % first: keeps every product below 2**30
+        if level > top:
+            level = top
+        if self.law == LAW_LINEAR:
+            return (level - r) * 1000 // (c - r)
+        # sqrt((m^2 - r^2) / (c^2 - r^2)) as two Q10 factors, so no product exceeds 2**30.
+        x = (level - r) * 1024 // (c - r)
+        y = (level + r) * 1024 // (c + r)
+        return isqrt(x * y) * 1000 >> 10
