@@ -1,0 +1,113 @@
+"""`corecue replay` end to end: CSV in, the firmware's chain under each interpreter, CSV out."""
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from corecue import synth
+from corecue.demo import write_csv
+
+
+def corecue(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "corecue", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rec")
+    cal_adc, phases = synth.calibration()
+    prof = synth.run_profile(minutes=1.0)
+    run_adc = synth.render(prof["effort"], prof["running"], prof["hr"], prof["cadence"], seed=9)
+    write_csv(d / "cal.csv", cal_adc, phases)
+    write_csv(d / "raw.csv", run_adc)
+    return d, prof
+
+
+def read_out(path):
+    with open(path) as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["t_ms", "effort_pct", "quality"]
+    return rows[1:]
+
+
+def test_both_interpreters_give_identical_output(recordings):
+    d, prof = recordings
+    outs = {}
+    for interp in ("micropython", "cpython"):
+        out = d / f"out-{interp}.csv"
+        p = corecue("replay", str(d / "raw.csv"), "--calibration", str(d / "cal.csv"),
+                    "--mode", "emg_raw", "-o", str(out), "--interpreter", interp)
+        assert p.returncode == 0, p.stderr
+        assert "600 frames" in p.stdout
+        outs[interp] = read_out(out)
+    assert outs["micropython"] == outs["cpython"]
+    rows = outs["micropython"]
+    assert [int(r[0]) for r in rows[:3]] == [100, 200, 300]
+    eff = np.array([float(r[1]) for r in rows])
+    truth = synth.stride_truth(prof["effort"], prof["cadence"])[:len(eff)]
+    good = np.array([r[2] == "0" for r in rows])
+    assert np.sqrt(np.mean((eff[good] - truth[good]) ** 2)) < 2.0
+
+
+BAD = [
+    ("empty", "", "empty file"),
+    ("header", "time,value\n0,2048\n", "missing column t_ms, adc"),
+    ("text", "t_ms,adc\n0,2048\n1,abc\n", "line 3: adc is not a number: 'abc'"),
+    ("unsorted", "t_ms,adc\n0,1\n1,1\n1,1\n", "line 4: time not increasing"),
+    ("range", "t_ms,adc\n0,1\n1,5000\n", "line 3: adc 5000 out of range 0..4095"),
+    ("rate", "t_ms,adc\n0,1\n10,1\n20,1\n", "expects 1 ms (1000 Hz)"),
+    ("nosamples", "t_ms,adc\n", "no samples after the header"),
+    ("short", "t_ms,adc\n0,1\n1\n", "line 3: expected 2 cells, found 1"),
+]
+
+
+@pytest.mark.parametrize("name,text,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_raw_file_is_one_line_and_changes_nothing(recordings, tmp_path, name, text, message):
+    d, _ = recordings
+    raw = tmp_path / f"{name}.csv"
+    raw.write_text(text)
+    out = tmp_path / "out.csv"
+    p = corecue("replay", str(raw), "--calibration", str(d / "cal.csv"), "-o", str(out))
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(raw) in lines[0], p.stderr
+    assert "Traceback" not in p.stderr
+    assert not out.exists()
+
+
+def test_calibration_phases_must_follow_the_procedure(recordings, tmp_path):
+    d, _ = recordings
+    cal = tmp_path / "cal.csv"
+    cal.write_text("t_ms,adc,phase\n0,2048,rest\n1,2048,pause\n")
+    p = corecue("replay", str(d / "raw.csv"), "--calibration", str(cal), "-o",
+                str(tmp_path / "o.csv"))
+    assert p.returncode == 2
+    assert "line 3: phase pause cannot follow rest" in p.stderr
+
+
+def test_missing_file_and_unknown_mode(recordings, tmp_path):
+    d, _ = recordings
+    p = corecue("replay", str(tmp_path / "nope.csv"), "--calibration", str(d / "cal.csv"),
+                "-o", str(tmp_path / "o.csv"))
+    assert p.returncode == 2 and "nope.csv: cannot open" in p.stderr
+    p = corecue("replay", str(d / "raw.csv"), "--calibration", str(d / "cal.csv"), "--mode",
+                "sonar", "-o", str(tmp_path / "o.csv"))
+    assert p.returncode == 2 and "unknown sensor mode 'sonar'" in p.stderr
+
+
+def test_a_failed_calibration_leaves_effort_blank(recordings, tmp_path):
+    d, _ = recordings
+    cal = tmp_path / "cal.csv"
+    rows = ["t_ms,adc,phase"] + [f"{i},2048,{'rest' if i < 10000 else 'brace'}"
+                                 for i in range(16000)]
+    cal.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "o.csv"
+    p = corecue("replay", str(d / "raw.csv"), "--calibration", str(cal), "-o", str(out),
+                "--interpreter", "micropython")
+    assert p.returncode == 0, p.stderr
+    assert "calibration refused: no muscle signal" in p.stdout
+    assert all(r[1] == "" for r in read_out(out))

@@ -1,0 +1,78 @@
+from array import array
+
+from fwtest import eq, near, record
+from signals import Noise, emg
+
+from belt.calibration import (Calibrator, PH_BRACE, PH_PAUSE, PH_REST, R_ABSENT, R_CLIPPING,
+                              R_INCONSISTENT, R_NOT_ABOVE_REST, R_TOO_FEW)
+from belt.effort import EffortChain
+
+
+def session(braces=(300, 300, 300), rest_sd=0, rest_s=10, brace_s=5, seed=5, flat=False):
+    """Run the at-home procedure through a real chain: rest, then braces of the given SDs."""
+    chain = EffortChain("emg_raw")
+    cal = Calibrator(chain.law)
+    n = Noise(seed)
+    plan = [(PH_REST, rest_sd, rest_s)]
+    for i, sd in enumerate(braces):
+        plan.append((PH_BRACE, sd, brace_s))
+        if i < len(braces) - 1:
+            plan.append((PH_PAUSE, 0, 3))
+    for phase, sd, secs in plan:
+        cal.begin(phase)
+        for _ in range(secs * 10):
+            buf = array("H", [2048] * 100) if flat else emg(100, sd, n)
+            chain.push_block(buf, 0)
+            cal.add(chain.block_level, chain.quality)
+    return cal
+
+
+def test_good_calibration():
+    cal = session()
+    res = cal.commit()
+    eq(res.reasons, 0, "reasons " + res.reason_text())
+    eq(len(res.trials), 3, "trials")
+    # MAV of N(0, 300) first differences is 300 * sqrt(2) * sqrt(2/pi) = 338 counts: Q4 5416.
+    near(res.mvc, 5416, 600, "MVC level (best second, so a little high)")
+    if not res.rest < res.mvc // 20:
+        raise AssertionError("rest %d not far below MVC %d" % (res.rest, res.mvc))
+    eq(cal.good is res, True, "good result adopted")
+    record("cal_good", "%d %d %d" % (res.rest, res.mvc, res.spread_pm))
+
+
+def test_inconsistent_braces_are_refused_with_the_spread():
+    res = session(braces=(300, 210, 290)).commit()
+    eq(res.reasons & R_INCONSISTENT, R_INCONSISTENT, "inconsistent")
+    near(res.spread_pm, 300, 40, "spread of 300 vs 210")
+
+
+def test_no_signal_is_refused():
+    res = session(flat=True).commit()
+    eq(res.reasons & R_ABSENT, R_ABSENT, "absent: " + res.reason_text())
+
+
+def test_braces_not_above_rest_are_refused():
+    res = session(braces=(30, 30, 30), rest_sd=25).commit()
+    eq(res.reasons & R_NOT_ABOVE_REST, R_NOT_ABOVE_REST, "not above rest")
+
+
+def test_clipping_is_refused():
+    res = session(braces=(1500, 1500, 1500)).commit()
+    eq(res.reasons & R_CLIPPING, R_CLIPPING, "clipping")
+
+
+def test_too_few_braces_or_short_rest():
+    eq(session(braces=(300, 300)).commit().reasons & R_TOO_FEW, R_TOO_FEW, "two braces")
+    eq(session(rest_s=2).commit().reasons & R_TOO_FEW, R_TOO_FEW, "2 s rest")
+
+
+def test_a_failed_calibration_never_replaces_a_good_one():
+    cal = session()
+    good = cal.commit()
+    cal.start()
+    for _ in range(50):
+        cal.begin(PH_REST)
+        cal.add(0, 1)
+    bad = cal.commit()
+    eq(bad.ok, False, "second attempt fails")
+    eq(cal.good is good, True, "the good one is kept")

@@ -1,0 +1,149 @@
+from array import array
+
+import micropython
+from fwtest import eq, near, raises, record, skip_unless_micropython
+from signals import Noise, emg, feed
+
+from belt.effort import (EffortChain, Q_ARTEFACT, Q_CONTACT, Q_SATURATION, UNCALIBRATED,
+                         isqrt)
+
+
+def calibrated(rest_sd=0, mvc_sd=300, seed=7):
+    """A chain calibrated on its own measurement of rest and maximal signals."""
+    c = EffortChain("emg_raw")
+    n = Noise(seed)
+    feed(c, emg(2000, rest_sd, n))
+    rest = c.level
+    c.reset()
+    feed(c, emg(2000, mvc_sd, n))
+    mvc = c.level
+    c.reset()
+    c.calibrate(rest, mvc)
+    return c, n
+
+
+def test_unknown_mode_is_refused():
+    raises(ValueError, EffortChain, "ultrasound")
+
+
+def test_uncalibrated_frames_say_so():
+    c = EffortChain("emg_raw")
+    feed(c, emg(1000, 60, Noise(3)))
+    eq(c.effort_pm, UNCALIBRATED, "effort before calibration")
+
+
+def test_twenty_percent_reads_twenty_percent():
+    c, n = calibrated()
+    frames = feed(c, emg(5000, 60, n))   # 60 counts is 20 % of the 300-count maximum
+    steady = frames[10:]
+    mean = sum(steady) // len(steady)
+    near(mean, 200, 15, "mean effort of a 20 % brace (per mille)")
+    record("effort_20pct_frames", ",".join(str(e) for e in frames))
+
+
+def test_rest_reads_zero_and_noise_floor_is_subtracted():
+    c, n = calibrated(rest_sd=0)
+    frames = feed(c, emg(3000, 0, n))
+    near(max(frames[10:]), 0, 30, "rest effort")
+
+
+def test_quadrature_law_exact():
+    c = EffortChain("emg_raw")
+    c.calibrate(100, 1000)
+    eq(c.effort_of(1000), 1000, "at MVC")
+    eq(c.effort_of(100), 0, "at rest")
+    eq(c.effort_of(50), 0, "below rest")
+    # sqrt(0.04 * (1000^2 - 100^2) + 100^2) = 223.6: the level of a 20 % brace over a noise floor
+    near(c.effort_of(224), 200, 2, "20 % over the floor")
+    top = c.effort_of(2 * 1000 - 100)
+    eq(c.effort_of(10 ** 5), top, "clamped")
+    if not 1800 <= top <= 2000:
+        raise AssertionError("clamp at %d" % top)
+
+
+def test_linear_law_and_inverted_stretch():
+    c = EffortChain("stretch")
+    c.calibrate(1000, 3000)
+    eq(c.effort_of(1400), 200, "20 % of the way up")
+    c.calibrate(3000, 1000)          # bracing lowers this cord's reading
+    eq(c.effort_of(2600), 200, "20 % of the way down")
+    eq(c.effort_of(3500), 0, "past rest the other way")
+
+
+def test_isqrt():
+    for v in (0, 1, 2, 3, 4, 15, 16, 17, 99, 10 ** 6, 4194304, 4194305):
+        r = isqrt(v)
+        if not (r * r <= v < (r + 1) * (r + 1)):
+            raise AssertionError("isqrt(%d) = %d" % (v, r))
+
+
+def test_flat_signal_is_contact_lost():
+    c, _ = calibrated()
+    feed(c, array("H", [2050] * 1000))
+    eq(c.quality & Q_CONTACT, Q_CONTACT, "flat signal flag")
+
+
+def test_railed_signal_is_contact_lost():
+    c, _ = calibrated()
+    feed(c, array("H", [4095] * 1000))
+    eq(c.quality & Q_CONTACT, Q_CONTACT, "railed signal flag")
+
+
+def test_a_few_clipped_samples_are_saturation():
+    c, n = calibrated()
+    feed(c, emg(1000, 900, n))      # a brace strong enough to touch the rails now and then
+    eq(c.quality & (Q_SATURATION | Q_CONTACT), Q_SATURATION, "clipping flag")
+
+
+def test_spike_is_flagged_and_held_out_of_the_window():
+    c, n = calibrated()
+    buf = emg(3000, 60, n)
+    clean = EffortChain("emg_raw")
+    clean.calibrate(c._rest, c._mvc)
+    ref = feed(clean, buf)
+    for k in range(4):
+        buf[2650 + k] = 4000            # a cable jerk: 4 ms at the top of the range
+    got = []
+    qual = []
+    for start in range(0, 3000, 100):
+        c.push_block(buf, start)
+        got.append(c.effort_pm)
+        qual.append(c.quality)
+    eq(qual[26] & Q_ARTEFACT, Q_ARTEFACT, "spike frame flagged")
+    eq(sum(1 for q in qual if q), 1, "only the spike frame flagged")
+    near(got[-1], ref[-1], 25, "effort after the spike")
+
+
+def test_step_down_is_seen_within_0_4_s():
+    c, n = calibrated()
+    feed(c, emg(3000, 60, n))
+    frames = feed(c, emg(2000, 15, n))     # 20 % -> 5 %: the midpoint is 12.5 %
+    first_below = next(i for i, e in enumerate(frames) if e < 125)
+    if first_below + 1 > 4:
+        raise AssertionError("midpoint crossed after %d frames" % (first_below + 1))
+
+
+def test_steady_state_allocates_nothing():
+    skip_unless_micropython("heap_lock proves no allocation only on MicroPython")
+    c, n = calibrated()
+    buf = emg(1000, 60, n)
+    feed(c, buf)
+    micropython.heap_lock()
+    try:
+        for rep in range(20):
+            for start in range(0, 1000, 100):
+                c.push_block(buf, start)
+    finally:
+        micropython.heap_unlock()
+    near(c.effort_pm, 200, 40, "effort computed under heap_lock")
+
+
+def test_every_mode_runs():
+    for mode in ("emg_env", "stretch"):   # the linear laws; emg_raw has its own tests
+        c = EffortChain(mode)
+        buf = array("H", [1000 + (i * 7) % 50 for i in range(c.block * 40)])
+        feed(c, buf)
+        c.calibrate(c.level - 160, c.level + 640)
+        feed(c, buf)
+        near(c.effort_pm, 200, 10, mode)
+        record("mode_" + mode, "%d %d %d" % (c.rate_hz, c.level, c.effort_pm))
