@@ -4,8 +4,11 @@
 # short ring of block sums (the smoothing window), judges signal quality and turns the window level
 # into effort with the calibration. All arithmetic is on integers below 2**30, so it allocates
 # nothing on either interpreter (MicroPython's small ints are 31-bit on the ESP32) and gives the
-# same numbers under MicroPython and CPython. docs/signal.md has the reasoning and the numbers.
+# same numbers under MicroPython and CPython. The per-frame methods are native code: a bytecode
+# function with this many locals takes its frame from the heap on every call, which is an
+# allocation (and a possible collection) 10 times a second. docs/signal.md has the reasoning.
 from array import array
+import micropython
 from micropython import const
 
 from belt import frontend
@@ -44,6 +47,7 @@ _SPIKE_RATIO = const(10)    # a Gaussian 100-sample block peaks near 4x its mean
 _SPIKE_MIN = const(200)
 
 
+@micropython.native
 def isqrt(n):
     """Floor square root of a non-negative int, by Newton's method (no floats)."""
     if n < 2:
@@ -89,6 +93,7 @@ class EffortChain:
         self._rest = rest_q4
         self._mvc = mvc_q4
 
+    @micropython.native
     def push_block(self, buf, start, extra_quality=0):
         """Consume `self.block` samples of buf (array('H') of 12-bit counts) from start, and
         update block_level, level, effort_pm and quality for this frame."""
@@ -120,6 +125,7 @@ class EffortChain:
         self.frames += 1
         self.effort_pm = self.effort_of(self.level)
 
+    @micropython.native
     def _window_level(self, s):
         """Weighted mean of the newest block sums, Q4 per sample. Products stay below 2**30:
         64 (weight sum) x 409500 (a railed 100-sample block) x 16 = 4.2e8."""
@@ -139,6 +145,7 @@ class EffortChain:
             pos = pos - 1 if pos else size - 1
         return total * 16 // (wsum * self.block)
 
+    @micropython.native
     def effort_of(self, level):
         """Effort (0.1 %MVC units, 0..EFFORT_MAX_PM) of a Q4 level, or UNCALIBRATED."""
         r = self._rest

@@ -51,6 +51,24 @@ def raises(exc, fn, *args):
     raise AssertionError("%s not raised by %s" % (exc.__name__, fn))
 
 
+def _noop():
+    pass
+
+
+def allocated(fn):
+    """Bytes the heap handed out while fn ran (MicroPython only). heap_lock() alone is not proof:
+    a bytecode function with many locals asks the heap for its frame and quietly falls back to
+    the C stack when the heap is locked, so it passes under the lock yet allocates in normal
+    running. micropython.mem_total() counts those too."""
+    import micropython
+
+    def measure(f):
+        before = micropython.mem_total()
+        f()
+        return micropython.mem_total() - before
+    return measure(fn) - measure(_noop)   # the measuring itself costs a few bytes
+
+
 def _print_exc(e):
     if IS_MPY:
         sys.print_exception(e)

@@ -1,7 +1,7 @@
 from array import array
 
 import micropython
-from fwtest import eq, near, raises, record, skip_unless_micropython
+from fwtest import allocated, eq, near, raises, record, skip_unless_micropython
 from signals import Noise, emg, feed
 
 from belt.effort import (EffortChain, Q_ARTEFACT, Q_CONTACT, Q_SATURATION, UNCALIBRATED,
@@ -128,13 +128,16 @@ def test_steady_state_allocates_nothing():
     c, n = calibrated()
     buf = emg(1000, 60, n)
     feed(c, buf)
-    micropython.heap_lock()
-    try:
+    def blocks():
         for rep in range(20):
             for start in range(0, 1000, 100):
                 c.push_block(buf, start)
+    micropython.heap_lock()
+    try:
+        blocks()
     finally:
         micropython.heap_unlock()
+    eq(allocated(blocks), 0, "bytes allocated by 200 frames")
     near(c.effort_pm, 200, 40, "effort computed under heap_lock")
 
 

@@ -1,5 +1,5 @@
 import micropython
-from fwtest import eq, skip_unless_micropython
+from fwtest import allocated, eq, skip_unless_micropython
 
 from belt import ticks
 from belt.sampler import Sampler
@@ -67,12 +67,16 @@ def test_a_task_that_falls_behind_counts_overruns():
 def test_record_allocates_nothing():
     skip_unless_micropython("heap_lock proves no allocation only on MicroPython")
     s = Sampler(1000, 100, Wakes())
-    t = 0
-    micropython.heap_lock()
-    try:
+
+    def feed():
+        t = 0
         for i in range(2000):
             t = ticks.add(t, 1000 if i % 97 else 3000)
             s.record(i & 4095, t)
+    micropython.heap_lock()
+    try:
+        feed()
     finally:
         micropython.heap_unlock()
     eq(s.samples > 2000, True, "samples recorded under heap_lock")
+    eq(allocated(feed), 0, "bytes allocated by 2000 samples")

@@ -1,0 +1,88 @@
+# Cost of the emg_raw chain per raw sample on the MicroPython interpreter, against a plain-Python
+# float implementation of the same chain measured in the same run. Run by bench/chain_cost.py:
+#   micropython -X heapsize=128k bench/chain_cost_mpy.py FIRMWARE_DIR
+import gc
+import math
+
+import micropython
+import sys
+import time
+from array import array
+
+sys.path.insert(0, sys.argv[1])
+from belt.effort import EffortChain  # noqa: E402
+
+N_BLOCKS = 100          # 10 s of 1 kHz samples, reused: the ESP32-sized heap holds no more
+REPS = 10
+
+
+def signal():
+    buf = array("H", [0] * (N_BLOCKS * 100))
+    s = 12345
+    for i in range(len(buf)):
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        buf[i] = 2048 + ((s >> 16) & 255) - 128
+    return buf
+
+
+def run_firmware(buf):
+    c = EffortChain("emg_raw")
+    c.calibrate(80, 5000)
+    for start in range(0, len(buf), 100):          # warm up: fill the window
+        c.push_block(buf, start)
+    gc.collect()
+    before = micropython.mem_total()
+    t0 = time.ticks_us()
+    for rep in range(REPS):
+        for start in range(0, len(buf), 100):
+            c.push_block(buf, start)
+    dt = time.ticks_diff(time.ticks_us(), t0)
+    return dt, micropython.mem_total() - before
+
+
+class FloatChain:
+    """The same chain in plain Python floats: first difference, rectify, block mean, the same
+    weighted window, the quadrature law."""
+    W = (12, 11, 15, 8, 7, 6, 5)
+
+    def __init__(self, rest, mvc):
+        self.rest, self.mvc = rest, mvc
+        self.prev = None
+        self.sums = [0.0] * 7
+        self.effort = 0.0
+
+    def push_block(self, buf, start):
+        prev = buf[start] if self.prev is None else self.prev
+        acc = 0.0
+        for i in range(start, start + 100):
+            x = float(buf[i])
+            acc += abs(x - prev)
+            prev = x
+        self.prev = prev
+        self.sums.insert(0, acc / 100.0)
+        self.sums.pop()
+        level = sum(w * s for w, s in zip(self.W, self.sums)) / 64.0
+        r, c = self.rest, self.mvc
+        self.effort = 100.0 * math.sqrt(max(level * level - r * r, 0.0) / (c * c - r * r))
+
+
+def run_float(buf):
+    c = FloatChain(5.0, 312.0)
+    for start in range(0, len(buf), 100):
+        c.push_block(buf, start)
+    gc.collect()
+    before = micropython.mem_total()
+    t0 = time.ticks_us()
+    for rep in range(REPS):
+        for start in range(0, len(buf), 100):
+            c.push_block(buf, start)
+    dt = time.ticks_diff(time.ticks_us(), t0)
+    return dt, micropython.mem_total() - before
+
+
+buf = signal()
+samples = len(buf) * REPS
+fw_us, fw_bytes = run_firmware(buf)
+fl_us, fl_bytes = run_float(buf)
+print("firmware %.4f us/sample %.3f bytes/sample" % (fw_us / samples, fw_bytes / samples))
+print("float %.4f us/sample %.3f bytes/sample" % (fl_us / samples, fl_bytes / samples))
