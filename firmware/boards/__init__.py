@@ -1,0 +1,1 @@
+# One module per board: the only place that names pins and peripherals.

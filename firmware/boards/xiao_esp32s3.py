@@ -1,0 +1,55 @@
+# Seeed Studio XIAO ESP32S3: the belt's reference board (LiPo charger on board).
+#
+# Pin map (hardware/ documents the wiring; keep the two in step):
+#   D0 / GPIO1  sensor input: MyoWare 2.0 RAW or ENV, or the stretch-cord divider (ADC1, 11 dB)
+#   D1 / GPIO2  battery voltage through a 2 x 100 kOhm divider (ADC1, 11 dB)
+#   D2 / GPIO3  vibration motor driver transistor gate/base (PWM)
+#   D3 / GPIO4  push button to GND (internal pull-up)
+# ADC1 only: ADC2 is unusable while the radio is on.
+import time
+
+import machine
+from micropython import const
+
+SENSOR_PIN = const(1)
+BATTERY_PIN = const(2)
+MOTOR_PIN = const(3)
+BUTTON_PIN = const(4)
+_SAMPLE_TIMER = const(0)
+
+
+class Board:
+    name = "xiao_esp32s3"
+
+    def __init__(self):
+        self.adc = machine.ADC(machine.Pin(SENSOR_PIN), atten=machine.ADC.ATTN_11DB)
+        self.battery_adc = machine.ADC(machine.Pin(BATTERY_PIN), atten=machine.ADC.ATTN_11DB)
+        self.motor = machine.PWM(machine.Pin(MOTOR_PIN), freq=20000, duty_u16=0)
+        self.button = machine.Pin(BUTTON_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
+        self._timer = None
+        self._sampler = None
+        self._tick = self._on_timer      # bind once: creating a bound method allocates
+
+    def start_sampling(self, sampler, rate_hz):
+        """Feed sampler.record() at rate_hz from a timer. On the ESP32 the callback is soft
+        (scheduled), so GC pauses delay it; the sampler counts what that costs."""
+        self._sampler = sampler
+        self._timer = machine.Timer(_SAMPLE_TIMER)
+        self._timer.init(freq=rate_hz, mode=machine.Timer.PERIODIC, callback=self._tick)
+
+    def stop_sampling(self):
+        if self._timer:
+            self._timer.deinit()
+            self._timer = None
+
+    def _on_timer(self, _t):
+        self._sampler.record(self.adc.read_u16() >> 4, time.ticks_us())
+
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def set_motor(self, level_pct):
+        self.motor.duty_u16(level_pct * 655)
+
+    def battery_mv(self):
+        return self.battery_adc.read_uv() * 2 // 1000
