@@ -1,0 +1,144 @@
+"""Crash-safe, append-only session log: one file per run, on the belt's LittleFS.
+
+    w = SessionWriter(path_or_file, session_id, start_ticks, wall_time=0, mode=0, cal_rest=0,
+                      cal_mvc=0, placement=0, band=(low, target, high))
+    w.add_frame(effort_pm, quality)  # 10 Hz; effort 0..2000 (0.1 %MVC) or -1; quality 0..15
+    w.add_event(kind, arg)           # EV_* kind 0..15, arg 0..65535, between two frames
+    w.flush()                        # make everything so far durable (writes a short block)
+    w.close(end_ticks=None)          # last block and the trailer; returns the trailer dict
+    w.summary()                      # the trailer's figures so far
+
+    read_session(path_or_bytes) -> (header, frames, events, trailer, status)
+        frames  [(effort_pm, quality)]: effort at 0.5 %MVC resolution (a multiple of 5) or -1
+        events  [(frame, kind, arg)]: the event came after `frame` frames (0 = before the first)
+        trailer dict (TRAILER_KEYS) or None; status CLOSED, OPEN, TORN, SHORT or BAD_HEADER
+    recover(path) -> (action, trailer), at boot for every session file; action is
+        "ok" (was closed), "closed" (trailer appended), "truncated" (torn tail cut, then closed),
+        "removed" (shorter than a header: nothing in it) or "unreadable" (left alone)
+
+File (all little-endian; docs/session-format.md has every byte and a worked example):
+    header   40 bytes: "CQSL", version 1, lengths and rates, session id, start ticks, wall
+             time, sensor mode, placement, rest and MVC levels, band; CRC32 of the 36 before it
+    block    varint L | seq & 0xFF | range-coded payload (L - 1 bytes) | CRC32 seeded with the
+             full block number over varint, seq and payload. 100 frames, or fewer when flushed.
+    trailer  0x00 | 49-byte summary (who closed it, its own offset, the figures) | CRC32
+A power cut while appending leaves whole records followed by at most one torn one: at most the
+block being written (10 s of frames) is lost.
+
+Blocks are written whole and synced (f.flush(), which on LittleFS commits the file). add_frame()
+and add_event() only store into preallocated buffers; coding, CRC and the write happen when a
+block fills, every 10 s.
+"""
+import array
+import struct
+
+from belt import ticks
+from belt.sessioncodec import MAX_EFFORT, NONE, Encoder
+from belt.sessionformat import *  # noqa: F401,F403  (constants are part of this API)
+from belt.sessionformat import (BLOCK_FRAMES, CLOSED_BY_WRITER, FRAME_MS, HEADER_LEN,
+                                MAX_BLOCK_FRAMES, MAX_EVENTS, Summary, block_crc, pack_header,
+                                pack_trailer, payload_bound)
+from belt.sessionread import read_session, recover  # noqa: F401
+
+
+class SessionWriter:
+    def __init__(self, dest, session_id, start_ticks, wall_time=0, mode=0, cal_rest=0,
+                 cal_mvc=0, placement=0, band=(0, 0, 2000), block_frames=BLOCK_FRAMES):
+        """dest: a path (opened and closed here) or a binary file object (left open)."""
+        if not 1 <= block_frames <= MAX_BLOCK_FRAMES:
+            raise ValueError("block_frames")
+        self._own = isinstance(dest, str)
+        self._f = open(dest, "wb") if self._own else dest
+        self.start_ticks = start_ticks
+        self._full = block_frames
+        self._eff = array.array("h", [0] * block_frames)
+        self._q = bytearray(block_frames)
+        self._ev_slot = bytearray(MAX_EVENTS)
+        self._ev_kind = bytearray(MAX_EVENTS)
+        self._ev_arg = array.array("H", [0] * MAX_EVENTS)
+        self._out = bytearray(payload_bound(block_frames) + 8)
+        self._n = self._nev = 0
+        self._enc = Encoder()
+        self.stats = Summary(band[0], band[2])
+        self._f.write(pack_header(block_frames, session_id, start_ticks, wall_time, mode,
+                                  placement, cal_rest, cal_mvc, band))
+        self._f.flush()
+        self.data_bytes = HEADER_LEN
+
+    def add_frame(self, effort_pm, quality):
+        """One 100 ms frame: effort in 0.1 %MVC (-1 when uncalibrated), quality flags Q_*."""
+        if self._f is None:
+            raise ValueError("closed")
+        if effort_pm < 0:
+            hp = NONE
+        else:
+            hp = (effort_pm + 2) // 5
+            if hp > MAX_EFFORT:
+                hp = MAX_EFFORT
+        n = self._n
+        self._eff[n] = hp
+        self._q[n] = quality & 15
+        self._n = n + 1
+        self.stats.frame(hp, quality & 15)
+        if n + 1 >= self._full:
+            self.flush()
+
+    def add_event(self, kind, arg=0):
+        """An event between frames: it is stamped with the number of frames so far."""
+        if not (0 <= kind <= 15 and 0 <= arg <= 0xFFFF):
+            raise ValueError("event")
+        if self._nev >= MAX_EVENTS:
+            self.flush()
+        j = self._nev
+        self._ev_slot[j] = self._n
+        self._ev_kind[j] = kind
+        self._ev_arg[j] = arg
+        self._nev = j + 1
+        self.stats.event(kind)
+
+    def flush(self):
+        """Write the frames and events taken since the last block as one block, and sync."""
+        if self._f is None:
+            raise ValueError("closed")
+        if self._n == 0 and self._nev == 0:
+            return
+        out = self._out
+        # payload at 3: room before it for a 2-byte length and the sequence byte
+        end = self._enc.encode(out, 3, self._n, self._full, self._eff, self._q, self._nev,
+                               self._ev_slot, self._ev_kind, self._ev_arg)
+        seq = self.stats.blocks
+        out[2] = seq & 0xFF
+        size = end - 2
+        if size < 0x80:
+            start = 1
+            out[1] = size
+        else:
+            start = 0
+            out[0] = 0x80 | (size & 0x7F)
+            out[1] = size >> 7
+        struct.pack_into("<I", out, end, block_crc(seq, memoryview(out)[start:end]))
+        self._f.write(memoryview(out)[start:end + 4])
+        self._f.flush()
+        self.data_bytes += end + 4 - start
+        self.stats.blocks = seq + 1
+        self._n = self._nev = 0
+
+    def summary(self, closed_by=0, end_ticks=None):
+        """The trailer's figures for what has been taken so far."""
+        s = self.stats
+        dur = s.frames * FRAME_MS
+        if end_ticks is not None and ticks.diff(end_ticks, self.start_ticks) >= 0:
+            dur = ticks.diff(end_ticks, self.start_ticks)
+        return s.trailer(closed_by, self.data_bytes, dur)
+
+    def close(self, end_ticks=None):
+        """Write the last block and the trailer. end_ticks, if given, sets the duration from the
+        clock (pauses included) instead of from the frame count."""
+        self.flush()
+        t = self.summary(CLOSED_BY_WRITER, end_ticks)
+        self._f.write(pack_trailer(t))
+        self._f.flush()
+        if self._own:
+            self._f.close()
+        self._f = None
+        return t
