@@ -42,6 +42,8 @@ MODES = {
     "stretch": (50, 5, (1,) * 30, _SRC_VALUE, LAW_LINEAR, 400),
 }
 _WINDOW_MAX = const(30)
+# Mode codes, as stored in session headers and the device config: index in this tuple.
+MODE_NAMES = ("emg_raw", "emg_env", "stretch")
 _FLAT_Q4 = const(4)         # mean |step| under 0.25 count: no live electrode is that quiet
 _SPIKE_RATIO = const(10)    # a Gaussian 100-sample block peaks near 4x its mean |step|
 _SPIKE_MIN = const(200)

@@ -80,7 +80,9 @@ def duration(pid):
 
 
 class Player:
-    def __init__(self, gap_ms=_GAP_MS):
+    def __init__(self, gap_ms=_GAP_MS, table=None):
+        # table: TABLE with the runner's own on/off lists (config.Config.haptic_table()).
+        self.table = table or TABLE
         self.gap_ms = gap_ms
         self.pid = -1           # pattern playing (or waiting out the gap), -1 when idle
         self._steps = None
@@ -96,7 +98,7 @@ class Player:
         """Start pattern pid, or queue it behind a higher-priority one. Returns True if it
         took over the motor, False if it waits."""
         self._advance(now)
-        prio = TABLE[pid][1]
+        prio = self.table[pid][1]
         if self._steps is not None and prio < self._prio:
             self._pend = pid
             return False
@@ -131,7 +133,7 @@ class Player:
         return self._end
 
     def _start(self, pid, now):
-        entry = TABLE[pid]
+        entry = self.table[pid]
         self.pid = pid
         self._prio = entry[1]
         self._duty = entry[2]

@@ -218,3 +218,14 @@ def test_playing_allocates_nothing():
     on = _drive(p, 2000, t)
     eq(micropython.mem_total() - before - base, 0, "bytes over 2000 updates and 8 plays")
     eq(on > 300, True, "the motor did run")
+
+
+def test_a_runner_can_have_their_own_pattern():
+    from belt import config as _config
+    cfg = _config.Config(path=None)
+    cfg.set("patterns", {"back_in_band": [300]})
+    p = haptics.Player(table=cfg.haptic_table())
+    p.play(haptics.BACK_IN_BAND, 1000)
+    eq(p.update(1000) > 0, True, "on at once")
+    eq(p.update(1299) > 0, True, "still on at 299 ms")
+    eq(p.update(1300), 0, "off after the runner's 300 ms")
