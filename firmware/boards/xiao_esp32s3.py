@@ -8,6 +8,7 @@
 # ADC1 only: ADC2 is unusable while the radio is on.
 import time
 
+import asyncio
 import machine
 from micropython import const
 
@@ -29,6 +30,7 @@ class Board:
         self._timer = None
         self._sampler = None
         self._tick = self._on_timer      # bind once: creating a bound method allocates
+        self.wdt = machine.WDT(timeout=8000)
 
     def start_sampling(self, sampler, rate_hz):
         """Feed sampler.record() at rate_hz from a timer. On the ESP32 the callback is soft
@@ -47,6 +49,32 @@ class Board:
 
     def ticks_ms(self):
         return time.ticks_ms()
+
+    def flag(self):
+        return asyncio.ThreadSafeFlag()     # set from interrupt handlers
+
+    async def sleep_ms(self, ms):
+        await asyncio.sleep_ms(ms)
+
+    def wall_time(self):
+        return 0                            # no backed-up clock: the companion anchors time
+
+    def log(self, msg):
+        print(msg)
+
+    def feed_watchdog(self):
+        self.wdt.feed()
+
+    def start(self, app):
+        self.start_sampling(app.sampler, app.chain.rate_hz)
+        self.button.irq(self._on_button, machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING)
+        self._button = app.button
+
+    def stop(self):
+        self.stop_sampling()
+
+    def _on_button(self, pin):
+        self._button.edge(pin.value() == 0, time.ticks_ms())
 
     def set_motor(self, level_pct):
         self.motor.duty_u16(level_pct * 655)

@@ -1,0 +1,248 @@
+# The belt at run time: the tasks that join the board to the signal chain, the coach, the haptic
+# player and the session log.
+#
+# Interrupts (sampling timer, button) only record and set a ThreadSafeFlag; these tasks do the
+# work. Time comes from the board (board.ticks_ms, board.sleep_ms), so the same code runs on the
+# ESP32 and, on the sim board, in accelerated virtual time. Each task runs under a guard: an
+# exception is logged, the open session is flushed (nothing logged is lost) and the task starts
+# again. The watchdog is fed only while frames keep coming, so a stalled signal chain resets the
+# belt, and the boot-time recovery closes the session it was writing.
+import gc
+
+import asyncio
+from micropython import const
+
+from belt import button as _button
+from belt import haptics, ticks
+from belt.calibration import Calibrator
+from belt.coach import Coach
+from belt.effort import EffortChain, MODE_NAMES, Q_MISSED
+from belt.runflow import Act, Ev, Runflow
+from belt.sampler import Sampler
+from belt.sessionformat import EV_BUTTON, EV_MARK, EV_STATE
+from belt.sessionlog import SessionWriter
+
+_GC_FREE_MIN = const(24 * 1024)   # collect right after a frame when less than this is free
+_WDT_FEED_MS = const(1000)
+_STALL_MS = const(3000)           # no frame for this long: stop feeding the watchdog
+_RESTART_MS = const(200)
+_mem_free = getattr(gc, "mem_free", None)   # MicroPython's; CPython collects on its own terms
+
+
+class App:
+    def __init__(self, board, config, store, log=None):
+        self.board = board
+        self.config = config
+        self.store = store
+        self.log = log or print
+        self.chain = EffortChain(config.mode)
+        self.calibrator = Calibrator(self.chain.law)
+        cal = config.calibration()          # None if none, or taken in another sensor mode
+        if cal:
+            self.chain.calibrate(cal[0], cal[1])
+        # The board makes the flags: ThreadSafeFlag where interrupts set them (ESP32); the sim,
+        # whose "interrupts" are a task, uses a cheaper one that keeps virtual time fast.
+        self._frame_flag = board.flag()
+        self._button_flag = board.flag()
+        self._motor_flag = board.flag()
+        self.sampler = Sampler(self.chain.rate_hz, self.chain.block, self._frame_flag.set)
+        self.button = _button.Button(self._button_flag.set)
+        self.coach = Coach(config.coach_config())
+        self.flow = Runflow(self.coach, config.runflow_config())
+        self.player = haptics.Player(table=config.haptic_table())
+        self.writer = None
+        self.session_id = -1
+        self.calibrating = False
+        self.frames = 0
+        self.task_restarts = 0
+        self.last_error = None
+        self.listeners = []          # called with (effort_pm, quality) per frame: live view
+        self.sessions_logged = []    # [id, path, trailer, cues by kind, run summary] since boot
+        self.cues = [0] * 5          # cues given in the current session, by coach CUE_* kind
+        self.running = True
+
+    # -- commands (the protocol and the sim's scripted person call these) --------------------
+
+    def cal_begin(self, phase):
+        if not self.calibrating:
+            self.calibrator.start()
+            self.calibrating = True
+        self.calibrator.begin(phase)
+
+    def cal_commit(self):
+        res = self.calibrator.commit()
+        self.calibrating = False
+        if res.ok:
+            self.chain.calibrate(res.rest, res.mvc)
+            self.config.set_calibration(res.rest, res.mvc, self.chain.mode,
+                                        self.board.wall_time())
+            self._save_config()
+        self.log("calibration %s: rest %d mvc %d spread %d reasons %d" % (
+            "saved" if res.ok else "refused", res.rest, res.mvc, res.spread_pm, res.reasons))
+        return res
+
+    def cal_abort(self):
+        self.calibrating = False
+
+    def play(self, pid):
+        self.player.play(pid, self.board.ticks_ms())
+        self._motor_flag.set()
+
+    def press(self, kind):
+        """A button press classified by the button task (or injected by a test)."""
+        now = self.board.ticks_ms()
+        if self.writer:
+            self.writer.add_event(EV_BUTTON, kind)
+        if kind == _button.SHORT and self.flow.state == 0:
+            self.flow.storage_full = not self.store.ensure_space()
+        self._apply(self.flow.handle(Ev.SHORT if kind == _button.SHORT else Ev.LONG, now), now)
+
+    # -- actions of the run flow ---------------------------------------------------------------
+
+    def _apply(self, actions, now):
+        if not actions:
+            return
+        for act, arg in actions:
+            if act == Act.PLAY:
+                self.player.play(arg, now)
+                self._motor_flag.set()
+            elif act == Act.LOG_START:
+                self._open_session(now)
+            elif act == Act.LOG_STOP:
+                self._close_session(now)
+            elif act == Act.STATE:
+                if self.writer:
+                    self.writer.add_event(EV_STATE, arg)
+            elif act == Act.MARK:
+                if self.writer:
+                    self.writer.add_event(EV_MARK, arg)
+            elif act == Act.CUE:
+                self.cues[arg[0]] += 1
+                if self.writer:
+                    self.writer.add_event(arg[0], arg[1])
+
+    def _open_session(self, now):
+        sid, path = self.store.new_session()
+        c = self.config
+        cal = c.calibration() or (0, 0)
+        self.writer = SessionWriter(path, sid, now, self.board.wall_time(),
+                                    MODE_NAMES.index(self.chain.mode), cal[0], cal[1],
+                                    c.placement, c.band())
+        self.session_id = sid
+        self.cues = [0] * 5
+        self.sessions_logged.append([sid, path, None, self.cues, None])
+        self.chain.reset()
+        self.log("session %d started" % sid)
+
+    def _close_session(self, now):
+        if not self.writer:
+            return
+        trailer = self.writer.close(now)
+        self.store.closed(self.session_id)
+        self.sessions_logged[-1][2] = trailer
+        self.sessions_logged[-1][4] = self.coach.summary()    # the run's own figures
+        self.log("session %d closed: %d frames, %d in band, %d cues" % (
+            self.session_id, trailer["frames"], trailer["in_band"], trailer["cues"]))
+        self.writer = None
+
+    def _save_config(self):
+        try:
+            self.config.save()
+        except OSError as e:                # a full or failing flash must not stop the run
+            self.log("config not saved: %r" % e)
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    async def _sense(self):
+        s = self.sampler
+        chain = self.chain
+        while True:
+            await self._frame_flag.wait()
+            while s.ready():
+                chain.push_block(s.buf, s.block_start(), Q_MISSED if s.block_missed() else 0)
+                s.release()
+                self._frame(chain.effort_pm, chain.quality)
+            if _mem_free and _mem_free() < _GC_FREE_MIN:
+                gc.collect()          # now, between frames, not at a random moment
+
+    def _frame(self, effort, quality):
+        now = self.board.ticks_ms()
+        self.frames += 1
+        if self.calibrating:
+            self.calibrator.add(self.chain.block_level, quality)
+        if self.writer:
+            self.writer.add_frame(effort, quality)
+        actions = self.flow.frame(effort, quality, now)
+        if actions:
+            self._apply(actions, now)
+        for fn in self.listeners:
+            fn(effort, quality)
+
+    async def _buttons(self):
+        while True:
+            await self._button_flag.wait()
+            kind = self.button.poll()
+            if kind:
+                self.press(kind)
+
+    async def _timers(self):
+        board = self.board
+        while True:
+            now = board.ticks_ms()
+            self._apply(self.flow.handle(Ev.TICK, now), now)
+            deadline = self.flow.next_deadline(now)
+            wait = 1000 if deadline is None else ticks.diff(deadline, now)
+            await board.sleep_ms(1000 if wait > 1000 else (wait if wait > 0 else 0))
+
+    async def _motor(self):
+        board = self.board
+        while True:
+            now = board.ticks_ms()
+            board.set_motor(self.player.update(now))
+            if self.player.busy():
+                wait = ticks.diff(self.player.next_deadline(now), now)
+                await board.sleep_ms(wait if wait > 0 else 0)
+            else:
+                await self._motor_flag.wait()
+
+    async def _watchdog(self):
+        board = self.board
+        last_frames = -1
+        last_progress = board.ticks_ms()
+        while True:
+            now = board.ticks_ms()
+            if self.frames != last_frames:
+                last_frames = self.frames
+                last_progress = now
+            if ticks.diff(now, last_progress) < _STALL_MS:
+                board.feed_watchdog()
+            await board.sleep_ms(_WDT_FEED_MS)
+
+    async def _guard(self, name, fn):
+        while self.running:
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self.task_restarts += 1
+                self.last_error = "%s: %r" % (name, e)
+                self.log("task %s failed: %r; restarting" % (name, e))
+                if self.writer:
+                    self.writer.flush()
+                await self.board.sleep_ms(_RESTART_MS)
+
+    def start(self):
+        """Create the tasks and start sampling. Returns the tasks (the caller may cancel them)."""
+        self.store.recover_all(self.log)
+        tasks = [asyncio.create_task(self._guard(n, f)) for n, f in (
+            ("sense", self._sense), ("buttons", self._buttons), ("timers", self._timers),
+            ("motor", self._motor), ("watchdog", self._watchdog))]
+        self.board.start(self)
+        return tasks
+
+    def shutdown(self):
+        """Orderly stop (sim end, USB command): the open session is closed, not torn."""
+        self.running = False
+        self.board.stop()
+        self._close_session(self.board.ticks_ms())

@@ -1,0 +1,193 @@
+# The sim board: the belt without hardware, for the MicroPython unix port (and CPython).
+#
+# Only the board is simulated. The sampling "timer" calls the firmware's Sampler.record() once
+# per sample with a virtual microsecond clock; the button "interrupt" calls Button.edge(); the
+# motor and the watchdog are recorded; the flash is a LittleFS image (boards/simflash.py). Time
+# is virtual and runs as fast as the host allows: the world task advances it in small steps and
+# yields to the firmware's tasks between steps, so a 45-minute morning takes seconds.
+import asyncio
+from array import array
+
+from belt import ticks
+from belt.calibration import PH_BRACE, PH_PAUSE, PH_REST
+from boards import scenarios, simflash, simsignal
+
+_KIND = {"emg_raw": simsignal.RAW, "emg_env": simsignal.ENV, "stretch": simsignal.STRETCH}
+_PHASE = {"rest": PH_REST, "brace": PH_BRACE, "pause": PH_PAUSE}
+_STEP_MS = 20           # longest virtual step between yields to the firmware's tasks
+_WDT_TIMEOUT_MS = 10000
+_PRESS_MS = {"short": 200, "long": 2000}
+
+
+class _Flag:
+    """ThreadSafeFlag's semantics (wait() consumes the set) on asyncio.Event. The sim's
+    interrupts are calls from its world task, so no thread safety is needed, and a waiting
+    ThreadSafeFlag makes every scheduler round on the unix port poll for about a millisecond."""
+
+    def __init__(self):
+        self._e = asyncio.Event()
+
+    def set(self):
+        self._e.set()
+
+    async def wait(self):
+        await self._e.wait()
+        self._e.clear()
+
+
+class Board:
+    name = "sim"
+
+    def __init__(self, flash_dir, scenario="morning", run_min=30, tick_start=0, recording=None,
+                 wall_time=0, seed=1):
+        self.root = simflash.mount(flash_dir + "/flash.img")
+        self.flash_dir = flash_dir
+        # A scenario is a name, or (segments, events, end_s) as in boards/scenarios.py.
+        if isinstance(scenario, str):
+            scenario = scenarios.get(scenario, run_min)
+        self.segments, events, end_s = scenario
+        self.end_ms = end_s * 1000
+        self._events = []
+        for t, action, arg in sorted(events, key=lambda e: e[0]):
+            if action == "press":
+                self._events.append((t * 1000, "down", arg))
+                self._events.append((t * 1000 + _PRESS_MS[arg], "up", arg))
+            else:
+                self._events.append((t * 1000, action, arg))
+        self._recording = open(recording, "rb") if recording else None
+        self._ms = tick_start
+        self._us = (tick_start * 1000) & (ticks.PERIOD - 1)
+        self.elapsed_ms = 0
+        self._wall0 = wall_time
+        self._sleepers = []
+        self.motor_edges = []       # (elapsed_ms, level) at every change
+        self._motor = 0
+        self.wdt_fed_at = 0
+        self.wdt_expired = False
+        self._st = array("i", [seed, 3])
+        self.app = None
+        self._world_task = None
+
+    # -- the board interface the firmware uses ------------------------------------------------
+
+    def ticks_ms(self):
+        return self._ms
+
+    def flag(self):
+        return _Flag()
+
+    def wall_time(self):
+        return self._wall0 + self.elapsed_ms // 1000 if self._wall0 else 0
+
+    async def sleep_ms(self, ms):
+        ev = asyncio.Event()
+        self._sleepers.append((self.elapsed_ms + ms, ev))
+        await ev.wait()
+
+    def set_motor(self, level):
+        if level != self._motor:
+            self._motor = level
+            self.motor_edges.append((self.elapsed_ms, level))
+
+    def feed_watchdog(self):
+        self.wdt_fed_at = self.elapsed_ms
+
+    def start(self, app):
+        self.app = app
+        self._world_task = asyncio.create_task(self._world())
+
+    def stop(self):
+        if self._world_task:
+            self._world_task.cancel()
+            self._world_task = None
+
+    def log(self, msg):
+        print("%9.1f s  %s" % (self.elapsed_ms / 1000, msg))
+
+    # -- for the host: when the scenario is over, and what happened --------------------------
+
+    def finished(self):
+        return self.elapsed_ms >= self.end_ms or self.wdt_expired
+
+    def report(self, app, motor_log=None):
+        """One line per session logged in this run, then the motor log if asked for."""
+        if self.wdt_expired:
+            print("watchdog: not fed for %d ms: the belt would reset here" % _WDT_TIMEOUT_MS)
+        sizes = dict((e[0], e[1]) for e in app.store.list())
+        for sid, path, trailer, cues, run in app.sessions_logged:
+            run = run or {}
+            t = trailer or {}
+            judged = run.get("frames_in", 0) + run.get("frames_under", 0) + run.get("frames_over", 0)
+            in_band = 100 * run.get("frames_in", 0) // judged if judged else 0
+            secs = t.get("duration_ms", 0) // 1000
+            print("session %d: duration %d:%02d, run in band %d%%, cues %d (under %d, over %d, "
+                  "back %d, check sensor %d), %s, size: %d bytes" % (
+                      sid, secs // 60, secs % 60, in_band, sum(cues), cues[1], cues[2], cues[3],
+                      cues[4], "closed" if trailer else "open", sizes.get(sid, 0)))
+        if motor_log:
+            with open(motor_log, "w") as f:
+                f.write("t_ms,level\n")
+                for t, level in self.motor_edges:
+                    f.write("%d,%d\n" % (t, level))
+
+    # -- the simulated world ---------------------------------------------------------------------
+
+    def _segment(self, ms):
+        effort, contact = 0, True
+        for start, e, c in self.segments:
+            if start * 1000 <= ms:
+                effort, contact = e, c
+        return effort, contact
+
+    def _samples(self, buf, n, kind, ms):
+        if self._recording:
+            got = self._recording.readinto(memoryview(buf)[:n]) if n else 0
+            return got // 2 if got else 0
+        effort, contact = self._segment(ms)
+        k = kind if contact else simsignal.OFF
+        simsignal.fill(buf, n, k, simsignal.amplitude(kind, effort), self._st)
+        return n
+
+    def _due_events(self):
+        while self._events and self._events[0][0] <= self.elapsed_ms:
+            _, action, arg = self._events.pop(0)
+            if action == "down":
+                self.app.button.edge(True, self._ms)
+            elif action == "up":
+                self.app.button.edge(False, self._ms)
+            elif action == "cal":
+                self.app.cal_begin(_PHASE[arg])
+            elif action == "commit":
+                self.app.cal_commit()
+
+    async def _world(self):
+        app = self.app
+        sampler = app.sampler
+        kind = _KIND[app.chain.mode]
+        period_ms = 1000 // app.chain.rate_hz
+        buf = array("H", [0] * (_STEP_MS // period_ms + 1))
+        record = sampler.record
+        while self.elapsed_ms < self.end_ms and not self.wdt_expired:
+            step = _STEP_MS
+            if self._sleepers:
+                soonest = min(t for t, _ in self._sleepers) - self.elapsed_ms
+                if 0 < soonest < step:
+                    step = soonest
+            n = (self.elapsed_ms + step) // period_ms - self.elapsed_ms // period_ms
+            got = self._samples(buf, n, kind, self.elapsed_ms)
+            for i in range(got):
+                self._us = ticks.add(self._us, period_ms * 1000)
+                record(buf[i], self._us)
+            if got < n:                   # the recording ended
+                self.end_ms = self.elapsed_ms
+            self.elapsed_ms += step
+            self._ms = ticks.add(self._ms, step)
+            if self.elapsed_ms - self.wdt_fed_at > _WDT_TIMEOUT_MS:
+                self.wdt_expired = True
+            self._due_events()
+            due = [s for s in self._sleepers if s[0] <= self.elapsed_ms]
+            for s in due:
+                self._sleepers.remove(s)
+                s[1].set()
+            for _ in range(3):
+                await asyncio.sleep(0)
