@@ -20,6 +20,15 @@ def _replay(args):
     return 0
 
 
+def _virtual_run(args):
+    from corecue import virtual
+    lines, log = virtual.run(args.dir, args.minutes, args.scenario, args.motor_log,
+                             mode=args.mode)
+    for line in (log if args.verbose else lines):
+        print(line)
+    return 0
+
+
 def _demo(args):
     from corecue.demo import run_demo
     return run_demo(args.out, args.interpreter)
@@ -41,6 +50,23 @@ def build_parser():
     r.add_argument("--interpreter", choices=["micropython", "cpython"],
                    help="default: micropython when installed, else cpython")
     r.set_defaults(func=_replay)
+
+    v = sub.add_parser("virtual", help="the virtual belt: the firmware on a simulated board",
+                       description="The belt's own firmware on a simulated board, under the "
+                       "MicroPython interpreter, with its flash kept in a folder of yours.")
+    vsub = v.add_subparsers(dest="virtual_command", metavar="ACTION", required=True)
+    vr = vsub.add_parser("run", help="a scripted morning in accelerated time",
+                         description="Calibrate, warm up (side planks, bird dog), run N minutes "
+                         "with scripted lapses, lie down 10 minutes; prints one line per "
+                         "session logged. The same DIR keeps the same belt between calls.")
+    vr.add_argument("dir", metavar="DIR", help="the virtual belt's flash folder (created if new)")
+    vr.add_argument("--minutes", type=int, default=30, help="length of the run (default 30)")
+    vr.add_argument("--scenario", default="morning", help="morning (default) or calibrate")
+    vr.add_argument("--mode", choices=["emg_raw", "emg_env", "stretch"],
+                    help="sensor mode of a new virtual belt")
+    vr.add_argument("--motor-log", metavar="CSV", help="write the motor's on/off edges here")
+    vr.add_argument("-v", "--verbose", action="store_true", help="show the belt's own log")
+    vr.set_defaults(func=_virtual_run)
 
     d = sub.add_parser("demo", help="a simulated run through the belt's firmware, end to end")
     d.add_argument("--out", default="out/demo", help="where to write the demo's files")

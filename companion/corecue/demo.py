@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from corecue import synth
+from corecue import synth, virtual
 from corecue.calreport import verdict_text
 from corecue.interp import micropython_path
 from corecue.replay import replay_files
@@ -60,4 +60,11 @@ def run_demo(out_dir, interpreter=None):
         sel = (minutes == m) & good
         print(f"  {m + 1:6d}  {eff[sel].mean():8.1f} %  "
               f"{np.mean((eff[sel] >= lo) & (eff[sel] <= hi)) * 100:6.0f}%")
+    belt_dir = os.path.join(out_dir, "virtual-belt")
+    print(f"\nvirtual belt (the firmware's main.py on the sim board, MicroPython) -> {belt_dir}/")
+    print("  a morning: calibrate at home, side planks and bird dog, 10-minute run with a fade,")
+    print("  an over-brace and the electrodes off for a minute, then 10 minutes lying down")
+    lines, _ = virtual.run(belt_dir, 10, "morning", os.path.join(belt_dir, "motor.csv"))
+    for line in lines:
+        print("  " + line)
     return 0
