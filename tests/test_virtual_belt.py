@@ -126,3 +126,18 @@ def test_cli_reports_and_refuses_bad_input(tmp_path):
                         "--scenario", "marathon"], capture_output=True, text=True)
     assert p.returncode == 2 and "unknown scenario marathon" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_a_recording_plays_through_the_belt(tmp_path):
+    """The sim sensor can replay a recording (here the numpy runner's calibration and a minute
+    of running) instead of its own synthetic signal; the scenario's script still drives it."""
+    import numpy as np
+    from corecue import synth
+    cal, _ = synth.calibration()
+    prof = synth.run_profile(minutes=1.0)
+    run = synth.render(prof["effort"], prof["running"], prof["hr"], prof["cadence"], seed=3)
+    rec = tmp_path / "rec.bin"
+    np.concatenate([cal, run]).astype("<u2").tofile(rec)
+    lines, log = virtual.run(str(tmp_path / "flash"), 1, "morning", recording=str(rec))
+    assert any("calibration saved" in l for l in log), log
+    assert lines and lines[0].startswith("session 1: duration 0:54") and "closed" in lines[0]

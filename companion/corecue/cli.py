@@ -23,7 +23,7 @@ def _replay(args):
 def _virtual_run(args):
     from corecue import virtual
     lines, log = virtual.run(args.dir, args.minutes, args.scenario, args.motor_log,
-                             mode=args.mode)
+                             mode=args.mode, recording=args.recording)
     for line in (log if args.verbose else lines):
         print(line)
     return 0
@@ -65,6 +65,8 @@ def build_parser():
     vr.add_argument("--mode", choices=["emg_raw", "emg_env", "stretch"],
                     help="sensor mode of a new virtual belt")
     vr.add_argument("--motor-log", metavar="CSV", help="write the motor's on/off edges here")
+    vr.add_argument("--recording", metavar="FILE", help="play these raw 12-bit samples "
+                    "(uint16 little-endian, the sensor mode's rate) instead of the scenario's")
     vr.add_argument("-v", "--verbose", action="store_true", help="show the belt's own log")
     vr.set_defaults(func=_virtual_run)
 

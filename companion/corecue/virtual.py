@@ -31,7 +31,7 @@ def _prepare(flash_dir):
 
 
 def run(flash_dir, minutes=30, scenario="morning", motor_log=None, verbose=False,
-        tick_start=0, mode=None):
+        tick_start=0, mode=None, recording=None):
     """Run one scripted morning. Returns (session summary lines, full log)."""
     flash_dir = _prepare(flash_dir)
     if minutes <= 0 or minutes > 600:
@@ -43,6 +43,10 @@ def run(flash_dir, minutes=30, scenario="morning", motor_log=None, verbose=False
         cmd += ["--motor-log", os.path.abspath(motor_log)]
     if mode:
         cmd += ["--mode", mode]
+    if recording:
+        if not os.path.isfile(recording):
+            raise RecordingError(f"{recording}: no such recording")
+        cmd += ["--recording", os.path.abspath(recording)]
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=FIRMWARE)
     out = p.stdout.strip().splitlines()
     if p.returncode != 0:

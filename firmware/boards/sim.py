@@ -191,3 +191,7 @@ class Board:
                 s[1].set()
             for _ in range(3):
                 await asyncio.sleep(0)
+        # The world has ended: wake every sleeper, so whoever waits sees finished().
+        for _, ev in self._sleepers:
+            ev.set()
+        self._sleepers = []
