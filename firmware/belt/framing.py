@@ -1,0 +1,139 @@
+# Serial framing of protocol packets: how a packet crosses a byte stream that it shares with the
+# MicroPython REPL.
+#
+#   0x00 | escape(COBS(packet | CRC32 of packet, little-endian)) | 0x00
+#
+# - 0x00 delimits: COBS removes every zero from the body, and the REPL never prints one, so a
+#   receiver resynchronises at the next zero after any garbage or console text. The leading zero
+#   cuts off whatever text came before the frame.
+# - 0x03 (Ctrl-C) must never appear: the ESP32's USB driver turns it into KeyboardInterrupt, which
+#   must stay a developer's way into the REPL. After COBS, 0x03 and the escape byte 0x10 are sent
+#   as 0x10, byte ^ 0x20. For random data that costs 2 bytes in 256.
+# - CRC32 (binascii.crc32, on the device and the desktop) over the packet catches corruption; a
+#   frame that fails it is dropped and counted, never acted on.
+# docs/protocol.md has the byte-level examples; tests/firmware/test_framing.py locks them.
+import binascii
+
+from micropython import const
+
+_ESC = const(0x10)
+_CTRL_C = const(0x03)
+MAX_PACKET = const(1100)
+# Worst case on the wire: COBS adds 1 byte in 254, escaping doubles at most every byte.
+_MAX_WIRE = const(2 * (1100 + 4 + 1100 // 254 + 2))
+
+
+def crc32(data):
+    return binascii.crc32(data) & 0xFFFFFFFF
+
+
+def encode(packet):
+    """The bytes that carry one packet on the wire."""
+    c = crc32(packet)
+    body = bytearray(packet)
+    body.extend(bytes((c & 0xFF, (c >> 8) & 0xFF, (c >> 16) & 0xFF, c >> 24)))
+    cobs = bytearray(1)
+    at = 0              # index of the current group's code byte
+    code = 1
+    for b in body:
+        if b == 0:
+            cobs[at] = code
+            at = len(cobs)
+            cobs.append(0)
+            code = 1
+        else:
+            cobs.append(b)
+            code += 1
+            if code == 0xFF:
+                cobs[at] = code
+                at = len(cobs)
+                cobs.append(0)
+                code = 1
+    cobs[at] = code
+    out = bytearray(b"\x00")
+    for b in cobs:
+        if b == _CTRL_C or b == _ESC:
+            out.append(_ESC)
+            out.append(b ^ 0x20)
+        else:
+            out.append(b)
+    out.append(0)
+    return bytes(out)
+
+
+def _cobs_decode(buf, n, out):
+    """COBS-decode buf[:n] into out; returns the decoded length, or -1 if malformed."""
+    i = 0
+    k = 0
+    while i < n:
+        code = buf[i]
+        if code == 0 or i + code > n:
+            return -1
+        i += 1
+        for _ in range(code - 1):
+            out[k] = buf[i]
+            k += 1
+            i += 1
+        if code < 0xFF and i < n:
+            out[k] = 0
+            k += 1
+    return k
+
+
+class Deframer:
+    """Turns the received byte stream into packets. Bytes outside frames (REPL text, line noise)
+    are skipped; a frame that is too long, badly escaped, badly COBS-coded or fails its CRC is
+    dropped and counted. Buffers are allocated once."""
+
+    def __init__(self):
+        self._buf = bytearray(_MAX_WIRE)
+        self._dec = bytearray(_MAX_WIRE)
+        self._n = 0
+        self._esc = False
+        self._over = False
+        self.dropped = 0       # frames discarded (CRC, COBS, escape, length)
+        self.received = 0
+
+    def feed(self, data, on_packet):
+        """Consume received bytes; calls on_packet(memoryview) for each good packet (valid only
+        during the call)."""
+        for b in data:
+            if b == 0:
+                if self._n and not self._over and not self._esc:
+                    self._finish(on_packet)
+                elif self._n or self._over:
+                    self.dropped += 1
+                self._n = 0
+                self._esc = False
+                self._over = False
+                continue
+            if self._over:
+                continue
+            if self._esc:
+                b ^= 0x20
+                self._esc = False
+            elif b == _ESC:
+                self._esc = True
+                continue
+            elif b == _CTRL_C:
+                self._over = True          # never sent inside a frame: this is not one
+                continue
+            if self._n >= _MAX_WIRE:
+                self._over = True
+                continue
+            self._buf[self._n] = b
+            self._n += 1
+
+    def _finish(self, on_packet):
+        k = _cobs_decode(self._buf, self._n, self._dec)
+        if k < 5:
+            self.dropped += 1
+            return
+        body = memoryview(self._dec)[:k - 4]
+        got = self._dec[k - 4] | self._dec[k - 3] << 8 | self._dec[k - 2] << 16 | \
+            self._dec[k - 1] << 24
+        if crc32(body) != got or k - 4 > MAX_PACKET:
+            self.dropped += 1
+            return
+        self.received += 1
+        on_packet(body)
