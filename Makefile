@@ -21,6 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/effort_accuracy.py
 	$(BIN)/python bench/chain_cost.py
+	$(BIN)/python bench/session_storage.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
