@@ -25,19 +25,25 @@ def signal():
     return buf
 
 
-def run_firmware(buf):
-    c = EffortChain("emg_raw")
-    c.calibrate(80, 5000)
-    for start in range(0, len(buf), 100):          # warm up: fill the window
-        c.push_block(buf, start)
+def timed(chain, buf):
+    """Warm the chain up (fill its window), then time REPS passes over buf and count the bytes
+    the heap handed out meanwhile. Returns (microseconds, bytes)."""
+    for start in range(0, len(buf), 100):
+        chain.push_block(buf, start)
     gc.collect()
     before = micropython.mem_total()
     t0 = time.ticks_us()
     for rep in range(REPS):
         for start in range(0, len(buf), 100):
-            c.push_block(buf, start)
+            chain.push_block(buf, start)
     dt = time.ticks_diff(time.ticks_us(), t0)
     return dt, micropython.mem_total() - before
+
+
+def firmware_chain():
+    c = EffortChain("emg_raw")
+    c.calibrate(80, 5000)
+    return c
 
 
 class FloatChain:
@@ -66,23 +72,9 @@ class FloatChain:
         self.effort = 100.0 * math.sqrt(max(level * level - r * r, 0.0) / (c * c - r * r))
 
 
-def run_float(buf):
-    c = FloatChain(5.0, 312.0)
-    for start in range(0, len(buf), 100):
-        c.push_block(buf, start)
-    gc.collect()
-    before = micropython.mem_total()
-    t0 = time.ticks_us()
-    for rep in range(REPS):
-        for start in range(0, len(buf), 100):
-            c.push_block(buf, start)
-    dt = time.ticks_diff(time.ticks_us(), t0)
-    return dt, micropython.mem_total() - before
-
-
 buf = signal()
 samples = len(buf) * REPS
-fw_us, fw_bytes = run_firmware(buf)
-fl_us, fl_bytes = run_float(buf)
+fw_us, fw_bytes = timed(firmware_chain(), buf)
+fl_us, fl_bytes = timed(FloatChain(5.0, 312.0), buf)
 print("firmware %.4f us/sample %.3f bytes/sample" % (fw_us / samples, fw_bytes / samples))
 print("float %.4f us/sample %.3f bytes/sample" % (fl_us / samples, fl_bytes / samples))

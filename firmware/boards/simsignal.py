@@ -4,6 +4,8 @@
 import micropython
 from micropython import const
 
+from belt.effort import isqrt
+
 RAW = const(0)        # bipolar EMG around mid-supply: noise whose SD follows the effort
 ENV = const(1)        # analog envelope: a level that follows the effort
 STRETCH = const(2)    # cord length: a level that follows the effort
@@ -45,13 +47,7 @@ def amplitude(kind, effort_pct):
     """What fill() needs for an effort: EMG SD with a 4-count noise floor, or a level."""
     if kind == RAW:
         sd = SIGMA_MVC * effort_pct // 100
-        r = sd * sd + 16
-        x = r
-        y = (x + 1) >> 1
-        while y < x:
-            x = y
-            y = (x + r // x) >> 1
-        return x
+        return isqrt(sd * sd + 16)
     if kind == ENV:
         return 15 * effort_pct            # MyoWare ENV: ~1.5 V at MVC over ~100 mV rest
     return 6 * effort_pct                 # stretch cord: a few hundred counts at a full brace

@@ -2,7 +2,7 @@ import binascii
 import os
 
 from fwtest import IS_MPY, allocated, eq, raises, record, skip_unless_micropython
-from test_storage import clear_dir, mount_ram_flash, unmount
+from flashsim import clear_dir, mount_ram_flash, read_bytes as _read, unmount, write_bytes as _write
 from belt import coach, effort, haptics, runflow
 from belt import config as cf
 
@@ -16,15 +16,6 @@ def _tmp():
     clear_dir(d)
     return d
 
-
-def _read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
 
 
 def _custom():

@@ -6,6 +6,7 @@ import struct
 
 import micropython
 
+from flashsim import RamFlash
 from fwtest import IS_MPY, eq, raises, record, skip_unless_micropython
 from belt import sessioncodec, sessionformat
 from belt import sessionlog as sl
@@ -445,35 +446,10 @@ def test_block_write_allocates_little():
         raise AssertionError("writing a block allocated %d bytes" % used)
 
 
-class _RamDisk:
-    """A flash-like block device for vfs.VfsLfs2 (readblocks/writeblocks/ioctl protocol)."""
-
-    def __init__(self, nblocks, data=None):
-        self.data = data if data is not None else bytearray(nblocks * 4096)
-        self.nblocks = len(self.data) // 4096
-
-    def readblocks(self, n, buf, off=0):
-        a = n * 4096 + off
-        buf[:] = self.data[a:a + len(buf)]
-
-    def writeblocks(self, n, buf, off=None):
-        a = n * 4096 + (off or 0)
-        self.data[a:a + len(buf)] = buf
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.nblocks
-        if op == 5:
-            return 4096
-        if op == 6:
-            self.data[arg * 4096:(arg + 1) * 4096] = b"\xff" * 4096
-        return 0
-
-
 def test_littlefs_session_survives_a_power_cut():
     skip_unless_micropython("LittleFS is mounted through MicroPython's vfs")
     import vfs
-    disk = _RamDisk(48)
+    disk = RamFlash(48)
     vfs.VfsLfs2.mkfs(disk)
     vfs.mount(vfs.VfsLfs2(disk), "/cqlfs")
     try:
@@ -493,7 +469,7 @@ def test_littlefs_session_survives_a_power_cut():
         closed = _read_file("/cqlfs/s0001.cqs")
     finally:
         vfs.umount("/cqlfs")
-    vfs.mount(vfs.VfsLfs2(_RamDisk(0, frozen)), "/cqcut")
+    vfs.mount(vfs.VfsLfs2(RamFlash(0, frozen)), "/cqcut")
     try:
         action, trailer = sl.recover("/cqcut/s0001.cqs")
         eq((action, trailer["frames"]), ("closed", 200), "recovered after the cut")

@@ -5,93 +5,10 @@ from fwtest import IS_MPY, eq, record, skip_unless_micropython
 from belt import sessionformat as sf
 from belt import sessionlog as sl
 from belt import storage as st
+from flashsim import BLOCK as _BS, RamFlash, clear_dir, mount_ram_flash, tmp_dir, unmount  # noqa: F401
+from flashsim import read_bytes as _read, write_bytes as _write  # noqa: F401
 
 BAND = (150, 200, 300)
-_BS = 4096
-
-
-class RamFlash:
-    """A flash chip in RAM for vfs.VfsLfs2 (readblocks/writeblocks/ioctl). With log=True every
-    erase and program is also kept, so a test can rebuild the chip as a power cut after any
-    number of them would have left it."""
-
-    def __init__(self, nblocks, data=None, log=False):
-        self.data = data if data is not None else bytearray(nblocks * _BS)
-        self.nblocks = len(self.data) // _BS
-        self.ops = [] if log else None
-
-    def readblocks(self, n, buf, off=0):
-        a = n * _BS + off
-        buf[:] = self.data[a:a + len(buf)]
-
-    def writeblocks(self, n, buf, off=None):
-        a = n * _BS + (off or 0)
-        self.data[a:a + len(buf)] = buf
-        if self.ops is not None:
-            self.ops.append((a, bytes(buf)))
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.nblocks
-        if op == 5:
-            return _BS
-        if op == 6:
-            self.data[arg * _BS:(arg + 1) * _BS] = b"\xff" * _BS
-            if self.ops is not None:
-                self.ops.append((arg * _BS, b"\xff" * _BS))
-        return 0
-
-
-def mount_ram_flash(mount_point, nblocks=128, data=None, log=False, fresh=True):
-    import vfs
-    flash = RamFlash(nblocks, data, log)
-    if fresh:
-        vfs.VfsLfs2.mkfs(flash)
-    vfs.mount(vfs.VfsLfs2(flash), mount_point)
-    return flash
-
-
-def unmount(mount_point):
-    import vfs
-    vfs.umount(mount_point)
-
-
-def clear_dir(d):
-    try:
-        names = os.listdir(d)
-    except OSError:
-        return
-    for name in names:
-        p = d + "/" + name
-        if os.stat(p)[0] & 0x4000:
-            clear_dir(p)
-            os.rmdir(p)
-        else:
-            os.remove(p)
-
-
-def tmp_dir(name):
-    """An empty directory of the host's temporary space, one per interpreter."""
-    base = (os.getenv("TMPDIR") or "/tmp") + "/corecue_storage_" + ("mpy" if IS_MPY else "cpy")
-    for d in (base, base + "/" + name):
-        try:
-            os.mkdir(d)
-        except OSError:
-            pass
-    clear_dir(base + "/" + name)
-    return base + "/" + name
-
-
-def _read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
-
-
 _BODY = []
 
 
