@@ -31,17 +31,18 @@ LAW_LINEAR = const(1)      # envelope and stretch: the reading moves linearly wi
 # The EMG window spans 0.7 s, two steps (one stride) at 170 steps/min, so the pulse that every
 # foot strike puts on trunk EMG averages out; its weights (sum 64) were chosen to suppress 150-190
 # steps/min while putting 60 % of the weight on the newest 0.3 s, so that a drop in bracing shows
-# within 0.4 s (docs/signal.md has the design and the measurements). Stretch uses a flat 3 s to
-# span a breath at running pace.
+# within 0.4 s (docs/signal.md has the design and the measurements). Stretch uses two 2 s
+# boxcars in cascade (a 3.9 s triangle): breathing at 24-60 breaths/min sits on or near their
+# nulls, so a breath cannot read as a change of brace; the price is about 2 s of lag.
 _SRC_DIFF = const(0)
 _SRC_VALUE = const(1)
 _STRIDE = (12, 11, 15, 8, 7, 6, 5)
 MODES = {
     "emg_raw": (1000, 100, _STRIDE, _SRC_DIFF, LAW_QUADRATURE, 0),
     "emg_env": (100, 10, _STRIDE, _SRC_VALUE, LAW_LINEAR, 600),
-    "stretch": (50, 5, (1,) * 30, _SRC_VALUE, LAW_LINEAR, 400),
+    "stretch": (50, 5, tuple(min(k + 1, 39 - k) for k in range(39)), _SRC_VALUE, LAW_LINEAR, 400),
 }
-_WINDOW_MAX = const(30)
+_WINDOW_MAX = const(39)
 # Mode codes, as stored in session headers and the device config: index in this tuple.
 MODE_NAMES = ("emg_raw", "emg_env", "stretch")
 _FLAT_Q4 = const(4)         # mean |step| under 0.25 count: no live electrode is that quiet
@@ -130,7 +131,8 @@ class EffortChain:
     @micropython.native
     def _window_level(self, s):
         """Weighted mean of the newest block sums, Q4 per sample. Products stay below 2**30:
-        64 (weight sum) x 409500 (a railed 100-sample block) x 16 = 4.2e8."""
+        64 (weight sum) x 409500 (a railed 100-sample block) x 16 = 4.2e8 for EMG, and
+        400 x 20475 (5 samples) x 16 = 1.3e8 for stretch."""
         sums = self._sums
         w = self._weights
         size = self.window

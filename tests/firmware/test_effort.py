@@ -150,3 +150,31 @@ def test_every_mode_runs():
         feed(c, buf)
         near(c.effort_pm, 200, 10, mode)
         record("mode_" + mode, "%d %d %d" % (c.rate_hz, c.level, c.effort_pm))
+
+
+def _stretch(seconds, level, breath_amp, breath_per_min=40):
+    """A stretch cord at 50 Hz: a level set by the brace, plus breathing (a triangle wave, integer
+    arithmetic so both interpreters agree)."""
+    n = seconds * 50
+    period = 50 * 60 // breath_per_min
+    buf = array("H", [0] * n)
+    for i in range(n):
+        ph = i % period
+        tri = (ph if ph < period // 2 else period - ph) * 4 * breath_amp // period - breath_amp
+        buf[i] = level + tri
+    return buf
+
+
+def test_breathing_does_not_read_as_bracing():
+    for per_min in (24, 30, 40, 50, 60):       # breathing at running paces
+        c = EffortChain("stretch")
+        c.calibrate(1000 * 16, 1300 * 16)      # rest and full brace 300 counts apart
+        frames = feed(c, _stretch(30, 1060, 60, per_min))   # 20 % brace, breathing +-60 counts
+        steady = frames[40:]
+        lo, hi = min(steady), max(steady)
+        near((lo + hi) // 2, 200, 20, "mean effort breathing %d/min" % per_min)
+        # The breath alone swings the raw reading by 40 % of the brace span.
+        if hi - lo > 30:
+            raise AssertionError("breathing %d/min swings effort by %d per mille" % (
+                per_min, hi - lo))
+        record("stretch_breathing_%d" % per_min, "%d %d" % (lo, hi))
