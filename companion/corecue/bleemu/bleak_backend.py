@@ -1,0 +1,462 @@
+"""A bleak backend (scanner + client) on a Bumble central, for the emulated air in `link.py`.
+
+Companion code keeps using bleak's public API and only passes `backend=`::
+
+    Scanner, Client = air.bleak_backends()
+    device = await BleakScanner.find_device_by_filter(
+        lambda d, ad: SERVICE in ad.service_uuids, timeout=5, backend=Scanner)
+    async with BleakClient(device, disconnected_callback=on_gone, backend=Client) as client:
+        await client.start_notify(DATA_UUID, on_data)
+        await client.write_gatt_char(CONTROL_UUID, b"...", response=True)
+
+The backend follows the BlueZ backend where bleak leaves behaviour to the platform, because Linux
+is where the companion meets real belts:
+
+* connect() does what BlueZ does on connection: an ATT MTU exchange offering 517, then a full
+  service discovery (characteristics and descriptors, CCCDs included). `services=` filters the
+  result, as BlueZ does, after discovery.
+* `mtu_size` is the negotiated ATT MTU (BlueZ's own backend can only report 23 without a
+  workaround; this one reports what was negotiated), `max_write_without_response_size` is
+  MTU - 3, and a write without response longer than that fails with BleakError.
+* Characteristic handles are declaration handles (BlueZ's object-path numbering); descriptor
+  handles are the descriptors' own handles.
+* Writes use the procedure asked for (request, with Prepare/Execute Write when longer than
+  MTU - 3, or command), without checking the characteristic's properties, as BlueZ does with an
+  explicit write type. ATT errors surface as BleakGATTProtocolError.
+* start_notify prefers notifications over indications; notifications reach the callback in the
+  order they were sent, as bytearrays.
+* disconnected_callback is called on every disconnection, including one asked for with
+  disconnect(), as BlueZ's backend does.
+* Scanning: BLEDevice.address is the peer's address string, BLEDevice.name is the advertised name
+  or the address with dashes (BlueZ's alias); AdvertisementData merges advertising data and scan
+  response (active scanning). Service UUIDs are normalised 128-bit strings. Several scanners
+  share the one radio; the radio scans actively while any of them asked for active scanning.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid as _uuid
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.client import BaseBleakClient, NotifyCallback
+from bleak.backends.descriptor import BleakGATTDescriptor
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
+from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
+from bumble import att, core, hci
+from bumble.core import AdvertisingData
+from bumble.device import Connection, Device, Peer
+from bumble.gatt import Characteristic
+
+logger = logging.getLogger(__name__)
+
+#: The MTU BlueZ offers in its ATT MTU exchange.
+CLIENT_MTU = 517
+
+_PROPERTY_NAMES = (
+    (Characteristic.Properties.BROADCAST, "broadcast"),
+    (Characteristic.Properties.READ, "read"),
+    (Characteristic.Properties.WRITE_WITHOUT_RESPONSE, "write-without-response"),
+    (Characteristic.Properties.WRITE, "write"),
+    (Characteristic.Properties.NOTIFY, "notify"),
+    (Characteristic.Properties.INDICATE, "indicate"),
+    (Characteristic.Properties.AUTHENTICATED_SIGNED_WRITES, "authenticated-signed-writes"),
+    (Characteristic.Properties.EXTENDED_PROPERTIES, "extended-properties"),
+)
+
+
+def uuid_str(value: core.UUID) -> str:
+    """A Bumble UUID as bleak spells UUIDs: 128-bit, lower case, with dashes."""
+    return str(_uuid.UUID(bytes=bytes(reversed(value.to_bytes(force_128=True)))))
+
+
+def _properties(props: int) -> list[str]:
+    return [name for flag, name in _PROPERTY_NAMES if props & flag]
+
+
+class EmulatedDeviceDetails:
+    """`BLEDevice.details` for devices found on the emulated air."""
+
+    __slots__ = ("address", "advertisement")
+
+    def __init__(self, address: hci.Address, advertisement) -> None:
+        self.address = address
+        self.advertisement = advertisement
+
+    def __repr__(self) -> str:
+        return "EmulatedDeviceDetails(%s)" % self.address
+
+
+def advertisement_data(advertisement) -> AdvertisementData:
+    """Translate a Bumble Advertisement (advertising data + scan response) to bleak's form."""
+    local_name = None
+    manufacturer: dict[int, bytes] = {}
+    service_data: dict[str, bytes] = {}
+    service_uuids: list[str] = []
+    tx_power = None
+    shortened = None
+    for ad_type, payload in advertisement.data.ad_structures:
+        payload = bytes(payload)
+        if ad_type == AdvertisingData.COMPLETE_LOCAL_NAME:
+            local_name = payload.decode("utf-8", "replace")
+        elif ad_type == AdvertisingData.SHORTENED_LOCAL_NAME:
+            shortened = payload.decode("utf-8", "replace")
+        elif ad_type == AdvertisingData.MANUFACTURER_SPECIFIC_DATA and len(payload) >= 2:
+            manufacturer[int.from_bytes(payload[:2], "little")] = payload[2:]
+        elif ad_type in (AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+                         AdvertisingData.INCOMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS):
+            for i in range(0, len(payload) - 1, 2):
+                service_uuids.append(uuid_str(core.UUID.from_bytes(payload[i:i + 2])))
+        elif ad_type in (AdvertisingData.COMPLETE_LIST_OF_32_BIT_SERVICE_CLASS_UUIDS,
+                         AdvertisingData.INCOMPLETE_LIST_OF_32_BIT_SERVICE_CLASS_UUIDS):
+            for i in range(0, len(payload) - 3, 4):
+                service_uuids.append(uuid_str(core.UUID.from_bytes(payload[i:i + 4])))
+        elif ad_type in (AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                         AdvertisingData.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS):
+            for i in range(0, len(payload) - 15, 16):
+                service_uuids.append(uuid_str(core.UUID.from_bytes(payload[i:i + 16])))
+        elif ad_type == AdvertisingData.SERVICE_DATA_16_BIT_UUID and len(payload) >= 2:
+            service_data[uuid_str(core.UUID.from_bytes(payload[:2]))] = payload[2:]
+        elif ad_type == AdvertisingData.SERVICE_DATA_32_BIT_UUID and len(payload) >= 4:
+            service_data[uuid_str(core.UUID.from_bytes(payload[:4]))] = payload[4:]
+        elif ad_type == AdvertisingData.SERVICE_DATA_128_BIT_UUID and len(payload) >= 16:
+            service_data[uuid_str(core.UUID.from_bytes(payload[:16]))] = payload[16:]
+        elif ad_type == AdvertisingData.TX_POWER_LEVEL and payload:
+            tx_power = int.from_bytes(payload[:1], "little", signed=True)
+    if local_name is None:
+        local_name = shortened
+    # Keep the order of appearance, drop repeats (a UUID may be in adv data and scan response).
+    service_uuids = list(dict.fromkeys(service_uuids))
+    return AdvertisementData(
+        local_name=local_name,
+        manufacturer_data=manufacturer,
+        service_data=service_data,
+        service_uuids=service_uuids,
+        tx_power=tx_power,
+        rssi=advertisement.rssi,
+        platform_data=(advertisement,),
+    )
+
+
+class CentralRadio:
+    """The companion's side of the air: one Bumble central shared by every scanner and client."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self._scanners: list[BumbleBleakScanner] = []
+        self._scan_active: bool | None = None
+        self._scan_lock = asyncio.Lock()
+        self._connect_lock = asyncio.Lock()
+        device.on(device.EVENT_ADVERTISEMENT, self._on_advertisement)
+
+    def _on_advertisement(self, advertisement) -> None:
+        for scanner in list(self._scanners):
+            scanner._on_advertisement(advertisement)
+
+    async def _apply_scan_state(self) -> None:
+        want = None
+        if self._scanners:
+            want = any(s._scanning_mode == "active" for s in self._scanners)
+        if want == self._scan_active:
+            return
+        if self._scan_active is not None:
+            await self.device.stop_scanning()
+            self._scan_active = None
+        if want is not None:
+            await self.device.start_scanning(active=want, filter_duplicates=False)
+            self._scan_active = want
+
+    async def add_scanner(self, scanner: BumbleBleakScanner) -> None:
+        async with self._scan_lock:
+            if scanner not in self._scanners:
+                self._scanners.append(scanner)
+            await self._apply_scan_state()
+
+    async def remove_scanner(self, scanner: BumbleBleakScanner) -> None:
+        async with self._scan_lock:
+            if scanner in self._scanners:
+                self._scanners.remove(scanner)
+            await self._apply_scan_state()
+
+    async def connect(self, address: hci.Address, timeout: float) -> Connection:
+        async with self._connect_lock:
+            return await self.device.connect_le(
+                address, own_address_type=hci.OwnAddressType.PUBLIC, timeout=timeout
+            )
+
+
+class BumbleBleakScanner(BaseBleakScanner):
+    """bleak scanner backend on the emulated central (bind with `backends_for`)."""
+
+    _radio: ClassVar[CentralRadio | None] = None
+
+    def __init__(self, detection_callback=None, service_uuids=None, scanning_mode="active",
+                 **kwargs: Any) -> None:
+        super().__init__(detection_callback, service_uuids)
+        if scanning_mode not in ("active", "passive"):
+            raise BleakError("scanning_mode must be 'active' or 'passive'")
+        if self._radio is None:
+            raise BleakError("emulated scanner backend is not bound to a radio (use backends_for)")
+        self._scanning_mode = scanning_mode
+
+    async def start(self) -> None:
+        self.seen_devices = {}
+        await self._radio.add_scanner(self)
+
+    async def stop(self) -> None:
+        await self._radio.remove_scanner(self)
+
+    def _on_advertisement(self, advertisement) -> None:
+        data = advertisement_data(advertisement)
+        if not self.is_allowed_uuid(data.service_uuids):
+            return
+        address = advertisement.address.to_string(False)
+        name = data.local_name
+        if name is None:
+            known = self.seen_devices.get(address)
+            name = known[0].name if known else address.replace(":", "-")
+        device = self.create_or_update_device(
+            address, address, name, EmulatedDeviceDetails(advertisement.address, advertisement), data
+        )
+        self.call_detection_callbacks(device, data)
+
+
+class BumbleBleakClient(BaseBleakClient):
+    """bleak client backend on the emulated central (bind with `backends_for`)."""
+
+    _radio: ClassVar[CentralRadio | None] = None
+    _scanner_type: ClassVar[type[BumbleBleakScanner] | None] = None
+
+    def __init__(self, address_or_ble_device, *, disconnected_callback=None, services=None,
+                 timeout: float = 30.0, **kwargs: Any) -> None:
+        super().__init__(address_or_ble_device, disconnected_callback=disconnected_callback,
+                         timeout=timeout)
+        if self._radio is None:
+            raise BleakError("emulated client backend is not bound to a radio (use backends_for)")
+        self._ble_device = address_or_ble_device if isinstance(address_or_ble_device, BLEDevice) else None
+        self._requested_services = set(services) if services is not None else None
+        self._connection: Connection | None = None
+        self._peer: Peer | None = None
+        self._subscriptions: dict[int, Callable[[bytes], None]] = {}
+        self._disconnected = asyncio.Event()
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        if self._ble_device is not None and self._ble_device.name:
+            return self._ble_device.name
+        return self.address.replace(":", "-")
+
+    @property
+    def mtu_size(self) -> int:
+        if self._connection is None:
+            return att.ATT_DEFAULT_MTU
+        return self._connection.att_mtu
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connection is not None
+
+    # -- connection -------------------------------------------------------------------------------
+    async def _resolve_address(self, timeout: float) -> hci.Address:
+        details = self._ble_device.details if self._ble_device is not None else None
+        if isinstance(details, EmulatedDeviceDetails):
+            return details.address
+        wanted = self.address.upper()
+        scanner = self._scanner_type(None, None, "active")
+        found: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def on_found(device: BLEDevice, _data: AdvertisementData) -> None:
+            if device.address.upper() == wanted and not found.done():
+                found.set_result(device.details.address)
+
+        scanner.register_detection_callback(on_found)
+        await scanner.start()
+        try:
+            return await asyncio.wait_for(found, timeout)
+        except asyncio.TimeoutError:
+            raise BleakDeviceNotFoundError(self.address, f"Device with address {self.address} was not found.") from None
+        finally:
+            await scanner.stop()
+
+    async def connect(self, pair: bool, **kwargs: Any) -> None:
+        if self._connection is not None:
+            return
+        timeout = kwargs.get("timeout", self._timeout)
+        address = await self._resolve_address(timeout)
+        try:
+            connection = await self._radio.connect(address, timeout)
+        except (core.TimeoutError, core.ConnectionError) as exc:
+            raise TimeoutError(f"could not connect to {self.address}") from exc
+        self._connection = connection
+        self._disconnected = asyncio.Event()
+        connection.on(connection.EVENT_DISCONNECTION, lambda reason: self._on_disconnection(connection, reason))
+        self._peer = Peer(connection)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._gatt(self._peer.request_mtu(CLIENT_MTU))
+                self.services = await self._discover()
+                if pair:
+                    await self.pair()
+        except BaseException:
+            if self._connection is not None:
+                await self.disconnect()
+            raise
+
+    async def _discover(self) -> BleakGATTServiceCollection:
+        peer = self._peer
+        collection = BleakGATTServiceCollection()
+        for service_proxy in await self._gatt(peer.discover_services()):
+            await self._gatt(peer.discover_characteristics(service=service_proxy))
+        for service_proxy in peer.services:
+            for characteristic_proxy in service_proxy.characteristics:
+                await self._gatt(peer.discover_descriptors(characteristic=characteristic_proxy))
+        for service_proxy in peer.services:
+            service_uuid = uuid_str(service_proxy.uuid)
+            if self._requested_services is not None and service_uuid not in self._requested_services:
+                continue
+            service = BleakGATTService(service_proxy, service_proxy.handle, service_uuid)
+            collection.add_service(service)
+            for characteristic_proxy in service_proxy.characteristics:
+                characteristic = BleakGATTCharacteristic(
+                    characteristic_proxy,
+                    characteristic_proxy.handle - 1,  # declaration handle, as BlueZ numbers them
+                    uuid_str(characteristic_proxy.uuid),
+                    _properties(characteristic_proxy.properties),
+                    lambda: self.mtu_size - 3,
+                    service,
+                )
+                collection.add_characteristic(characteristic)
+                for descriptor_proxy in characteristic_proxy.descriptors:
+                    collection.add_descriptor(BleakGATTDescriptor(
+                        descriptor_proxy, descriptor_proxy.handle,
+                        uuid_str(descriptor_proxy.type), characteristic,
+                    ))
+        return collection
+
+    def _on_disconnection(self, connection: Connection, reason: int) -> None:
+        if self._connection is not connection:
+            return
+        logger.debug("disconnected from %s (reason 0x%02X)", self.address, reason)
+        self._connection = None
+        self._peer = None
+        self.services = None
+        self._subscriptions.clear()
+        self._disconnected.set()
+        if self._disconnected_callback is not None:
+            self._disconnected_callback()
+
+    async def disconnect(self) -> None:
+        connection = self._connection
+        if connection is None:
+            return
+        waiter = self._disconnected
+        try:
+            await connection.disconnect()
+        except Exception:
+            logger.debug("disconnect", exc_info=True)
+        if self._connection is connection:
+            async with asyncio.timeout(10):
+                await waiter.wait()
+
+    async def pair(self, *args: Any, **kwargs: Any) -> None:
+        self._require_connected()
+        await self._connection.pair()
+
+    async def unpair(self) -> None:
+        keystore = self._radio.device.keystore
+        if keystore is not None:
+            try:
+                await keystore.delete(self.address)
+            except KeyError:
+                pass
+        await self.disconnect()
+
+    # -- GATT -------------------------------------------------------------------------------------
+    def _require_connected(self) -> None:
+        if self._connection is None:
+            raise BleakError("Not connected")
+
+    async def _gatt(self, awaitable):
+        """Run a GATT procedure, turning Bumble's errors into bleak's."""
+        try:
+            return await awaitable
+        except att.ATT_Error as exc:
+            raise BleakGATTProtocolError(int(exc.error_code)) from exc
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._connection is None and (task is None or not task.cancelling()):
+                raise BleakError("Not connected: the link was lost during a GATT operation") from None
+            raise
+        except core.TimeoutError as exc:
+            raise BleakError("GATT operation timed out") from exc
+
+    async def read_gatt_char(self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False,
+                             **kwargs: Any) -> bytearray:
+        self._require_connected()
+        handle = characteristic.obj.handle
+        if use_cached:
+            cached = self._peer.gatt_client.cached_values.get(handle)
+            return bytearray(cached[1] if cached else b"")
+        return bytearray(await self._gatt(self._peer.read_value(handle)))
+
+    async def read_gatt_descriptor(self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False,
+                                   **kwargs: Any) -> bytearray:
+        self._require_connected()
+        handle = descriptor.handle
+        if use_cached:
+            cached = self._peer.gatt_client.cached_values.get(handle)
+            return bytearray(cached[1] if cached else b"")
+        return bytearray(await self._gatt(self._peer.read_value(handle)))
+
+    async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data, response: bool) -> None:
+        self._require_connected()
+        value = bytes(data)
+        if not response and len(value) > self.mtu_size - 3:
+            raise BleakError(
+                f"write without response of {len(value)} bytes exceeds "
+                f"max_write_without_response_size ({self.mtu_size - 3})"
+            )
+        await self._gatt(self._peer.write_value(characteristic.obj.handle, value, with_response=response))
+
+    async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data) -> None:
+        self._require_connected()
+        await self._gatt(self._peer.write_value(descriptor.handle, bytes(data), with_response=True))
+
+    async def start_notify(self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback,
+                           **kwargs: Any) -> None:
+        self._require_connected()
+        proxy = characteristic.obj
+        if not proxy.properties & (Characteristic.Properties.NOTIFY | Characteristic.Properties.INDICATE):
+            raise BleakError(f"characteristic {characteristic.uuid} does not support notify or indicate")
+        if proxy.handle in self._subscriptions:
+            raise BleakError(f"notifications already started on {characteristic.uuid}")
+
+        def on_value(value: bytes) -> None:
+            callback(bytearray(value))
+
+        self._subscriptions[proxy.handle] = on_value
+        try:
+            await self._gatt(self._peer.subscribe(proxy, on_value, prefer_notify=True))
+        except BaseException:
+            self._subscriptions.pop(proxy.handle, None)
+            raise
+
+    async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
+        self._require_connected()
+        proxy = characteristic.obj
+        subscriber = self._subscriptions.pop(proxy.handle, None)
+        if subscriber is None:
+            raise BleakError(f"notifications were not started on {characteristic.uuid}")
+        await self._gatt(self._peer.unsubscribe(proxy, subscriber))
+
+
+def backends_for(radio: CentralRadio) -> tuple[type[BumbleBleakScanner], type[BumbleBleakClient]]:
+    """Scanner and client backend classes bound to `radio`, for bleak's `backend=` argument."""
+    scanner = type("EmulatedBleakScanner", (BumbleBleakScanner,), {"_radio": radio})
+    client = type("EmulatedBleakClient", (BumbleBleakClient,), {"_radio": radio, "_scanner_type": scanner})
+    return scanner, client
