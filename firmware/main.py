@@ -2,51 +2,76 @@
 # arguments and uses the reference board. On the desktop it is the virtual belt:
 #
 #   micropython firmware/main.py --board sim --flash DIR [--scenario morning] [--minutes 30]
+#   micropython firmware/main.py --board sim --flash DIR --serial [--speed 1]
 #
-# --help lists the options. Everything after the board is the same app, tasks and files.
+# --help lists the options. Everything after the board is the same app, tasks and files; the
+# protocol link runs wherever there is a USB serial line (always on the ESP32; on the sim with
+# --serial, over the process's stdin and stdout).
 import sys
 
 import asyncio
 
 from belt.app import App
 from belt import config as _config
+from belt.link import Link
 from belt.storage import Storage
 
 _HELP = """usage: main.py [--board sim|xiao_esp32s3] [options]
 The corecue belt. Without options (on the ESP32) it runs on the reference board.
 sim board options:
   --flash DIR        where the virtual belt's flash (a LittleFS image) lives; created if new
-  --scenario NAME    scripted morning: morning (calibrate, warm up, run, lie down) or calibrate
-  --minutes N        length of the run in the morning scenario (default 30)
+  --serial           speak the device protocol on stdin/stdout (a terminal is put in raw mode);
+                     the belt stops, closing any open session, when stdin ends
+  --speed X          virtual time runs X times real time; 0 runs as fast as possible
+                     (default 1 with --serial, else 0)
+  --scenario NAME    morning (calibrate, warm up, run, lie down), calibrate, or responsive (a
+                     person who follows the belt: the default with --serial)
+  --minutes N        morning: length of the run (default 30); responsive: stop after N minutes
+                     (default: run until stopped)
   --recording FILE   play raw 12-bit samples (uint16 little-endian) instead of the scenario's
   --tick-start T     start the virtual millisecond clock at T (to cross the 2**30 wrap)
   --mode MODE        sensor mode for a new belt: emg_raw, emg_env or stretch
   --motor-log FILE   write the motor's on/off edges as CSV (t_ms,level)"""
 
+_FLAGS = ("serial",)
+
 
 def _options(argv):
-    opts = {"board": "xiao_esp32s3", "flash": ".", "scenario": "morning", "minutes": "30",
-            "recording": None, "tick-start": "0", "mode": None, "motor-log": None}
+    opts = {"board": "xiao_esp32s3", "flash": ".", "scenario": None, "minutes": None,
+            "recording": None, "tick-start": "0", "mode": None, "motor-log": None,
+            "speed": None, "serial": False}
     i = 0
     while i < len(argv):
         a = argv[i]
         if a in ("-h", "--help"):
             print(_HELP)
             sys.exit(0)
+        if a.startswith("--") and a[2:] in _FLAGS:
+            opts[a[2:]] = True
+            i += 1
+            continue
         if not a.startswith("--") or a[2:] not in opts or i + 1 >= len(argv):
             print("main.py: bad option %s (see --help)" % a)
             sys.exit(2)
         opts[a[2:]] = argv[i + 1]
         i += 2
+    if opts["scenario"] is None:
+        opts["scenario"] = "responsive" if opts["serial"] else "morning"
+    if opts["speed"] is None:
+        opts["speed"] = "1" if opts["serial"] else "0"
     return opts
 
 
-def _board(opts):
+def _board(opts, usb):
     if opts["board"] == "sim":
         from boards.sim import Board
         try:
-            return Board(opts["flash"], opts["scenario"], int(opts["minutes"]),
-                         int(opts["tick-start"]), opts["recording"])
+            minutes = int(opts["minutes"]) if opts["minutes"] else None
+            speed = float(opts["speed"])
+            if speed < 0:
+                raise ValueError("--speed must not be negative")
+            return Board(opts["flash"], opts["scenario"], minutes, int(opts["tick-start"]),
+                         opts["recording"], usb=usb, speed=speed)
         except ValueError as e:
             print("main.py: %s" % e)
             sys.exit(2)
@@ -54,19 +79,20 @@ def _board(opts):
     return Board()
 
 
-async def _run(app, board):
-    app.start()
+async def _run(app, board, link):
+    tasks = app.start(link.tasks() if link else ())
     if board.name != "sim":
         while True:
             await asyncio.sleep_ms(60000)
     while not board.finished():
         await board.sleep_ms(1000)
     app.shutdown()
+    for t in tasks:
+        t.cancel()
 
 
-def main(argv):
-    opts = _options(argv)
-    board = _board(opts)
+def _boot(opts, usb):
+    board = _board(opts, usb)
     root = getattr(board, "root", "")
 
     def log(msg):
@@ -79,8 +105,25 @@ def main(argv):
         config.update({"mode": opts["mode"]})
         config.save()
     app = App(board, config, Storage(root + "/sessions"), log)
-    asyncio.run(_run(app, board))
-    if board.name == "sim":
+    link = Link(app) if board.name != "sim" or usb else None
+    asyncio.run(_run(app, board, link))
+    return app, board
+
+
+def main(argv):
+    opts = _options(argv)
+    usb = None
+    if opts["serial"] and opts["board"] == "sim":
+        from boards.stdio import StdioPort
+        usb = StdioPort(raw=True)
+    while True:
+        app, board = _boot(opts, usb)
+        if not getattr(board, "rebooting", False):
+            break
+        asyncio.new_event_loop()        # the old boot's tasks go with its loop
+    if usb:
+        usb.close()
+    elif board.name == "sim":
         board.report(app, opts["motor-log"])
 
 

@@ -15,11 +15,12 @@ from micropython import const
 from belt import button as _button
 from belt import haptics, ticks
 from belt.calibration import Calibrator
+from belt.clock import Clock
 from belt.coach import Coach
 from belt.effort import EffortChain, MODE_NAMES, Q_MISSED
 from belt.runflow import Act, Ev, Runflow
 from belt.sampler import Sampler
-from belt.sessionformat import EV_BUTTON, EV_MARK, EV_STATE
+from belt.sessionformat import EV_BOOT, EV_BUTTON, EV_MARK, EV_STATE
 from belt.sessionlog import SessionWriter
 
 _GC_FREE_MIN = const(24 * 1024)   # collect right after a frame when less than this is free
@@ -30,14 +31,16 @@ _mem_free = getattr(gc, "mem_free", None)   # MicroPython's; CPython collects on
 
 
 class App:
-    def __init__(self, board, config, store, log=None):
+    def __init__(self, board, config, store, log=None, clock=None):
         self.board = board
         self.config = config
         self.store = store
         self.log = log or print
+        # Constructing the app is the boot: the clock counts it (boot id) unless handed one.
+        self.clock = clock or Clock(store.root, board.wall_time, self.log)
         self.chain = EffortChain(config.mode)
         self.calibrator = Calibrator(self.chain.law)
-        cal = config.calibration()          # None if none, or taken in another sensor mode
+        cal = self.calibration()
         if cal:
             self.chain.calibrate(cal[0], cal[1])
         # The board makes the flags: ThreadSafeFlag where interrupts set them (ESP32); the sim,
@@ -53,6 +56,9 @@ class App:
         self.writer = None
         self.session_id = -1
         self.calibrating = False
+        self.cal_frames = 0          # frames labelled in the current calibration phase
+        self.session_wall = 0        # wall time in the open session's header (0 unknown)
+        self._config_stale = False   # a changed config waits for the run to end
         self.frames = 0
         self.task_restarts = 0
         self.last_error = None
@@ -63,11 +69,20 @@ class App:
 
     # -- commands (the protocol and the sim's scripted person call these) --------------------
 
+    def calibration(self):
+        """(rest, mvc) of the config's calibration, or None when there is none or it was taken
+        in another sensor mode than the one running (a mode change waits for the next boot)."""
+        c = self.config
+        if c.cal_rest == c.cal_mvc or c.cal_mode != self.chain.mode:
+            return None
+        return (c.cal_rest, c.cal_mvc)
+
     def cal_begin(self, phase):
         if not self.calibrating:
             self.calibrator.start()
             self.calibrating = True
         self.calibrator.begin(phase)
+        self.cal_frames = 0
 
     def cal_commit(self):
         res = self.calibrator.commit()
@@ -75,7 +90,7 @@ class App:
         if res.ok:
             self.chain.calibrate(res.rest, res.mvc)
             self.config.set_calibration(res.rest, res.mvc, self.chain.mode,
-                                        self.board.wall_time())
+                                        self.clock.wall_time(self.board.ticks_ms()))
             self._save_config()
         self.log("calibration %s: rest %d mvc %d spread %d reasons %d" % (
             "saved" if res.ok else "refused", res.rest, res.mvc, res.spread_pm, res.reasons))
@@ -96,6 +111,44 @@ class App:
         if kind == _button.SHORT and self.flow.state == 0:
             self.flow.storage_full = not self.store.ensure_space()
         self._apply(self.flow.handle(Ev.SHORT if kind == _button.SHORT else Ev.LONG, now), now)
+
+    def start_session(self):
+        """Start logging now, as the run flow's LOG_START does (protocol session_start); the
+        run flow itself stays where it is. Returns the id, or None when the flash is full."""
+        self.flow.storage_full = not self.store.ensure_space()
+        if self.flow.storage_full:
+            return None
+        self._open_session(self.board.ticks_ms())
+        return self.session_id
+
+    def stop_session(self):
+        """Close the open session (protocol session_stop); returns its id, or None."""
+        sid = self.session_id if self.writer else None
+        self._close_session(self.board.ticks_ms())
+        return sid
+
+    def apply_config(self):
+        """Take up a changed config: the coach, the run flow, the patterns and the calibration
+        now if no run is going on, otherwise once the run flow is back to idle. The sensor mode
+        only at the next boot (the sampler and the signal chain are built for one mode)."""
+        if self.writer or self.flow.state != 0:
+            self._config_stale = True
+            return False
+        self._config_stale = False
+        cal = self.calibration() or (0, 0)
+        self.chain.calibrate(cal[0], cal[1])
+        self.coach = Coach(self.config.coach_config())
+        full = self.flow.storage_full
+        self.flow = Runflow(self.coach, self.config.runflow_config())
+        self.flow.storage_full = full
+        self.player.table = self.config.haptic_table()
+        return True
+
+    def reboot(self):
+        """Orderly restart (protocol reboot): the open session is closed, not left to boot
+        recovery."""
+        self._close_session(self.board.ticks_ms())
+        self.board.reboot()
 
     # -- actions of the run flow ---------------------------------------------------------------
 
@@ -120,14 +173,26 @@ class App:
                 self.cues[arg[0]] += 1
                 if self.writer:
                     self.writer.add_event(arg[0], arg[1])
+        if self._config_stale and self.flow.state == 0 and not self.writer:
+            self.apply_config()
 
     def _open_session(self, now):
+        if self.writer:
+            return          # logging already (started over the protocol): the run goes on in it
+        if self.calibrating:
+            self.cal_abort()
+            self.log("calibration aborted: a session started")
         sid, path = self.store.new_session()
         c = self.config
-        cal = c.calibration() or (0, 0)
-        self.writer = SessionWriter(path, sid, now, self.board.wall_time(),
+        cal = self.calibration() or (0, 0)
+        self.session_wall = self.clock.wall_time(now)
+        self.writer = SessionWriter(path, sid, now, self.session_wall,
                                     MODE_NAMES.index(self.chain.mode), cal[0], cal[1],
                                     c.placement, c.band())
+        # The boot id goes into the file's first block, written at once: whoever later holds
+        # this boot's time anchor can place a session that started before the belt knew the time.
+        self.writer.add_event(EV_BOOT, self.clock.boot_id)
+        self.writer.flush()
         self.session_id = sid
         self.cues = [0] * 5
         self.sessions_logged.append([sid, path, None, self.cues, None])
@@ -144,6 +209,8 @@ class App:
         self.log("session %d closed: %d frames, %d in band, %d cues" % (
             self.session_id, trailer["frames"], trailer["in_band"], trailer["cues"]))
         self.writer = None
+        if self._config_stale and self.flow.state == 0:
+            self.apply_config()
 
     def _save_config(self):
         try:
@@ -170,6 +237,7 @@ class App:
         self.frames += 1
         if self.calibrating:
             self.calibrator.add(self.chain.block_level, quality)
+            self.cal_frames += 1
         if self.writer:
             self.writer.add_frame(effort, quality)
         actions = self.flow.frame(effort, quality, now)
@@ -232,12 +300,14 @@ class App:
                     self.writer.flush()
                 await self.board.sleep_ms(_RESTART_MS)
 
-    def start(self):
-        """Create the tasks and start sampling. Returns the tasks (the caller may cancel them)."""
+    def start(self, extra=()):
+        """Create the tasks and start sampling. extra: more (name, coroutine function) pairs to
+        run under the same guard (the protocol link). Returns the tasks (the caller may cancel
+        them)."""
         self.store.recover_all(self.log)
         tasks = [asyncio.create_task(self._guard(n, f)) for n, f in (
             ("sense", self._sense), ("buttons", self._buttons), ("timers", self._timers),
-            ("motor", self._motor), ("watchdog", self._watchdog))]
+            ("motor", self._motor), ("watchdog", self._watchdog)) + tuple(extra)]
         self.board.start(self)
         return tasks
 

@@ -222,7 +222,7 @@ def _freeze(v):
     return v
 
 
-def _dump(v):
+def _dump(v, sep=", ", colon=": "):
     # JSON with a fixed key order and spacing: the same config gives the same bytes (and CRC)
     # under MicroPython and CPython, whose dicts iterate in different orders.
     if type(v) is int:
@@ -230,8 +230,9 @@ def _dump(v):
     if type(v) is str:
         return json.dumps(v)
     if type(v) is dict:
-        return "{" + ", ".join([json.dumps(k) + ": " + _dump(v[k]) for k in sorted(v)]) + "}"
-    return "[" + ", ".join([_dump(x) for x in v]) + "]"
+        return "{" + sep.join([json.dumps(k) + colon + _dump(v[k], sep, colon)
+                               for k in sorted(v)]) + "}"
+    return "[" + sep.join([_dump(x, sep, colon) for x in v]) + "]"
 
 
 class Config:
@@ -281,6 +282,12 @@ class Config:
         """haptics.TABLE with the pattern overrides in place (same ids, priorities and duties)."""
         p = self.patterns
         return tuple((e[0], e[1], e[2], p.get(e[0], e[3])) for e in haptics.TABLE)
+
+    def to_json(self):
+        """The config as compact JSON, fields in schema order (the protocol's config_get and
+        config_set replies, which must fit one packet); the same bytes on both interpreters."""
+        return "{" + ",".join([json.dumps(n) + ":" + _dump(getattr(self, n), ",", ":")
+                               for n in NAMES]) + "}"
 
     # -- changing ---------------------------------------------------------------------------------
 

@@ -29,36 +29,64 @@ def crc32(data):
 
 def encode(packet):
     """The bytes that carry one packet on the wire."""
+    out = bytearray(wire_size(len(packet)))
+    return bytes(memoryview(out)[:encode_into(packet, out)])
+
+
+def wire_size(n):
+    """The most bytes a packet of n bytes can take on the wire (for a preallocated buffer)."""
+    # CRC, a COBS code per 254 bytes and one more, every byte escaped at worst, two delimiters
+    return 2 * (n + 4 + (n + 4) // 254 + 1) + 2
+
+
+def encode_into(packet, out):
+    """Frame packet into the bytearray out (at least wire_size(len(packet)) long) without
+    allocating; returns the frame's length. The belt streams session data through one buffer."""
     c = crc32(packet)
-    body = bytearray(packet)
-    body.extend(bytes((c & 0xFF, (c >> 8) & 0xFF, (c >> 16) & 0xFF, c >> 24)))
-    cobs = bytearray(1)
-    at = 0              # index of the current group's code byte
+    n = len(packet)
+    out[0] = 0
+    at = 1                  # where the current COBS group's code byte goes
+    k = 2                   # next free byte of out
     code = 1
-    for b in body:
+    for i in range(n + 4):
+        b = packet[i] if i < n else (c >> (8 * (i - n))) & 0xFF
         if b == 0:
-            cobs[at] = code
-            at = len(cobs)
-            cobs.append(0)
+            k = _code(out, at, k, code)
+            at = k
+            k += 1
             code = 1
-        else:
-            cobs.append(b)
-            code += 1
-            if code == 0xFF:
-                cobs[at] = code
-                at = len(cobs)
-                cobs.append(0)
-                code = 1
-    cobs[at] = code
-    out = bytearray(b"\x00")
-    for b in cobs:
+            continue
         if b == _CTRL_C or b == _ESC:
-            out.append(_ESC)
-            out.append(b ^ 0x20)
+            out[k] = _ESC
+            out[k + 1] = b ^ 0x20
+            k += 2
         else:
-            out.append(b)
-    out.append(0)
-    return bytes(out)
+            out[k] = b
+            k += 1
+        code += 1
+        if code == 0xFF:
+            k = _code(out, at, k, code)
+            at = k
+            k += 1
+            code = 1
+    k = _code(out, at, k, code)
+    out[k] = 0
+    return k + 1
+
+
+def _code(out, at, k, code):
+    # A COBS code byte is only known once its group ends; the slot was left at `at`. Codes 3 and
+    # 0x10 need an escape, two bytes: the group's bytes (at most 28 once escaped) move up by one.
+    if code == _CTRL_C or code == _ESC:
+        j = k
+        while j > at + 1:
+            out[j] = out[j - 1]
+            j -= 1
+        out[at] = _ESC
+        out[at + 1] = code ^ 0x20
+        return k + 1
+    out[at] = code
+    return k
 
 
 def _cobs_decode(buf, n, out):

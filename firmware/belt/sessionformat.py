@@ -22,6 +22,7 @@ EV_CHECK_SENSOR = const(4)
 EV_STATE = const(5)         # arg: new state code
 EV_BUTTON = const(6)        # arg: button and press kind
 EV_MARK = const(7)          # arg: free, e.g. a lap number
+EV_BOOT = const(8)          # arg: boot id (belt.clock) of the boot that wrote the session
 
 
 CLOSED_BY_WRITER = const(1)

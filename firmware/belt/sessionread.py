@@ -116,6 +116,22 @@ def read_session(src):
         f.close()
 
 
+def describe(path):
+    """What a session list shows, without decoding the whole file: (header, trailer or None,
+    events of the first block as [(kind, arg)]). The belt writes the boot id as an event of
+    the first block. header is None when the file has no readable header."""
+    size = os.stat(path)[6]
+    with open(path, "rb") as f:
+        r = _Reader(f)
+        if r.read_header():
+            return None, None, []
+        events = []
+        if r.next() == _BLOCK:
+            for j in range(r.nev):
+                events.append((r.ev_kind[j], r.ev_arg[j]))
+        return r.header, _closed_trailer(f, size), events
+
+
 def _closed_trailer(f, size):
     # A whole trailer at the very end, naming its own offset, means the file was closed: every
     # record before it was already durable, as the file is only ever appended to.

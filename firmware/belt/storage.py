@@ -6,6 +6,7 @@
 #   ... SessionWriter(path, sid, ...) ... close ...
 #   s.closed(sid)                   # the session may now be confirmed (and, once synced, reclaimed)
 #   s.list(crcs=False)              # [(id, size, synced, crc or None)], oldest first
+#   s.find(sid)                     # the path of its file now, or None
 #   s.confirm(sid, crc)             # OK, or E_* when unknown, open, or the CRC differs
 #   s.ensure_space(need)            # True when `need` bytes are free, reclaiming synced sessions
 #   s.recover_all(log)              # at boot: sessionlog.recover on every file; one-line report
@@ -220,6 +221,11 @@ class Storage:
             if e[0] == sid:
                 return e
         return None
+
+    def find(self, sid):
+        """The path of session sid's file as it is named now (synced or not), or None."""
+        e = self._find(sid)
+        return self.root + "/" + e[2] if e else None
 
     def _size(self, name):
         return os.stat(self.root + "/" + name)[6]

@@ -1,13 +1,16 @@
 # Scripted mornings for the virtual belt: what the runner's muscles do and what the runner (and the
-# companion, for calibration) does, on a timeline in seconds.
+# companion, for calibration) does, on a timeline in seconds. And a person who follows the belt
+# instead of a script (Responsive), for when a companion drives it (main.py --serial).
 #
 # A scenario is (segments, events, end_s):
 #   segments  [(start_s, effort_pct, contact)]  effort from start_s until the next segment;
 #             contact False means the electrodes are off (the input rails)
 #   events    [(t_s, action, arg)]  action: "press" (arg "short" or "long"), "cal" (arg "rest",
 #             "brace" or "pause"), "commit" (calibration)
+# or a person object: effort(app, ms, motor) -> (effort_pct, contact), end_s (None: no end).
 # Every phase timing follows the physio's routine: calibrate at home, side planks and bird dog
 # right before running (three 30 s holds), prime the brace, run, lie down for ten minutes.
+from belt.calibration import PH_BRACE
 
 
 def _calibration(t):
@@ -63,10 +66,86 @@ def calibrate_only():
     return seg, ev, t
 
 
-SCENARIOS = {"morning": morning, "calibrate": calibrate_only}
+class Responsive:
+    """A person who follows the belt. During a calibration they relax in the rest and pause
+    phases and brace fully (95..100 %) in the brace phases, after a reaction time. While a
+    session is open (a run, or logging started over the protocol) they hold about 20 % with a mild
+    wander, and every few minutes let it fade to 8 % until the belt's buzz reminds them (or 20 s
+    pass). Otherwise they sit at about 3 %. Integers and its own generator only, so MicroPython
+    and CPython make the same person."""
+
+    REACT_MS = 400
+    IDLE_PCT = 3
+    HOLD_PCT = 20
+    DIP_PCT = 8
+    DIP_MAX_MS = 20000
+
+    def __init__(self, end_s=None, seed=12345):
+        self.end_s = end_s          # None: until the process is stopped
+        self._s = seed
+        self._phase = -1
+        self._phase_at = 0
+        self._was = self.IDLE_PCT   # effort before the latest phase change
+        self._brace = 100
+        self._wander = 0
+        self._wander_at = 0
+        self._dip_until = -1
+        self._next_dip = 0
+        self._session = -1
+
+    def _rand(self, n):
+        self._s = (self._s * 1103515245 + 12345) & 0x3FFFFFFF
+        return (self._s >> 8) % n
+
+    def effort(self, app, ms, motor):
+        """(effort %, electrodes on) now; motor: the belt's motor level (what the person feels)."""
+        if app.calibrating and app.calibrator.active:
+            ph = app.calibrator.phase
+            if ph != self._phase:
+                self._was = self._target(self._phase)
+                self._phase = ph
+                self._phase_at = ms
+                self._brace = 95 + self._rand(6)
+            if ms - self._phase_at < self.REACT_MS:
+                return self._was, True
+            return self._target(ph), True
+        self._phase = -1
+        if not app.writer:
+            return self.IDLE_PCT, True
+        if app.session_id != self._session:         # a new session: the first lapse waits
+            self._session = app.session_id
+            self._next_dip = ms + 120000 + self._rand(120000)
+        if ms >= self._wander_at:
+            self._wander_at = ms + 1000
+            w = self._wander + self._rand(3) - 1
+            self._wander = w if -2 <= w <= 2 else self._wander
+        if self._dip_until < 0 and ms >= self._next_dip:
+            self._dip_until = ms + self.DIP_MAX_MS
+        if self._dip_until >= 0:
+            if motor and self._dip_until > ms + 1000:
+                self._dip_until = ms + 1000         # felt the cue: back to the brace
+            if ms < self._dip_until:
+                return self.DIP_PCT, True
+            self._dip_until = -1
+            self._next_dip = ms + 120000 + self._rand(120000)
+        return self.HOLD_PCT + self._wander, True
+
+    def _target(self, phase):
+        if phase == PH_BRACE:
+            return self._brace
+        return 0 if phase >= 0 else self.IDLE_PCT
 
 
-def get(name, run_min=30):
+SCENARIOS = {"morning": morning, "calibrate": calibrate_only, "responsive": Responsive}
+
+
+def get(name, run_min=None):
+    """A scenario by name. run_min: the morning's run (default 30 minutes); for responsive, when
+    the belt stops (default never)."""
     if name not in SCENARIOS:
         raise ValueError("unknown scenario %s (have: %s)" % (name, ", ".join(sorted(SCENARIOS))))
-    return SCENARIOS[name](run_min) if name == "morning" else SCENARIOS[name]()
+    if name == "morning":
+        return morning(run_min or 30)
+    if name == "responsive":
+        return Responsive(run_min * 60 if run_min else None)
+    return SCENARIOS[name]()

@@ -3,10 +3,28 @@
 # Only the board is simulated. The sampling "timer" calls the firmware's Sampler.record() once
 # per sample with a virtual microsecond clock; the button "interrupt" calls Button.edge(); the
 # motor and the watchdog are recorded; the flash is a LittleFS image (boards/simflash.py). Time
-# is virtual and runs as fast as the host allows: the world task advances it in small steps and
-# yields to the firmware's tasks between steps, so a 45-minute morning takes seconds.
+# is virtual: the world task advances it in small steps and yields to the firmware's tasks between
+# steps. By default it runs as fast as the host allows, so a 45-minute morning takes seconds; with
+# a speed it is held to that many times real time (1 for a companion watching live).
+#
+# The USB serial line is a port object (boards/stdio.py for the process's stdin and stdout, or a
+# test's); when its stream ends (the companion has gone) the world ends, and main.py closes the
+# open session on the way out.
 import asyncio
+import os
+import sys
 from array import array
+
+try:
+    from time import ticks_diff as _real_diff, ticks_ms as _real_ms
+except ImportError:             # CPython
+    import time
+
+    def _real_ms():
+        return int(time.monotonic() * 1000)
+
+    def _real_diff(a, b):
+        return a - b
 
 from belt import ticks
 from belt.calibration import PH_BRACE, PH_PAUSE, PH_REST
@@ -17,6 +35,8 @@ _PHASE = {"rest": PH_REST, "brace": PH_BRACE, "pause": PH_PAUSE}
 _STEP_MS = 20           # longest virtual step between yields to the firmware's tasks
 _WDT_TIMEOUT_MS = 10000
 _PRESS_MS = {"short": 200, "long": 2000}
+_BATTERY_MV = 3900      # a LiPo about half full; the sim has no battery model
+_ID_FILE = "/device_id"
 
 
 class _Flag:
@@ -39,14 +59,19 @@ class Board:
     name = "sim"
 
     def __init__(self, flash_dir, scenario="morning", run_min=30, tick_start=0, recording=None,
-                 wall_time=0, seed=1):
+                 wall_time=0, seed=1, usb=None, speed=0):
         self.root = simflash.mount(flash_dir + "/flash.img")
         self.flash_dir = flash_dir
-        # A scenario is a name, or (segments, events, end_s) as in boards/scenarios.py.
+        # A scenario is a name, (segments, events, end_s) or a person, as in boards/scenarios.py.
         if isinstance(scenario, str):
             scenario = scenarios.get(scenario, run_min)
-        self.segments, events, end_s = scenario
-        self.end_ms = end_s * 1000
+        if hasattr(scenario, "effort"):
+            self.person = scenario
+            self.segments, events, end_s = (), (), scenario.end_s
+        else:
+            self.person = None
+            self.segments, events, end_s = scenario
+        self.end_ms = None if end_s is None else end_s * 1000
         self._events = []
         for t, action, arg in sorted(events, key=lambda e: e[0]):
             if action == "press":
@@ -67,6 +92,11 @@ class Board:
         self._st = array("i", [seed, 3])
         self.app = None
         self._world_task = None
+        self.usb = usb
+        self.speed = speed          # virtual ms per real ms; 0: as fast as possible
+        self.ended = False          # end() was called: the host went away, or a reboot
+        self.rebooting = False
+        self._never = None
 
     # -- the board interface the firmware uses ------------------------------------------------
 
@@ -102,12 +132,61 @@ class Board:
             self._world_task = None
 
     def log(self, msg):
-        print("%9.1f s  %s" % (self.elapsed_ms / 1000, msg))
+        try:
+            print("%9.1f s  %s" % (self.elapsed_ms / 1000, msg))
+            if self.usb:
+                sys.stdout.flush()      # log text and frames share the line: keep their order
+        except OSError:
+            pass                        # the companion closed the terminal: nobody to tell
+
+    def battery_mv(self):
+        return _BATTERY_MV
+
+    def device_id(self):
+        """8 bytes, made up at random the first time and kept in this belt's flash, so the same
+        folder is the same belt to the companion."""
+        path = self.root + _ID_FILE
+        try:
+            with open(path, "rb") as f:
+                got = f.read()
+            if len(got) == 8:
+                return got
+        except OSError:
+            pass
+        got = os.urandom(8)
+        with open(path, "wb") as f:
+            f.write(got)
+        return got
+
+    async def usb_read(self, buf):
+        """Bytes from the USB serial line into buf; 0 when the host has gone, which ends the
+        world (main.py then closes the open session and exits)."""
+        if self.usb is None:
+            if self._never is None:
+                self._never = asyncio.Event()
+            await self._never.wait()
+        n = await self.usb.readinto(buf)
+        if not n:
+            self.end()
+        return n
+
+    def usb_write(self, data):
+        if self.usb is not None:
+            self.usb.write(data)
+
+    def reboot(self):
+        """The sim cannot reset its process: main.py boots the belt again on the same flash."""
+        self.rebooting = True
+        self.end()
+
+    def end(self):
+        self.ended = True
 
     # -- for the host: when the scenario is over, and what happened --------------------------
 
     def finished(self):
-        return self.elapsed_ms >= self.end_ms or self.wdt_expired
+        return (self.ended or self.wdt_expired
+                or (self.end_ms is not None and self.elapsed_ms >= self.end_ms))
 
     def report(self, app, motor_log=None):
         """One line per session logged in this run, then the motor log if asked for."""
@@ -143,7 +222,10 @@ class Board:
         if self._recording:
             got = self._recording.readinto(memoryview(buf)[:n]) if n else 0
             return got // 2 if got else 0
-        effort, contact = self._segment(ms)
+        if self.person:
+            effort, contact = self.person.effort(self.app, ms, self._motor)
+        else:
+            effort, contact = self._segment(ms)
         k = kind if contact else simsignal.OFF
         simsignal.fill(buf, n, k, simsignal.amplitude(kind, effort), self._st)
         return n
@@ -167,7 +249,9 @@ class Board:
         period_ms = 1000 // app.chain.rate_hz
         buf = array("H", [0] * (_STEP_MS // period_ms + 1))
         record = sampler.record
-        while self.elapsed_ms < self.end_ms and not self.wdt_expired:
+        real0 = _real_ms()
+        virt0 = self.elapsed_ms
+        while not self.finished():
             step = _STEP_MS
             if self._sleepers:
                 soonest = min(t for t, _ in self._sleepers) - self.elapsed_ms
@@ -191,6 +275,16 @@ class Board:
                 s[1].set()
             for _ in range(3):
                 await asyncio.sleep(0)
+            if self.speed:
+                now = _real_ms()
+                ahead = (self.elapsed_ms - virt0) / self.speed - _real_diff(now, real0)
+                if ahead >= 1:
+                    await asyncio.sleep(ahead / 1000)     # real time: stdin is served meanwhile
+                elif ahead < -1000 or _real_diff(now, real0) > 600000:
+                    # Far behind (a busy host): go on from here instead of racing to catch up.
+                    # And every ten minutes in any case, before the real tick counter wraps.
+                    virt0 = self.elapsed_ms - (ahead * self.speed if ahead > -1000 else 0)
+                    real0 = now
         # The world has ended: wake every sleeper, so whoever waits sees finished().
         for _, ev in self._sleepers:
             ev.set()

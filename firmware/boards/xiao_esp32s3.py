@@ -6,11 +6,15 @@
 #   D2 / GPIO3  vibration motor driver transistor gate/base (PWM)
 #   D3 / GPIO4  push button to GND (internal pull-up)
 # ADC1 only: ADC2 is unusable while the radio is on.
+# The companion talks to the belt over the USB serial port (USB CDC, the REPL's port), through
+# stdin and stdout (boards/stdio.py).
 import time
 
 import asyncio
 import machine
 from micropython import const
+
+from boards.stdio import StdioPort
 
 SENSOR_PIN = const(1)
 BATTERY_PIN = const(2)
@@ -31,6 +35,7 @@ class Board:
         self._sampler = None
         self._tick = self._on_timer      # bind once: creating a bound method allocates
         self.wdt = machine.WDT(timeout=8000)
+        self._usb = StdioPort()
 
     def start_sampling(self, sampler, rate_hz):
         """Feed sampler.record() at rate_hz from a timer. On the ESP32 the callback is soft
@@ -81,3 +86,17 @@ class Board:
 
     def battery_mv(self):
         return self.battery_adc.read_uv() * 2 // 1000
+
+    async def usb_read(self, buf):
+        return await self._usb.readinto(buf)
+
+    def usb_write(self, data):
+        self._usb.write(data)
+
+    def device_id(self):
+        """The chip's unique id (its 6-byte MAC), zero-padded to the protocol's 8 bytes."""
+        uid = machine.unique_id()
+        return (uid + bytes(8))[:8]
+
+    def reboot(self):
+        machine.reset()
