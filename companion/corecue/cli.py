@@ -3,6 +3,7 @@ printed as one line with exit status 2, never as a traceback."""
 import argparse
 import sys
 
+from corecue.client import BeltError
 from corecue.recording import RecordingError
 
 
@@ -29,14 +30,53 @@ def _virtual_run(args):
     return 0
 
 
+def _virtual_serve(args):
+    from corecue import virtual
+    import signal
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+    # Ctrl-C and a plain kill both stop the belt cleanly, even when started in the background
+    # (where a shell leaves SIGINT ignored).
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
+
+    def ready(port):
+        print(f"port: {port}", flush=True)
+    virtual.serve(args.dir, args.scenario, args.speed, on_port=ready, log_path=args.log)
+    return 0
+
+
 def _demo(args):
     from corecue.demo import run_demo
     return run_demo(args.out, args.interpreter)
 
 
+def _seconds(text):
+    try:
+        s = float(text)
+    except ValueError:
+        s = 0
+    if not 0 < s <= 3600:
+        raise argparse.ArgumentTypeError(f"--timeout takes seconds above 0, not {text}")
+    return s
+
+
+def _port_options(parser, default):
+    parser.add_argument("--port", metavar="PATH", default=default,
+                        help="the belt's serial port (default: find it among the USB ports)")
+    parser.add_argument("--timeout", type=_seconds, metavar="S", default=default,
+                        help="seconds to wait for each answer from the belt (default 3)")
+
+
 def build_parser():
+    from corecue import beltcli
     p = argparse.ArgumentParser(prog="corecue", description="corecue: the core-bracing belt's "
                                 "companion. Calibrate, replay and understand your bracing.")
+    _port_options(p, None)
+    # The same options after a belt command; SUPPRESS keeps them from undoing the global ones.
+    port_parent = argparse.ArgumentParser(add_help=False)
+    _port_options(port_parent, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     r = sub.add_parser("replay", help="run the belt's own signal chain over a recording",
@@ -69,11 +109,26 @@ def build_parser():
                     "(uint16 little-endian, the sensor mode's rate) instead of the scenario's")
     vr.add_argument("-v", "--verbose", action="store_true", help="show the belt's own log")
     vr.set_defaults(func=_virtual_run)
+    vs = vsub.add_parser("serve", help="the virtual belt on a serial line, for belt commands",
+                         description="Run the virtual belt on a pseudo-terminal and print "
+                         "`port: /dev/pts/N` once it answers; belt commands then reach it with "
+                         "`corecue --port /dev/pts/N ...`. Runs until Ctrl-C. The belt's error "
+                         "output goes to DIR/belt.log.")
+    vs.add_argument("dir", metavar="DIR", help="the virtual belt's flash folder (created if new)")
+    vs.add_argument("--scenario", default="responsive",
+                    help="what the simulated person does (default responsive: follows the "
+                    "calibration phases, braces about 20 %% during a session)")
+    vs.add_argument("--speed", type=float, default=1.0,
+                    help="virtual seconds per real second (default 1; 0: as fast as it can)")
+    vs.add_argument("--log", metavar="FILE", help="the belt's error output (default "
+                    "DIR/belt.log)")
+    vs.set_defaults(func=_virtual_serve)
 
     d = sub.add_parser("demo", help="a simulated run through the belt's firmware, end to end")
     d.add_argument("--out", default="out/demo", help="where to write the demo's files")
     d.add_argument("--interpreter", choices=["micropython", "cpython"], default=None)
     d.set_defaults(func=_demo)
+    beltcli.add_parsers(sub, port_parent)
     return p
 
 
@@ -85,12 +140,17 @@ def main(argv=None):
         return 2
     try:
         return args.func(args)
-    except RecordingError as e:
-        print(f"corecue: {e}", file=sys.stderr)
+    except (RecordingError, BeltError) as e:
+        print("corecue: " + " ".join(str(e).splitlines()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("corecue: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`corecue config get | head`): nothing more to say to it.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """`corecue virtual ...`: the virtual belt, i.e. the firmware's own main.py on the sim board,
 run by the MicroPython interpreter, with its flash (a LittleFS image) in a folder of yours."""
 import os
+import signal
 import subprocess
 import tempfile
+import time
 
 from corecue.interp import FIRMWARE, micropython_path
 from corecue.recording import RecordingError
@@ -76,3 +78,124 @@ def sessions(flash_dir):
                 with open(os.path.join(sdir, name), "rb") as f:
                     out[int(stem)] = f.read()
         return out
+
+
+# -- the virtual belt on a serial line -------------------------------------------------------
+
+SERVE_READY_S = 20.0        # a belt that has not answered HELLO by then is not coming up
+
+
+class _Probe:
+    """HELLO over the server's own end of the line, raw os.read/os.write: says when the belt
+    answers, and keeps the text it printed instead (a belt that failed to start)."""
+
+    def __init__(self, fd):
+        from corecue.interp import firmware_module
+        self.fd = fd
+        self.P = firmware_module("belt.protocol")
+        self.framing = firmware_module("belt.framing")
+        self.deframer = self.framing.Deframer()
+        self.seen = bytearray()
+
+    def ask(self, wait_s):
+        import select
+        P = self.P
+        os.write(self.fd, self.framing.encode(P.request("hello", 1, P.VERSION, P.VERSION)))
+        got = []
+        end = time.monotonic() + wait_s
+        while time.monotonic() < end:
+            r, _, _ = select.select([self.fd], [], [], max(0.0, end - time.monotonic()))
+            if not r:
+                break
+            data = os.read(self.fd, 4096)
+            self.seen.extend(data[-4096:])
+            del self.seen[:-4096]
+            self.deframer.feed(data, lambda p: got.append(bytes(p)))
+            for pkt in got:
+                t, _, req, _ = P.parse(pkt)
+                if req == 1 and t in (P.type_of("hello") | P.REPLY, P.T_ERROR):
+                    return True
+        return False
+
+    def text(self):
+        parts = [p.decode("utf-8", "replace").strip() for p in bytes(self.seen).split(b"\x00")]
+        lines = [l.strip() for p in parts for l in p.splitlines() if l.strip().isprintable()]
+        return lines[-1] if lines else ""
+
+
+def serve(flash_dir, scenario="responsive", speed=1.0, on_port=print, log_path=None,
+          stop=None):
+    """Run the virtual belt on a pseudo-terminal: its stdin and stdout are the pty's master, the
+    companion opens the slave. on_port(path) is called once the belt answers HELLO there; then
+    this runs until the belt exits, stop (a threading.Event) is set, or KeyboardInterrupt.
+    Returns the belt's exit status. The belt's log shares the line with its packets (stdout);
+    its error output goes to log_path (default DIR/belt.log)."""
+    import tty
+    flash_dir = _prepare(flash_dir)
+    if not speed >= 0:
+        raise RecordingError(f"--speed must be 0 (as fast as possible) or more, not {speed}")
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    port = os.ttyname(slave)
+    cmd = [_interpreter(), "-X", HEAP, MAIN, "--board", "sim", "--flash", flash_dir,
+           "--serial", "--speed", "%g" % speed, "--scenario", scenario]
+    log_path = log_path or os.path.join(flash_dir, "belt.log")
+    with open(log_path, "ab") as log:
+        # Its own session: a Ctrl-C at the terminal reaches only this server, which then stops
+        # the belt by ending its input (_stop_belt).
+        proc = subprocess.Popen(cmd, stdin=master, stdout=master, stderr=log, cwd=FIRMWARE,
+                                start_new_session=True)
+    os.close(master)
+    try:
+        probe = _Probe(slave)
+        end = time.monotonic() + SERVE_READY_S
+        while not probe.ask(0.5):
+            if proc.poll() is not None or time.monotonic() > end:
+                why = probe.text() or _last_line(log_path) or "no output"
+                state = ("exited with status %d" % proc.returncode
+                         if proc.poll() is not None else "did not answer HELLO")
+                raise RecordingError(f"virtual belt {state}: {why}")
+        on_port(port)
+        while proc.poll() is None:
+            if stop is not None and stop.is_set():
+                break
+            try:
+                proc.wait(0.2)
+            except subprocess.TimeoutExpired:
+                pass
+        if proc.poll() is not None and proc.returncode != 0:
+            raise RecordingError(f"virtual belt exited with status {proc.returncode}: "
+                                 f"{_last_line(log_path) or 'no output'} (log: {log_path})")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_belt(proc, slave)
+    return proc.returncode
+
+
+def _stop_belt(proc, slave):
+    """The belt's own way out first: the end of its input (the last hold on the line's other end
+    closes), after which it closes any open session and exits. Then signals, if it must."""
+    os.close(slave)
+    for sig, wait in ((None, 5.0), (signal.SIGINT, 3.0), (signal.SIGTERM, 2.0),
+                      (signal.SIGKILL, 2.0)):
+        if proc.poll() is not None:
+            return
+        if sig is not None:
+            proc.send_signal(sig)
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _last_line(path):
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 2000))
+            lines = [l.strip() for l in f.read().decode("utf-8", "replace").splitlines()]
+    except OSError:
+        return ""
+    lines = [l for l in lines if l]
+    return lines[-1] if lines else ""
