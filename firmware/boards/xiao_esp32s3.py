@@ -5,6 +5,7 @@
 #   D1 / GPIO2  battery voltage through a 2 x 100 kOhm divider (ADC1, 11 dB)
 #   D2 / GPIO3  vibration motor driver transistor gate/base (PWM)
 #   D3 / GPIO4  push button to GND (internal pull-up)
+#   D8 / GPIO7  sensor supply switch, active low (P-MOSFET; pulled up, so off in deep sleep)
 # ADC1 only: ADC2 is unusable while the radio is on.
 # The companion talks to the belt over the USB serial port (USB CDC, the REPL's port), through
 # stdin and stdout (boards/stdio.py).
@@ -20,6 +21,7 @@ SENSOR_PIN = const(1)
 BATTERY_PIN = const(2)
 MOTOR_PIN = const(3)
 BUTTON_PIN = const(4)
+SENSOR_POWER_PIN = const(7)
 _SAMPLE_TIMER = const(0)
 
 
@@ -27,6 +29,8 @@ class Board:
     name = "xiao_esp32s3"
 
     def __init__(self):
+        # The sensor draws its ~10 mA only while the belt samples (hardware/power.md).
+        self.sensor_power = machine.Pin(SENSOR_POWER_PIN, machine.Pin.OUT, value=0)
         self.adc = machine.ADC(machine.Pin(SENSOR_PIN), atten=machine.ADC.ATTN_11DB)
         self.battery_adc = machine.ADC(machine.Pin(BATTERY_PIN), atten=machine.ADC.ATTN_11DB)
         self.motor = machine.PWM(machine.Pin(MOTOR_PIN), freq=20000, duty_u16=0)
@@ -41,6 +45,7 @@ class Board:
         """Feed sampler.record() at rate_hz from a timer. On the ESP32 the callback is soft
         (scheduled), so GC pauses delay it; the sampler counts what that costs."""
         self._sampler = sampler
+        self.sensor_power.value(0)
         self._timer = machine.Timer(_SAMPLE_TIMER)
         self._timer.init(freq=rate_hz, mode=machine.Timer.PERIODIC, callback=self._tick)
 
@@ -48,6 +53,7 @@ class Board:
         if self._timer:
             self._timer.deinit()
             self._timer = None
+        self.sensor_power.value(1)
 
     def _on_timer(self, _t):
         self._sampler.record(self.adc.read_u16() >> 4, time.ticks_us())
