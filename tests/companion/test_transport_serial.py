@@ -1,6 +1,7 @@
-"""The serial transport on a real pseudo-terminal (a belt double framed with belt.framing on the
-other side): REPL text and noise on the line, timeouts, port errors, auto-detection, and the CLI's
-one-line errors. Waits here are real but short and bounded."""
+"""The serial transport on a real pseudo-terminal whose other side is the belt's own firmware, run
+in this process on the sim board (realbelt.PtyBelt): REPL text and noise on the line, timeouts,
+port errors, auto-detection, and the CLI's one-line errors. Waits here are real but short and
+bounded."""
 import asyncio
 import errno
 import subprocess
@@ -10,7 +11,7 @@ import zlib
 import pytest
 import serial
 
-from beltsim import FakeBelt, PtyBelt
+import realbelt as R
 from corecue import client as C
 from corecue import transport_serial as T
 
@@ -25,7 +26,7 @@ def pty_belt():
     made = []
 
     def make(**kw):
-        b = PtyBelt(**kw)
+        b = R.PtyBelt(**kw)
         made.append(b)
         return b
     yield make
@@ -38,9 +39,9 @@ def run(coro):
 
 
 def test_repl_text_and_garbage_around_every_frame_do_not_break_the_client(pty_belt):
-    data = bytes(range(256)) * 30                     # zeros, 0x03 and 0x10 in every chunk
-    fake = FakeBelt({1: data})
-    pb = pty_belt(belt=fake, noise=NOISE)
+    pb = pty_belt(sessions=[20000], noise=NOISE)
+    data = pb.files[1]
+    assert all(b in data for b in (0x00, 0x03, 0x10))    # bytes the framing must escape
 
     async def go():
         belt = await T.open_belt(pb.port, timeout=2.0)
@@ -50,36 +51,38 @@ def test_repl_text_and_garbage_around_every_frame_do_not_break_the_client(pty_be
             st = await belt.status()
             got = await belt.download(1, window=4)
             await belt.confirm(1, zlib.crc32(got))
-            return info, st, got, belt.transport.deframer.dropped, belt.malformed
+            synced = (await belt.sessions())[0].synced
+            return info, st, got, synced, belt.transport.deframer.dropped, belt.malformed
         finally:
             await belt.close()
-    info, st, got, dropped, malformed = run(go())
-    assert info.firmware == "0.1.0-fake" and st.battery_mv == 3900
-    assert got == data and 1 in fake.synced
+    info, st, got, synced, dropped, malformed = run(go())
+    assert info.firmware == R.FIRMWARE_VERSION and st.battery_mv == 3900
+    assert info.device == pb.board.device_id().hex()
+    assert got == data and synced
+    assert pb.link.deframer.dropped >= 1              # the host's garbage, dropped by the belt
     assert dropped >= 5 and malformed == 0            # the damaged frames were dropped, not read
 
 
 def test_a_silent_port_times_out_with_one_clear_line(pty_belt):
-    fake = FakeBelt()
-    pb = pty_belt(belt=fake)
-    fake.mute.add("hello")
+    pb = pty_belt()
+    pb.silent = True
     with pytest.raises(T.PortError) as e:
         run(T.open_belt(pb.port, timeout=0.3))
     assert str(e.value) == (f"{pb.port}: no belt answered within 0.3 s (is it running the corecue "
                             "firmware, and is no other program using the port?)")
+    assert "hello" in pb.seen.names()                 # the belt heard it; nothing came back
 
 
 def test_a_request_that_gets_no_answer_times_out(pty_belt):
-    fake = FakeBelt()
-    pb = pty_belt(belt=fake)
+    pb = pty_belt()
 
     async def go():
         belt = await T.open_belt(pb.port, timeout=0.3)
         try:
-            fake.mute.add("config_get")
+            pb.silent = True
             with pytest.raises(C.BeltTimeout) as e:
                 await belt.config_get()
-            fake.mute.clear()
+            pb.silent = False
             return str(e.value), await belt.config_get()
         finally:
             await belt.close()
@@ -127,9 +130,9 @@ def test_candidates_put_espressif_first_and_skip_ports_without_usb_ids():
 
 
 def test_auto_detection_keeps_the_port_that_answers_hello(pty_belt):
-    quiet = pty_belt(belt=FakeBelt())
-    quiet.belt.mute.add("hello")
-    real = pty_belt(belt=FakeBelt())
+    quiet = pty_belt()
+    quiet.silent = True
+    real = pty_belt()
     ports = [Port(quiet.port, 0x303A, 0x1001), Port(real.port, 0x1A86, 0x7523)]
 
     async def go():
@@ -139,7 +142,7 @@ def test_auto_detection_keeps_the_port_that_answers_hello(pty_belt):
         return port
     assert run(go()) == real.port
 
-    real.belt.mute.add("hello")
+    real.silent = True
     with pytest.raises(T.PortError) as e:
         run(T.find_belt(ports, timeout=1.0, probe_timeout=0.3))
     msg = str(e.value)
@@ -175,30 +178,38 @@ def test_cli_bad_port_is_one_line_and_exit_2(args, message):
 
 def test_cli_silent_port_is_one_line_and_exit_2(pty_belt):
     pb = pty_belt()
-    pb.belt.mute.add("hello")
+    pb.silent = True
     p = corecue("--port", pb.port, "--timeout", "0.3", "status")
     assert p.returncode == 2
     assert p.stderr == (f"corecue: {pb.port}: no belt answered within 0.3 s (is it running the "
                         "corecue firmware, and is no other program using the port?)\n")
 
 
-def test_cli_commands_against_the_belt_double(pty_belt, tmp_path):
-    data = bytes(range(200)) * 9
-    fake = FakeBelt({1: data, 2: b"x" * 10})
-    fake.open_id = 2
-    pb = pty_belt(belt=fake)
+def test_cli_commands_against_the_belt(pty_belt, tmp_path):
+    pb = pty_belt(sessions=[4000])
+    data = pb.files[1]
+
+    async def record():
+        belt = await T.open_belt(pb.port, timeout=2.0)
+        try:
+            return await belt.session_start()
+        finally:
+            await belt.close()
+    assert run(record()) == 2
     p = corecue("--port", pb.port, "status")
     assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith("belt 0102030405060708, firmware 0.1.0-fake, protocol 1 (usb, live)")
+    assert p.stdout.startswith(f"belt {pb.board.device_id().hex()}, firmware "
+                               f"{R.FIRMWARE_VERSION}, protocol 1 (usb, live)"), p.stdout
     assert "battery: 3.90 V" in p.stdout and "session being recorded: 2" in p.stdout
 
     p = corecue("--port", pb.port, "config", "set", "target_pm=210", "low_pm=140")
     assert (p.returncode, p.stdout) == (0, "target_pm = 210\nlow_pm = 140\n"), p.stderr
     p = corecue("--port", pb.port, "config", "set", "target_pm=230", "high_pm=9000")
     assert p.returncode == 2
-    assert p.stderr == "corecue: belt refused config_set: high_pm: 9000 above maximum 1000\n"
+    assert p.stderr == "corecue: belt refused config_set: high_pm: 9000 above maximum 2000\n"
     p = corecue("config", "get", "target_pm", "--port", pb.port)
     assert (p.returncode, p.stdout) == (0, "210\n")
+    assert (pb.app.config.target_pm, pb.app.config.low_pm) == (210, 140)
     p = corecue("--port", pb.port, "config", "get", "nonsense")
     assert p.returncode == 2 and p.stderr.startswith("corecue: the belt has no setting nonsense")
     p = corecue("--port", pb.port, "config", "set", "target_pm")
@@ -209,13 +220,15 @@ def test_cli_commands_against_the_belt_double(pty_belt, tmp_path):
     lines = p.stdout.splitlines()
     assert lines[0].split() == ["id", "start", "duration", "size", "synced"]
     assert lines[1].split()[0] == "1" and lines[1].endswith("no")
-    assert lines[2].endswith("open")
+    assert lines[2].split()[0] == "2" and lines[2].endswith("open")
 
     out = tmp_path / "s1.cs"
     p = corecue("--port", pb.port, "download", "1", "-o", str(out), "--confirm")
     assert p.returncode == 0, p.stderr
-    assert out.read_bytes() == data and 1 in fake.synced
+    assert out.read_bytes() == data
     assert f"{zlib.crc32(data):08x}" in p.stdout
+    p = corecue("--port", pb.port, "sessions")
+    assert p.stdout.splitlines()[1].endswith("yes"), p.stdout
     p = corecue("--port", pb.port, "download", "2", "-o", str(tmp_path / "s2.cs"))
     assert p.returncode == 2
     assert p.stderr == "corecue: session 2 is still being recorded: stop it first\n"
