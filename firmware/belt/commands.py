@@ -35,6 +35,7 @@ class Commands:
         self.download = Download(app.store)
         self.catalog = Catalog(app)
         self.after = None               # run once the reply is out (reboot)
+        self.caps = P.CAP_USB | P.CAP_LIVE  # announced in HELLO: the link that carries us
         self._handlers = {}
         for name, _, _, _ in P.MESSAGES:
             self._handlers[P.type_of(name)] = getattr(self, "_" + name)
@@ -65,7 +66,7 @@ class Commands:
         if theirs < P.MIN_COMPATIBLE or P.VERSION < oldest:
             raise PE(P.E_VERSION, "companion %d (accepts belts from %d), belt %d (serves "
                      "companions from %d)" % (theirs, oldest, P.VERSION, P.MIN_COMPATIBLE))
-        return P.reply("hello", req, P.VERSION, P.MIN_COMPATIBLE, P.CAP_USB | P.CAP_LIVE,
+        return P.reply("hello", req, P.VERSION, P.MIN_COMPATIBLE, self.caps,
                        self.app.board.device_id(), P.MAX_PAYLOAD,
                        tail=FIRMWARE_VERSION.encode())
 

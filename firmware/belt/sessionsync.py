@@ -93,6 +93,7 @@ class Download:
         self.window = 0
         self.chunk = 0
         self.chunks = 0         # data chunks read, all downloads
+        self.cap = CHUNK_MAX    # the most one data event carries on this link (BLE: the MTU's)
 
     def start(self, sid, size, offset, window, chunk):
         """A new read replaces the one before."""
@@ -102,7 +103,14 @@ class Download:
         self.sent = offset
         self.acked = offset
         self.window = window
-        self.chunk = chunk if chunk < CHUNK_MAX else CHUNK_MAX
+        self.chunk = chunk if chunk < self.cap else self.cap
+
+    def limit(self, cap):
+        """The link can carry at most cap bytes of file per chunk from now on (a new MTU). The
+        window counts chunks of this size, so the companion's acks keep pace with what is sent."""
+        self.cap = cap if cap < CHUNK_MAX else CHUNK_MAX
+        if self.chunk > self.cap:
+            self.chunk = self.cap
 
     def ack(self, sid, received):
         """The companion has bytes 0..received of session sid. Acks of another session, older

@@ -59,7 +59,7 @@ class Board:
     name = "sim"
 
     def __init__(self, flash_dir, scenario="morning", run_min=30, tick_start=0, recording=None,
-                 wall_time=0, seed=1, usb=None, speed=0):
+                 wall_time=0, seed=1, usb=None, speed=0, bluetooth=None):
         self.root = simflash.mount(flash_dir + "/flash.img")
         self.flash_dir = flash_dir
         # A scenario is a name, (segments, events, end_s) or a person, as in boards/scenarios.py.
@@ -93,6 +93,7 @@ class Board:
         self.app = None
         self._world_task = None
         self.usb = usb
+        self._bluetooth = bluetooth  # a `bluetooth` module (corecue.bleemu's emulated radio)
         self.speed = speed          # virtual ms per real ms; 0: as fast as possible
         self.ended = False          # end() was called: the host went away, or a reboot
         self.rebooting = False
@@ -157,6 +158,11 @@ class Board:
         with open(path, "wb") as f:
             f.write(got)
         return got
+
+    def ble(self):
+        """(BLE object, UUID type) for belt.blelink, or None when this sim has no radio."""
+        bt = self._bluetooth
+        return (bt.BLE(), bt.UUID) if bt is not None else None
 
     async def usb_read(self, buf):
         """Bytes from the USB serial line into buf; 0 when the host has gone, which ends the

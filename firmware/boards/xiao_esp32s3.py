@@ -104,5 +104,10 @@ class Board:
         uid = machine.unique_id()
         return (uid + bytes(8))[:8]
 
+    def ble(self):
+        """(BLE object, UUID type) for belt.blelink: the core never imports `bluetooth`."""
+        import bluetooth
+        return bluetooth.BLE(), bluetooth.UUID
+
     def reboot(self):
         machine.reset()
