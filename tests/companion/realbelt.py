@@ -370,5 +370,5 @@ class PtyBelt:
             self._thread.join(10)
         os.close(self.master)
         os.close(self._slave)
-        beltrig._wipe(self.folder)
+        beltrig.clear_dir(self.folder)
         os.rmdir(self.folder)

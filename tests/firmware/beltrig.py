@@ -5,6 +5,7 @@
 import os
 
 import asyncio
+from flashsim import clear_dir
 
 from belt import config as _config
 from belt import framing
@@ -17,23 +18,6 @@ from boards.sim import Board
 _TMP = "/tmp/corecue-fwtest-proto"
 
 
-def _wipe(folder):
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for n in names:
-        p = folder + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _wipe(p)
-            try:
-                os.rmdir(p)
-            except OSError:
-                pass
-
-
 def fresh(name):
     """An empty folder for a new virtual belt."""
     d = _TMP + "-" + name
@@ -41,7 +25,7 @@ def fresh(name):
         os.mkdir(d)
     except OSError:
         pass
-    _wipe(d)
+    clear_dir(d)
     return d
 
 
