@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/effort_accuracy.py
 	$(BIN)/python bench/chain_cost.py
 	$(BIN)/python bench/session_storage.py
+	$(BIN)/python bench/ble_goodput.py
 	$(BIN)/python bench/download_throughput.py
 
 clean:

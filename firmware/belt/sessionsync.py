@@ -93,6 +93,8 @@ class Download:
         self.window = 0
         self.chunk = 0
         self.chunks = 0         # data chunks read, all downloads
+        self.stalls = 0         # acks the belt sat waiting for (window full, data left): the
+                                # download's real round trips, all downloads
         self.cap = CHUNK_MAX    # the most one data event carries on this link (BLE: the MTU's)
 
     def start(self, sid, size, offset, window, chunk):
@@ -117,6 +119,8 @@ class Download:
         ones and ones beyond what was sent change nothing."""
         if not self.active or sid != self.sid or received <= self.acked or received > self.sent:
             return False
+        if self.sent < self.size and not self.due():
+            self.stalls += 1
         self.acked = received
         if received >= self.size:
             self.active = False

@@ -128,6 +128,7 @@ def test_windowed_read_waits_for_acks_and_resumes_with_the_same_bytes():
         eq([(s, off, len(b)) for s, off, b in got], [(sid, i * chunk, chunk) for i in range(3)],
            "three chunks, then the window is full")
         # An ack of the first two lets two more go; a stale or foreign ack moves nothing.
+        eq(link.commands.download.stalls, 0, "no stall yet")
         host.send("session_ack", sid, 200)
         host.send("session_ack", sid, 100)
         host.send("session_ack", sid + 1, 300)
@@ -136,6 +137,7 @@ def test_windowed_read_waits_for_acks_and_resumes_with_the_same_bytes():
         more = _data(host)
         eq([off for _, off, _ in more], [300, 400], "two more")
         eq(link.commands.download.acked, 200, "acked")
+        eq(link.commands.download.stalls, 1, "the belt waited for that one ack")
         received = bytearray()
         for _, off, b in got + more:
             eq(off, len(received), "contiguous")

@@ -1,0 +1,117 @@
+"""Downloading a one-hour session over Bluetooth LE: the real firmware (belt.blelink on the sim
+board) and the companion's bleak transport, joined by the emulated radio (corecue.bleemu), at the
+negotiated MTU. For each window size, in the same run: session bytes / notification payload bytes
+(the share of the link's notification capacity that is session data) and the round trips (acks
+the belt had to wait for). Then an estimate of the time on a real ESP32-S3 at a 30 ms connection
+interval.
+
+    .venv/bin/python bench/ble_goodput.py
+"""
+import asyncio
+import os
+import random
+import sys
+import tempfile
+
+from corecue import transport_ble as T
+from corecue.bleemu import EmulatedAir
+from corecue.client import Belt
+from corecue.interp import firmware_module
+
+firmware_module("belt.app")                      # firmware/ and the shims on sys.path
+from belt import config as _config  # noqa: E402
+from belt import protocol as P  # noqa: E402
+from belt.app import App  # noqa: E402
+from belt.blelink import BleLink  # noqa: E402
+from belt.sessionlog import SessionWriter  # noqa: E402
+from belt.storage import Storage  # noqa: E402
+from boards.scenarios import Responsive  # noqa: E402
+from boards.sim import Board  # noqa: E402
+
+HOUR_FRAMES = 36000
+INTERVAL_MS = 30
+# Notifications an ESP32-S3 (NimBLE) and a desktop controller typically exchange per connection
+# event with data length extension: 2 is a cautious figure, 4-6 are common.
+PER_EVENT = (2, 4, 6)
+
+
+def write_hour(folder):
+    """A closed one-hour session written by the firmware's own SessionWriter, effort wandering
+    around 20 % with a few flags and events, as a run logs it."""
+    board = Board(folder, Responsive())
+    store = Storage(board.root + "/sessions")
+    sid, path = store.new_session()
+    w = SessionWriter(path, sid, 1000, 0, 0, 72, 5400, 1, (150, 200, 300))
+    rng = random.Random(7)
+    e = 200
+    for i in range(HOUR_FRAMES):
+        e += rng.choice((-10, -5, -5, 0, 0, 0, 5, 5, 10))     # the chain's 0.5 %MVC steps
+        e = min(max(e, 120), 320)
+        w.add_frame(e, 4 if i % 1800 == 0 else 0)
+        if i % 600 == 0:
+            w.add_event(5, 3)
+    w.close(1000 + HOUR_FRAMES * 100)
+    store.closed(sid)
+    return sid, os.path.getsize(path)
+
+
+async def measure(folder, sid, windows):
+    air = EmulatedAir()
+    await air.start()
+    dev = await air.add_peripheral()
+    board = Board(folder, Responsive(), bluetooth=air.bluetooth_module(dev))
+    cfg, _ = _config.load(board.root + "/corecue.cfg")
+    app = App(board, cfg, Storage(board.root + "/sessions"), lambda msg: None)
+    link = BleLink(app, *board.ble())
+    tasks = app.start(link.tasks())
+    rows = []
+    try:
+        transport = await T.connect(backend=air.bleak_backends())
+        belt = Belt(transport)
+        await belt.hello()
+        # A data notification fills the ATT payload: packet header, session id and offset, bytes.
+        chunk = transport.mtu - 3 - P.HEADER_LEN - 8
+        dl = link.commands.download
+        for window in windows:
+            stalls = dl.stalls
+            data = await belt.download(sid, window=window, chunk=chunk)
+            st = belt.last_download
+            rows.append((window, transport.mtu, chunk, st.chunks, st.acks, dl.stalls - stalls,
+                         len(data), len(data) + st.chunks * (P.HEADER_LEN + 8)))
+        await transport.close()
+    finally:
+        for t in tasks:
+            t.cancel()
+        board.stop()
+        await air.close()
+    return rows
+
+
+def main():
+    with tempfile.TemporaryDirectory() as d:
+        sid, size = write_hour(d)
+        rows = asyncio.run(measure(d, sid, (1, 2, 4, 8, 16)))
+    mtu, chunk, chunks = rows[0][1], rows[0][2], rows[0][3]
+    print(f"One hour of 10 Hz frames: a {size}-byte session; negotiated MTU {mtu}, "
+          f"{chunk}-byte chunks ({chunks} notifications)")
+    print("| window (chunks) | windows of data | acks sent | acks the belt waited for | "
+          "session bytes | notification payload bytes | goodput |")
+    print("|---|---|---|---|---|---|---|")
+    for window, _, _, n, acks, stalls, got, note_bytes in rows:
+        print(f"| {window} | {-(-n // window)} | {acks} | {stalls} | {got} | {note_bytes} | "
+              f"{100 * got / note_bytes:.1f} % |")
+    # On a real link every window costs at most one wait for an ack: the companion acks at half a
+    # window, so the belt stalls only when an ack takes longer than half a window to come back.
+    windows8 = -(-chunks // 8)
+    print(f"Estimate on an ESP32-S3 at a {INTERVAL_MS} ms connection interval (the Linux "
+          f"default), window 8: {chunks} notifications, at worst {windows8} waits for an ack of "
+          f"about two connection events each:")
+    for k in PER_EVENT:
+        events = -(-chunks // k) + 2 * windows8
+        print(f"- {k} notifications per connection event: {events} events, "
+              f"about {events * INTERVAL_MS / 1000:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
