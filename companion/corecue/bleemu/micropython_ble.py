@@ -705,19 +705,14 @@ class BLE:
         self._dev.gatt_server.send_gatt_pdu(conn, bytes(pdu))
 
     def gatts_notify(self, conn_handle, value_handle, data=None):
-        self._depth += 1
-        try:
-            self._require_active()
-            conn = self._conns.get(int(conn_handle))
-            if conn is None:
-                raise _oserror(_errno.ENOTCONN)
-            handle = int(value_handle)
-            self._send_notification(conn, handle, self._payload(handle, data))
-            return None
-        finally:
-            self._depth -= 1
+        self._push(self._send_notification, conn_handle, value_handle, data)
 
     def gatts_indicate(self, conn_handle, value_handle, data=None):
+        self._push(self._start_indication, conn_handle, value_handle, data)
+
+    def _push(self, send, conn_handle, value_handle, data):
+        """What notify and indicate share: an active stack, a live connection, the value (given,
+        or the local one), then `send`."""
         self._depth += 1
         try:
             self._require_active()
@@ -725,8 +720,7 @@ class BLE:
             if conn is None:
                 raise _oserror(_errno.ENOTCONN)
             handle = int(value_handle)
-            self._start_indication(conn, handle, self._payload(handle, data))
-            return None
+            send(conn, handle, self._payload(handle, data))
         finally:
             self._depth -= 1
 
