@@ -19,7 +19,8 @@ from belt.storage import Storage
 _HELP = """usage: main.py [--board sim|xiao_esp32s3] [options]
 The corecue belt. Without options (on the ESP32) it runs on the reference board.
 sim board options:
-  --flash DIR        where the virtual belt's flash (a LittleFS image) lives; created if new
+  --flash DIR        where the virtual belt's flash lives (DIR/flash, a folder); created if new
+  --image            a new belt keeps its flash in a LittleFS image (DIR/flash.img) instead
   --serial           speak the device protocol on stdin/stdout (a terminal is put in raw mode);
                      the belt stops, closing any open session, when stdin ends
   --speed X          virtual time runs X times real time; 0 runs as fast as possible
@@ -33,13 +34,13 @@ sim board options:
   --mode MODE        sensor mode for a new belt: emg_raw, emg_env or stretch
   --motor-log FILE   write the motor's on/off edges as CSV (t_ms,level)"""
 
-_FLAGS = ("serial",)
+_FLAGS = ("serial", "image")
 
 
 def _options(argv):
     opts = {"board": "xiao_esp32s3", "flash": ".", "scenario": None, "minutes": None,
             "recording": None, "tick-start": "0", "mode": None, "motor-log": None,
-            "speed": None, "serial": False}
+            "speed": None, "serial": False, "image": False}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -71,7 +72,7 @@ def _board(opts, usb):
             if speed < 0:
                 raise ValueError("--speed must not be negative")
             return Board(opts["flash"], opts["scenario"], minutes, int(opts["tick-start"]),
-                         opts["recording"], usb=usb, speed=speed)
+                         opts["recording"], usb=usb, speed=speed, image=opts["image"])
         except ValueError as e:
             print("main.py: %s" % e)
             sys.exit(2)

@@ -21,7 +21,8 @@ RUN_MIN = 30
 def morning(tmp_path_factory):
     d = tmp_path_factory.mktemp("belt")
     motor = d / "motor.csv"
-    lines, log = virtual.run(str(d / "flash"), RUN_MIN, "morning", str(motor))
+    # On a LittleFS image, as on the ESP32.
+    lines, log = virtual.run(str(d / "flash"), RUN_MIN, "morning", str(motor), image=True)
     files = virtual.sessions(str(d / "flash"))
     return d, lines, log, files, motor
 

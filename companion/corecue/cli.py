@@ -24,7 +24,7 @@ def _replay(args):
 def _virtual_run(args):
     from corecue import virtual
     lines, log = virtual.run(args.dir, args.minutes, args.scenario, args.motor_log,
-                             mode=args.mode, recording=args.recording)
+                             mode=args.mode, recording=args.recording, image=args.image)
     for line in (log if args.verbose else lines):
         print(line)
     return 0
@@ -43,7 +43,8 @@ def _virtual_serve(args):
 
     def ready(port):
         print(f"port: {port}", flush=True)
-    virtual.serve(args.dir, args.scenario, args.speed, on_port=ready, log_path=args.log)
+    virtual.serve(args.dir, args.scenario, args.speed, on_port=ready, log_path=args.log,
+                  image=args.image)
     return 0
 
 
@@ -67,6 +68,12 @@ def _port_options(parser, default):
                         help="the belt's serial port (default: find it among the USB ports)")
     parser.add_argument("--timeout", type=_seconds, metavar="S", default=default,
                         help="seconds to wait for each answer from the belt (default 3)")
+
+
+def _image_option(parser):
+    parser.add_argument("--image", action="store_true", help="a new belt keeps its flash in a "
+                        "LittleFS image of an ESP32's size, as on the belt (only the MicroPython "
+                        "virtual belt can read it; default: a plain folder every command shares)")
 
 
 def build_parser():
@@ -107,6 +114,7 @@ def build_parser():
     vr.add_argument("--motor-log", metavar="CSV", help="write the motor's on/off edges here")
     vr.add_argument("--recording", metavar="FILE", help="play these raw 12-bit samples "
                     "(uint16 little-endian, the sensor mode's rate) instead of the scenario's")
+    _image_option(vr)
     vr.add_argument("-v", "--verbose", action="store_true", help="show the belt's own log")
     vr.set_defaults(func=_virtual_run)
     vs = vsub.add_parser("serve", help="the virtual belt on a serial line, for belt commands",
@@ -122,6 +130,7 @@ def build_parser():
                     help="virtual seconds per real second (default 1; 0: as fast as it can)")
     vs.add_argument("--log", metavar="FILE", help="the belt's error output (default "
                     "DIR/belt.log)")
+    _image_option(vs)
     vs.set_defaults(func=_virtual_serve)
 
     d = sub.add_parser("demo", help="a simulated run through the belt's firmware, end to end")

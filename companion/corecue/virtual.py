@@ -1,5 +1,6 @@
 """`corecue virtual ...`: the virtual belt, i.e. the firmware's own main.py on the sim board,
-run by the MicroPython interpreter, with its flash (a LittleFS image) in a folder of yours."""
+run by the MicroPython interpreter, with its flash in a folder of yours (boards/simflash.py: a
+plain folder, which the companion's in-process virtual belt shares, or a LittleFS image)."""
 import os
 import signal
 import subprocess
@@ -33,7 +34,7 @@ def _prepare(flash_dir):
 
 
 def run(flash_dir, minutes=30, scenario="morning", motor_log=None, verbose=False,
-        tick_start=0, mode=None, recording=None):
+        tick_start=0, mode=None, recording=None, image=False):
     """Run one scripted morning. Returns (session summary lines, full log)."""
     flash_dir = _prepare(flash_dir)
     if minutes <= 0 or minutes > 600:
@@ -43,6 +44,8 @@ def run(flash_dir, minutes=30, scenario="morning", motor_log=None, verbose=False
            str(tick_start)]
     if motor_log:
         cmd += ["--motor-log", os.path.abspath(motor_log)]
+    if image:
+        cmd += ["--image"]
     if mode:
         cmd += ["--mode", mode]
     if recording:
@@ -124,7 +127,7 @@ class _Probe:
 
 
 def serve(flash_dir, scenario="responsive", speed=1.0, on_port=print, log_path=None,
-          stop=None):
+          stop=None, image=False):
     """Run the virtual belt on a pseudo-terminal: its stdin and stdout are the pty's master, the
     companion opens the slave. on_port(path) is called once the belt answers HELLO there; then
     this runs until the belt exits, stop (a threading.Event) is set, or KeyboardInterrupt.
@@ -138,7 +141,7 @@ def serve(flash_dir, scenario="responsive", speed=1.0, on_port=print, log_path=N
     tty.setraw(slave)
     port = os.ttyname(slave)
     cmd = [_interpreter(), "-X", HEAP, MAIN, "--board", "sim", "--flash", flash_dir,
-           "--serial", "--speed", "%g" % speed, "--scenario", scenario]
+           "--serial", "--speed", "%g" % speed, "--scenario", scenario] + (["--image"] if image else [])
     log_path = log_path or os.path.join(flash_dir, "belt.log")
     with open(log_path, "ab") as log:
         # Its own session: a Ctrl-C at the terminal reaches only this server, which then stops

@@ -2,7 +2,7 @@
 #
 # Only the board is simulated. The sampling "timer" calls the firmware's Sampler.record() once
 # per sample with a virtual microsecond clock; the button "interrupt" calls Button.edge(); the
-# motor and the watchdog are recorded; the flash is a LittleFS image (boards/simflash.py). Time
+# motor and the watchdog are recorded; the flash is a folder or a LittleFS image (boards/simflash.py). Time
 # is virtual: the world task advances it in small steps and yields to the firmware's tasks between
 # steps. By default it runs as fast as the host allows, so a 45-minute morning takes seconds; with
 # a speed it is held to that many times real time (1 for a companion watching live).
@@ -59,8 +59,8 @@ class Board:
     name = "sim"
 
     def __init__(self, flash_dir, scenario="morning", run_min=30, tick_start=0, recording=None,
-                 wall_time=0, seed=1, usb=None, speed=0, bluetooth=None):
-        self.root = simflash.mount(flash_dir + "/flash.img")
+                 wall_time=0, seed=1, usb=None, speed=0, bluetooth=None, image=None):
+        self.root = simflash.mount(flash_dir, image)
         self.flash_dir = flash_dir
         # A scenario is a name, (segments, events, end_s) or a person, as in boards/scenarios.py.
         if isinstance(scenario, str):

@@ -1,6 +1,7 @@
-# The sim board's flash: a LittleFS image in a host file, so the virtual belt's session files live
-# on the same filesystem (MicroPython's VfsLfs2) as on the ESP32, with its real rename and
-# free-space behaviour. Block size and count match a 4 MB ESP32 board's ~1.9 MB data partition.
+# The sim board's flash: a plain host folder, or a LittleFS image in a host file so the virtual
+# belt's session files live on the same filesystem (MicroPython's VfsLfs2) as on the ESP32, with
+# its real rename and free-space behaviour. The image's block size and count match a 4 MB ESP32
+# board's ~1.9 MB data partition.
 import os
 
 BLOCK = 4096
@@ -48,21 +49,43 @@ class FileBlockDevice:
         return 0
 
 
-def mount(image_path, mount_point="/flash", create=True):
-    """Mount (formatting a new image) and return the mount point. Under CPython, which has no
-    LittleFS, the flash is a plain folder beside where the image would be: the firmware's file
-    code is the same, only the file system underneath differs."""
+def mount(flash_dir, image=None, create=True):
+    """Mount the virtual belt's flash kept in flash_dir and return its root path.
+
+    Two kinds, fixed when the belt is made: a LittleFS image (flash_dir/flash.img), mounted with
+    MicroPython's VfsLfs2 for the ESP32's own rename and free-space behaviour; or a plain folder
+    (flash_dir/flash), which both interpreters can use, so the companion's in-process virtual
+    belt (CPython) and `corecue virtual run` (MicroPython) share one belt. An existing belt keeps
+    its kind; a new one is a folder unless image is true. OSError when create is false and there
+    is no belt; ValueError for an image under CPython, which has no LittleFS."""
+    img = flash_dir + "/flash.img"
+    folder = flash_dir + "/flash"
+    if _exists(img) or (image and not _exists(folder)):
+        return _mount_image(img, create)
+    if not create and not _exists(folder):
+        raise OSError(2, "no virtual belt in " + flash_dir)
+    for d in (folder, folder + "/sessions"):
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+    return folder
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _mount_image(image_path, create, mount_point="/flash"):
     try:
         import vfs
     except ImportError:
-        root = image_path.rsplit("/", 1)[0] + "/flash"
-        for d in (root, root + "/sessions"):
-            try:
-                os.mkdir(d)
-            except OSError:
-                if not create:
-                    raise
-        return root
+        raise ValueError("this virtual belt keeps its flash in a LittleFS image (%s), which only "
+                         "the MicroPython interpreter can mount" % image_path)
     dev = FileBlockDevice(image_path, create=create)
     if dev.fresh:
         vfs.VfsLfs2.mkfs(dev)

@@ -9,7 +9,7 @@ import sys
 sys.path.insert(0, sys.argv[1])
 from boards import simflash  # noqa: E402
 
-root = simflash.mount(sys.argv[2] + "/flash.img")
+root = simflash.mount(sys.argv[2], image=True)
 target = int(sys.argv[3])
 
 

@@ -43,9 +43,10 @@ class Server:
 
     def __init__(self, flash, speed=SPEED):
         self.proc = subprocess.Popen(
+            # --image: a LittleFS flash of the ESP32's size, for the room a session start needs.
             [sys.executable, "-m", "corecue", "virtual", "serve", str(flash), "--scenario",
-             "responsive", "--speed", str(speed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)
+             "responsive", "--speed", str(speed), "--image"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
         r, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline() if r else ""
         if not line.startswith("port: "):

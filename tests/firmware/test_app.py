@@ -3,6 +3,7 @@
 # (LittleFS on MicroPython; a plain folder under CPython).
 import asyncio
 import os
+import sys
 
 from fwtest import eq, record
 
@@ -40,8 +41,13 @@ def _fresh(name):
     return d
 
 
+# Under MicroPython the belt's flash is a real LittleFS (its rename and recovery behaviour);
+# CPython has no LittleFS and uses a folder.
+_LFS = sys.implementation.name == "micropython"
+
+
 def _boot(d, scenario):
-    board = Board(d, scenario)
+    board = Board(d, scenario, image=_LFS)
     lines = []
 
     def log(msg):

@@ -1,4 +1,4 @@
-# Copies the files of a virtual belt's flash (the sim board's LittleFS image) to a host folder,
+# Copies the files of a virtual belt's flash (a folder, or the sim board's LittleFS image) to a host folder,
 # so the companion and the tests can read what the belt wrote, byte for byte.
 #
 #   micropython flash_dump.py FIRMWARE_DIR FLASH_DIR OUT_DIR
@@ -28,8 +28,8 @@ def copy_tree(src, dst):
 
 
 try:
-    root = simflash.mount(sys.argv[2] + "/flash.img", create=False)
+    root = simflash.mount(sys.argv[2], create=False)
 except OSError:
-    print("no virtual belt in %s (no flash.img)" % sys.argv[2])
+    print("no virtual belt in %s" % sys.argv[2])
     sys.exit(2)
 copy_tree(root, sys.argv[3])
