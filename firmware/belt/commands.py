@@ -16,7 +16,7 @@ from belt.effort import MODE_NAMES
 from belt.sessionsync import Catalog, Download, file_size
 
 _UNIX_MIN = const(1577836800)   # 2020-01-01: an earlier "now" is a clock that was never set
-_CAL_OPS = "1 (begin), 2 (status), 3 (commit), 4 (abort)"
+_CAL_OPS = "1 (begin), 2 (status), 3 (commit), 4 (abort), 5 (evaluate)"
 PE = P.ProtocolError
 
 
@@ -145,7 +145,7 @@ class Commands:
     def _calibrate(self, req, f, tail):
         op, phase = f
         a = self.app
-        if not P.CAL_BEGIN <= op <= P.CAL_ABORT:
+        if not P.CAL_BEGIN <= op <= P.CAL_EVALUATE:
             raise PE(P.E_INVALID, "op: %d not one of %s" % (op, _CAL_OPS))
         if op == P.CAL_ABORT:       # always allowed: the companion can always clean up
             a.cal_abort()
@@ -165,10 +165,14 @@ class Commands:
             return self._cal_reply(req, op)
         if not a.calibrating:
             raise PE(P.E_STATE, "not calibrating")
+        if op == P.CAL_EVALUATE:
+            # The companion shows the verdict and asks the person before it commits: the
+            # calibrator's evaluation has no side effects, and commit evaluates the same data.
+            return self._cal_reply(req, op, a.calibrator.evaluate(), adopted=False)
         res = a.cal_commit()
-        return self._cal_reply(req, op, res)
+        return self._cal_reply(req, op, res, adopted=res.ok)
 
-    def _cal_reply(self, req, op, res=None):
+    def _cal_reply(self, req, op, res=None, adopted=False):
         a = self.app
         level = _u16(a.chain.block_level if a.chain.block_level > 0 else 0)
         frames = _u16(a.cal_frames if a.calibrating else 0)
@@ -180,7 +184,7 @@ class Commands:
             trials.extend(bytes((v & 0xFF, v >> 8)))
         return P.reply("calibrate", req, op, a.calibrator.phase, level, frames,
                        _u16(res.rest), _u16(res.mvc), _u16(res.spread_pm), res.reasons & 0xFF,
-                       1 if res.ok else 0, tail=trials)
+                       1 if adopted else 0, tail=trials)
 
     # -- sessions --------------------------------------------------------------------------------
 

@@ -86,6 +86,7 @@ CAL_BEGIN = const(1)
 CAL_STATUS = const(2)
 CAL_COMMIT = const(3)
 CAL_ABORT = const(4)
+CAL_EVALUATE = const(5)     # the result and verdict so far, without adopting it
 
 _BY_NAME = {}
 _BY_TYPE = {}

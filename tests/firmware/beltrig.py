@@ -103,9 +103,10 @@ async def until(board, cond, within_ms=5000):
         await asyncio.sleep(0)
 
 
-async def calibrate(board, cmd):
+async def calibrate(board, cmd, evaluated=None):
     """The companion's calibration routine over the protocol: rest 10 s, three 5 s braces with
-    5 s pauses, commit. Returns the commit's reply fields and tail."""
+    5 s pauses, evaluate (its reply fields and tail appended to `evaluated`, a list), commit.
+    Returns the commit's reply fields and tail."""
     def do(op, phase):
         return reply(cmd.handle(P.request("calibrate", 1, op, phase)))
     do(P.CAL_BEGIN, 0)
@@ -115,6 +116,8 @@ async def calibrate(board, cmd):
         await advance(board, 5000)
         do(P.CAL_BEGIN, 2)
         await advance(board, 5000)
+    if evaluated is not None:
+        evaluated.append(do(P.CAL_EVALUATE, 0)[2:])
     return do(P.CAL_COMMIT, 0)[2:]
 
 

@@ -164,7 +164,11 @@ def test_calibration_over_the_protocol():
         eq((f[0], f[1]), (P.CAL_STATUS, 0), "status in rest")
         eq(abs(f[3] - 100) <= 1, True, "frames of rest: %d" % f[3])
         _do(cmd, "calibrate", P.CAL_ABORT, 0)
-        f, tail = await rig.calibrate(board, cmd)
+        evaluated = []
+        f, tail = await rig.calibrate(board, cmd, evaluated)
+        (ef, etail), = evaluated
+        eq((ef[0], ef[7], ef[8]), (P.CAL_EVALUATE, 0, 0), "evaluate: good, not adopted")
+        eq(ef[4:7] + (etail,), f[4:7] + (tail,), "commit adopts what evaluate showed")
         op, phase, level, frames, rest, mvc, spread, reasons, adopted = f
         eq((op, reasons, adopted), (P.CAL_COMMIT, 0, 1), "a good calibration, adopted")
         eq(mvc > 3 * rest > 0, True, "rest %d, mvc %d" % (rest, mvc))
@@ -176,6 +180,15 @@ def test_calibration_over_the_protocol():
         eq(_do(cmd, "status")[2][10:12], (1, 0), "calibrated, not calibrating")
         record("cal_trials", len(trials))
         _error(_do(cmd, "calibrate", P.CAL_COMMIT, 0), P.E_STATE, "commit without a calibration")
+        _error(_do(cmd, "calibrate", P.CAL_EVALUATE, 0), P.E_STATE, "evaluate neither")
+        # Evaluating adopts nothing, good or bad; abort then leaves the saved calibration.
+        _do(cmd, "calibrate", P.CAL_BEGIN, 0)
+        await rig.advance(board, 3000)
+        f = _do(cmd, "calibrate", P.CAL_EVALUATE, 0)[2]
+        eq((f[0], f[7] != 0, f[8]), (P.CAL_EVALUATE, True, 0), "a short rest: refused")
+        eq(app.calibrating, True, "still calibrating after evaluate")
+        _do(cmd, "calibrate", P.CAL_ABORT, 0)
+        eq((app.config.cal_rest, app.config.cal_mvc), (rest, mvc), "the saved one stays")
         _error(_do(cmd, "calibrate", 9, 0), P.E_INVALID, "unknown op")
         _error(_do(cmd, "calibrate", P.CAL_BEGIN, 3), P.E_INVALID, "unknown phase")
         _do(cmd, "calibrate", P.CAL_BEGIN, 0)
