@@ -285,7 +285,8 @@ class Belt:
         self._on_lost = []               # called when the link goes (wakes waiting downloads)
         self.unmatched = 0               # replies to no pending request (e.g. after a timeout)
         self.malformed = 0               # packets that did not parse
-        self.last_download = None        # DownloadStats of the latest download
+        self.last_download = None   # DownloadStats of the latest download
+        self.partial = None         # (session id, bytes so far) of the latest download
         transport.bind(self)
 
     # -- receiving (called by the transport on the loop's thread) --
@@ -466,6 +467,10 @@ class Belt:
     async def cal_commit(self):
         return await self._calibrate(P.CAL_COMMIT)
 
+    async def cal_evaluate(self):
+        """The calibration's result and verdict so far, adopting nothing (commit to keep it)."""
+        return await self._calibrate(P.CAL_EVALUATE)
+
     async def cal_abort(self):
         return await self._calibrate(P.CAL_ABORT)
 
@@ -508,7 +513,10 @@ class Belt:
                        verify=True):
         """The bytes of session sid. Reads from `offset` (resuming: `have` holds the first
         `offset` bytes), with at most `window` chunks of `chunk` bytes in flight, acknowledging
-        after every window / 2 chunks. A lost chunk re-reads from the last contiguous offset.
+        once per window (when a whole window has arrived): one round trip per window, however
+        fast or slow the link. (Acking every half window would overlap the ack with the rest of
+        the window on a slow link, but on a fast one the belt has sent the whole window before the
+        first ack arrives and then waits for both.) A lost chunk re-reads from the last contiguous offset.
         With verify, the file's CRC32 must match the belt's session list, else DownloadError.
         progress(received, size) is called as chunks arrive."""
         if offset != len(have):
@@ -525,6 +533,9 @@ class Belt:
         stats = DownloadStats(window=window, chunk=chunk, start=offset)
         self.last_download = stats
         buf = bytearray(have)
+        # What has arrived so far, contiguous from 0, for whoever wants to keep it when the
+        # download is interrupted (a dropped link, Ctrl-C) and resume later.
+        self.partial = (sid, buf)
         arrived = asyncio.Event()
         pending = []
 
@@ -536,7 +547,7 @@ class Belt:
         unsubscribe = self.subscribe("data", on_data)
         self._on_lost.append(arrived.set)
         try:
-            ack_every = max(1, window // 2)
+            ack_every = window
             (rid, size), _ = await self.request("session_read", sid, len(buf), window, chunk)
             if rid != sid:
                 raise BadReply(f"asked for session {sid}, the belt reads {rid}")
@@ -587,6 +598,9 @@ class Belt:
                     stats.acks += 1
                     stats.acked.append(len(buf))
                     since_ack = 0
+        except BeltError as e:
+            e.partial = bytes(buf)
+            raise
         finally:
             unsubscribe()
             self._on_lost.remove(arrived.set)

@@ -250,7 +250,7 @@ def test_list_download_and_crc(morning):
         small, stats = morning["small"][i]
         assert small == data
         n = -(-len(data) // 64)
-        assert stats.chunks == n and stats.rereads == 0 and stats.acks == -(-n // 2)
+        assert stats.chunks == n and stats.rereads == 0 and stats.acks == -(-n // 4)  # window 4
     hdr, frames, events, trailer, status = read_session(morning["files"][sid])
     assert status == fmt.CLOSED
     assert abs(len(frames) - RUN_FRAMES) <= 30
