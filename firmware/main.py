@@ -31,6 +31,7 @@ sim board options:
                      (default: run until stopped)
   --recording FILE   play raw 12-bit samples (uint16 little-endian) instead of the scenario's
   --tick-start T     start the virtual millisecond clock at T (to cross the 2**30 wrap)
+  --wall-time T      the belt's clock starts at unix time T (as if a companion had set it)
   --mode MODE        sensor mode for a new belt: emg_raw, emg_env or stretch
   --motor-log FILE   write the motor's on/off edges as CSV (t_ms,level)"""
 
@@ -39,8 +40,8 @@ _FLAGS = ("serial", "image")
 
 def _options(argv):
     opts = {"board": "xiao_esp32s3", "flash": ".", "scenario": None, "minutes": None,
-            "recording": None, "tick-start": "0", "mode": None, "motor-log": None,
-            "speed": None, "serial": False, "image": False}
+            "recording": None, "tick-start": "0", "wall-time": "0", "mode": None,
+            "motor-log": None, "speed": None, "serial": False, "image": False}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -72,7 +73,8 @@ def _board(opts, usb):
             if speed < 0:
                 raise ValueError("--speed must not be negative")
             return Board(opts["flash"], opts["scenario"], minutes, int(opts["tick-start"]),
-                         opts["recording"], usb=usb, speed=speed, image=opts["image"])
+                         opts["recording"], wall_time=int(opts["wall-time"]), usb=usb,
+                         speed=speed, image=opts["image"])
         except ValueError as e:
             print("main.py: %s" % e)
             sys.exit(2)

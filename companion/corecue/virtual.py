@@ -41,7 +41,7 @@ def run(flash_dir, minutes=30, scenario="morning", motor_log=None, verbose=False
         raise RecordingError(f"--minutes must be between 1 and 600, not {minutes}")
     cmd = [_interpreter(), "-X", HEAP, MAIN, "--board", "sim", "--flash", flash_dir,
            "--scenario", scenario, "--minutes", str(int(minutes)), "--tick-start",
-           str(tick_start)]
+           str(tick_start), "--wall-time", str(int(time.time()))]
     if motor_log:
         cmd += ["--motor-log", os.path.abspath(motor_log)]
     if image:
@@ -141,7 +141,8 @@ def serve(flash_dir, scenario="responsive", speed=1.0, on_port=print, log_path=N
     tty.setraw(slave)
     port = os.ttyname(slave)
     cmd = [_interpreter(), "-X", HEAP, MAIN, "--board", "sim", "--flash", flash_dir,
-           "--serial", "--speed", "%g" % speed, "--scenario", scenario] + (["--image"] if image else [])
+           "--serial", "--speed", "%g" % speed, "--scenario", scenario]
+    cmd += ["--image"] if image else []
     log_path = log_path or os.path.join(flash_dir, "belt.log")
     with open(log_path, "ab") as log:
         # Its own session: a Ctrl-C at the terminal reaches only this server, which then stops

@@ -11,6 +11,9 @@
 # Every phase timing follows the physio's routine: calibrate at home, side planks and bird dog
 # right before running (three 30 s holds), prime the brace, run, lie down for ten minutes.
 from belt.calibration import PH_BRACE
+from belt.runflow import State
+
+_COOLDOWN = State.COOLDOWN
 
 
 def _calibration(t):
@@ -70,8 +73,8 @@ class Responsive:
     """A person who follows the belt. During a calibration they relax in the rest and pause
     phases and brace fully (95..100 %) in the brace phases, after a reaction time. While a
     session is open (a run, or logging started over the protocol) they hold about 20 % with a mild
-    wander, and every few minutes let it fade to 8 % until the belt's buzz reminds them (or 20 s
-    pass). Otherwise they sit at about 3 %. Integers and its own generator only, so MicroPython
+    wander (and let go while lying down after a run), and every few minutes let it fade to 8 %
+    until the belt's buzz reminds them (or 20 s pass). Otherwise they sit at about 3 %. Integers and its own generator only, so MicroPython
     and CPython make the same person."""
 
     REACT_MS = 400
@@ -110,7 +113,7 @@ class Responsive:
                 return self._was, True
             return self._target(ph), True
         self._phase = -1
-        if not app.writer:
+        if not app.writer or app.flow.state == _COOLDOWN:      # lying down after the run
             return self.IDLE_PCT, True
         if app.session_id != self._session:         # a new session: the first lapse waits
             self._session = app.session_id

@@ -188,7 +188,14 @@ class Board:
     def end(self):
         self.ended = True
 
-    # -- for the host: when the scenario is over, and what happened --------------------------
+    # -- for the host: the runner's finger, when the scenario is over, and what happened --------
+
+    def press(self, kind="short"):
+        """The runner presses the button now ("short" or "long"), as a scripted press does."""
+        t = self.elapsed_ms
+        self._events.append((t, "down", kind))
+        self._events.append((t + _PRESS_MS[kind], "up", kind))
+        self._events.sort(key=lambda e: e[0])
 
     def finished(self):
         return (self.ended or self.wdt_expired
