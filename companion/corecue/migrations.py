@@ -1,0 +1,111 @@
+"""The schema of the companion's database (corecue.db) as an ordered list of migrations.
+
+The database's `PRAGMA user_version` is the number of migrations applied to it. Each migration
+runs in one transaction together with the version bump, so a crash or an error part way leaves
+the database at the previous version, never between two. Migrations are only ever appended:
+a released one is never edited, because databases made with it exist on people's computers.
+
+Sessions are keyed by the belt's device id, not linked to the belts table: forgetting a belt
+must not forget the runs it recorded.
+"""
+
+# Version 1: the belts the person paired, and the sessions downloaded from them. A session's file
+# bytes (range-coded, about 11 KB an hour) live in their own table so that listing sessions
+# reads only the small rows of `sessions`, never a page of file bytes.
+_V1 = (
+    """CREATE TABLE belts (
+        device TEXT PRIMARY KEY,            -- 16 lowercase hex digits, the belt's 8-byte id
+        name TEXT NOT NULL,                 -- as advertised, e.g. corecue-3F2A
+        transport TEXT NOT NULL CHECK (transport IN ('ble', 'usb', 'virtual')),
+        address TEXT NOT NULL DEFAULT '',   -- BLE name, serial port path or virtual belt folder
+        paired_utc REAL NOT NULL,
+        last_used_utc REAL NOT NULL,
+        use_order INTEGER NOT NULL          -- the belt used last has the highest; wall clocks
+    )""",                                   # can step back, this cannot
+    """CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,   -- the local id people type; never reused
+        device TEXT NOT NULL,
+        belt_sid INTEGER NOT NULL,              -- the session's id on the belt
+        crc INTEGER NOT NULL,                   -- CRC32 of the file bytes
+        start_utc REAL,                         -- NULL when the belt did not know the time
+        duration_s REAL NOT NULL,
+        size INTEGER NOT NULL,
+        stored_utc REAL NOT NULL,
+        summary TEXT NOT NULL,                  -- JSON object, for the listing
+        UNIQUE (device, belt_sid)
+    )""",
+    "CREATE INDEX sessions_by_start ON sessions (coalesce(start_utc, stored_utc), id)",
+    """CREATE TABLE session_files (
+        session_id INTEGER PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+        raw BLOB NOT NULL                       -- the belt's own session file, byte for byte
+    )""",
+)
+
+# Version 2: every calibration attempt (adopted or not, so a drifting MVC shows), and downloads
+# interrupted part way, so that a rerun resumes where the link dropped.
+_V2 = (
+    """CREATE TABLE calibrations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device TEXT NOT NULL,
+        when_utc REAL NOT NULL,
+        mode TEXT NOT NULL,
+        placement INTEGER NOT NULL,
+        rest INTEGER NOT NULL,
+        mvc INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        adopted INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        detail TEXT NOT NULL                    -- JSON object
+    )""",
+    "CREATE INDEX calibrations_by_device ON calibrations (device, when_utc)",
+    """CREATE TABLE partial_downloads (
+        device TEXT NOT NULL,
+        belt_sid INTEGER NOT NULL,
+        crc INTEGER NOT NULL,                   -- of the whole file; another crc, another file
+        data BLOB NOT NULL,                     -- the first len(data) bytes of the file
+        saved_utc REAL NOT NULL,
+        PRIMARY KEY (device, belt_sid)
+    )""",
+)
+
+# Each entry is a tuple of SQL statements or a function taking the connection (for a migration
+# that has to move data). Entry i takes the database from version i to version i + 1.
+MIGRATIONS = (_V1, _V2)
+CURRENT = len(MIGRATIONS)
+
+
+def version(db):
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db, target=CURRENT):
+    """Apply the migrations that take `db` (opened with isolation_level=None) to `target`, each in
+    its own transaction. Returns the version reached. Raises sqlite3.Error on failure, with the
+    database left at the last version that completed."""
+    while True:
+        db.execute("BEGIN IMMEDIATE")       # the write lock first: two processes never both migrate
+        try:
+            v = version(db)
+            if v >= target:
+                db.execute("COMMIT")
+                return v
+            step = MIGRATIONS[v]
+            if callable(step):
+                step(db)
+            else:
+                for sql in step:
+                    db.execute(sql)
+            db.execute(f"PRAGMA user_version = {v + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+def user_tables(db):
+    """The tables in the database, so that a version-0 file with someone else's tables in it is
+    recognised as not ours."""
+    return [r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+

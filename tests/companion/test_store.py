@@ -1,0 +1,358 @@
+"""The companion's SQLite store: where it lives, schema upgrades from every earlier version,
+refusing files it must not touch, and the belts, sessions, partial downloads and calibrations it
+keeps. Real database files in pytest's tmp_path; time comes from a stepping fake clock."""
+import itertools
+import os
+import sqlite3
+import zlib
+
+import platformdirs
+import pytest
+
+from corecue import migrations
+from corecue.store import ENV_VAR, StoreError, data_dir, open_store
+
+A, B = "a1b2c3d4e5f63f2a", "0011223344557c01"
+
+
+def clock(start=1_800_000_000.0, step=1.0):
+    return itertools.count(start, step).__next__
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(str(tmp_path), clock=clock())
+    yield s
+    s.close()
+
+
+def raw_session(n=1):
+    raw = bytes(range(256)) * n + b"CQSL%d" % n
+    return raw, zlib.crc32(raw)
+
+
+def one_line(e):
+    msg = str(e.value)
+    assert msg and "\n" not in msg and "Traceback" not in msg
+    return msg
+
+
+# -- where the data lives ---------------------------------------------------------------------
+
+def test_explicit_dir_beats_env_beats_platform_default(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
+    assert data_dir(str(tmp_path / "flag")) == str(tmp_path / "flag")
+    assert data_dir() == str(tmp_path / "env")
+    monkeypatch.setenv(ENV_VAR, "")                     # set but empty counts as unset
+    assert data_dir() == platformdirs.user_data_dir("corecue")
+    monkeypatch.delenv(ENV_VAR)
+    assert data_dir() == platformdirs.user_data_dir("corecue")
+
+
+def test_open_store_creates_the_folder_and_uses_the_env_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "a" / "b"))
+    with open_store() as s:
+        assert s.path == str(tmp_path / "a" / "b" / "corecue.db")
+        assert s.version == migrations.CURRENT
+        s.remember_belt(A, "corecue-3F2A", "ble")
+    with open_store() as s:                             # the same file, still there
+        assert [b.device for b in s.belts()] == [A]
+
+
+def test_a_folder_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("in the way")
+    with pytest.raises(StoreError) as e:
+        open_store(str(tmp_path / "file" / "sub"))
+    assert "cannot create the data folder" in one_line(e)
+
+
+def test_a_folder_in_place_of_the_database_is_one_line(tmp_path):
+    (tmp_path / "corecue.db").mkdir()
+    with pytest.raises(StoreError) as e:
+        open_store(str(tmp_path))
+    assert "is not a file" in one_line(e)
+
+
+# -- schema versions --------------------------------------------------------------------------
+
+def _seed_v1(db):
+    db.execute("INSERT INTO belts VALUES (?, 'corecue-3F2A', 'ble', 'corecue-3F2A', 10, 20, 1)",
+               (A,))
+    db.execute("INSERT INTO belts VALUES (?, 'corecue-7C01', 'usb', '/dev/ttyACM0', 11, 30, 2)",
+               (B,))
+    for local_id, n, start in ((1, 1, 500.0), (2, 2, None)):
+        raw, crc = raw_session(n)
+        db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, 3600.0, ?, 1000.0, ?)",
+                   (local_id, A, 40 + n, crc, start, len(raw), '{"in_band": %d}' % n))
+        db.execute("INSERT INTO session_files VALUES (?, ?)", (local_id, raw))
+
+
+def _check_v1(s):
+    assert [(b.device, b.is_default) for b in s.belts()] == [(B, True), (A, False)]
+    assert s.find_belt("3f2a").address == "corecue-3F2A"
+    rows = s.sessions()
+    assert [(r.id, r.belt_sid, r.summary) for r in rows] == [
+        (1, 41, {"in_band": 1}), (2, 42, {"in_band": 2})]
+    for r in rows:
+        assert s.session(r.id).raw == raw_session(r.id)[0]
+    raw, crc = raw_session(3)
+    assert s.add_session(A, 43, raw, crc, None, 60, {}) == 3   # ids go on after the old ones
+
+
+def _seed_v2(db):
+    db.execute("INSERT INTO calibrations VALUES (1, ?, 5.0, 'emg_raw', 2, 120, 2400, 1, 0, "
+               "'good calibration', '{\"spread_pm\": 80}')", (A,))
+    db.execute("INSERT INTO partial_downloads VALUES (?, 44, 1234, x'00ff00', 6.0)", (A,))
+
+
+def _check_v2(s):
+    cal, = s.calibrations()
+    assert (cal.mvc, cal.ok, cal.adopted, cal.detail) == (2400, True, False, {"spread_pm": 80})
+    assert s.partial(A, 44, 1234) == b"\x00\xff\x00"
+
+
+# What each version added, and how to prove it survived: a new migration needs its own pair.
+SEEDS = {1: (_seed_v1, _check_v1), 2: (_seed_v2, _check_v2)}
+
+
+def test_every_version_has_seed_data():
+    assert set(SEEDS) == set(range(1, migrations.CURRENT + 1))
+
+
+def _db_at(path, version):
+    db = sqlite3.connect(str(path), isolation_level=None)
+    assert migrations.migrate(db, version) == version
+    for v in range(1, version + 1):
+        SEEDS[v][0](db)
+    db.close()
+
+
+@pytest.mark.parametrize("old", range(0, migrations.CURRENT))
+def test_every_earlier_version_upgrades_with_its_data(tmp_path, old):
+    _db_at(tmp_path / "corecue.db", old)
+    with open_store(str(tmp_path)) as s:
+        assert s.version == migrations.CURRENT
+        for v in range(1, old + 1):
+            SEEDS[v][1](s)
+        s.add_calibration(B, 9.0, "stretch", 0, 1, 2, False, False, "no signal", {})
+        s.save_partial(B, 1, 7, b"x")                   # the newest tables are there too
+        assert s.partial(B, 1, 7) == b"x"
+
+
+def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
+    _db_at(tmp_path / "corecue.db", migrations.CURRENT)
+    broken = ("CREATE TABLE half_done (x)", "THIS IS NOT SQL")
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + (broken,))
+    db = sqlite3.connect(str(tmp_path / "corecue.db"), isolation_level=None)
+    with pytest.raises(sqlite3.Error):
+        migrations.migrate(db, migrations.CURRENT + 1)
+    assert migrations.version(db) == migrations.CURRENT
+    assert "half_done" not in migrations.user_tables(db)
+    db.close()
+
+
+def _snapshot(folder):
+    return {f: (folder / f).read_bytes() for f in os.listdir(folder)}
+
+
+def test_a_database_from_a_newer_corecue_is_refused_untouched(tmp_path):
+    _db_at(tmp_path / "corecue.db", migrations.CURRENT)
+    db = sqlite3.connect(str(tmp_path / "corecue.db"))
+    db.execute(f"PRAGMA user_version = {migrations.CURRENT + 1}")
+    db.close()
+    before = _snapshot(tmp_path)
+    with pytest.raises(StoreError) as e:
+        open_store(str(tmp_path))
+    msg = one_line(e)
+    assert "made by a newer corecue" in msg and "upgrade" in msg
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("content", [b"my running notes\n", b"\x89PNG" + bytes(5000)])
+def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path, content):
+    (tmp_path / "corecue.db").write_bytes(content)
+    with pytest.raises(StoreError) as e:
+        open_store(str(tmp_path))
+    assert "is not a corecue database" in one_line(e)
+    assert _snapshot(tmp_path) == {"corecue.db": content}
+
+
+def test_another_programs_database_is_refused_untouched(tmp_path):
+    db = sqlite3.connect(str(tmp_path / "corecue.db"))
+    db.execute("CREATE TABLE recipes (name)")
+    db.commit()
+    db.close()
+    before = _snapshot(tmp_path)
+    with pytest.raises(StoreError) as e:
+        open_store(str(tmp_path))
+    assert "other tables" in one_line(e)
+    assert _snapshot(tmp_path) == before
+
+
+# -- belts ------------------------------------------------------------------------------------
+
+def test_the_belt_remembered_or_used_last_is_the_default(tmp_path):
+    times = iter([100.0, 200.0, 50.0, 60.0])           # the wall clock steps back at 50
+    with open_store(str(tmp_path), clock=times.__next__) as s:
+        assert s.default_belt() is None
+        s.remember_belt(A, "corecue-3F2A", "ble", "corecue-3F2A")
+        s.remember_belt(B, "corecue-7C01", "usb", "/dev/ttyACM0")
+        assert s.default_belt().device == B
+        s.touch_belt(A)
+        assert s.default_belt().device == A             # used last, though its time is earlier
+        again = s.remember_belt(B, "corecue-7C01", "usb", "/dev/ttyACM1")   # upsert
+        assert (again.address, again.paired_utc, again.last_used_utc) == ("/dev/ttyACM1", 200, 60)
+        assert [(b.device, b.is_default) for b in s.belts()] == [(B, True), (A, False)]
+
+
+def test_find_belt_by_name_suffix_or_device(store):
+    store.remember_belt(A, "corecue-3F2A", "ble")
+    store.remember_belt(B, "corecue-7C01", "virtual", "/tmp/belt")
+    for key in ("corecue-3F2A", "CORECUE-3f2a", "3F2A", "3f2a", A, A.upper(), " 3F2A "):
+        assert store.find_belt(key).device == A, key
+    assert store.find_belt("7c01").transport == "virtual"
+    for key in ("3F2B", "F2A", "corecue", "", "a1b2c3d4e5f63f2b"):
+        assert store.find_belt(key) is None, key
+
+
+def test_a_suffix_two_belts_share_is_refused(store):
+    store.remember_belt(A, "corecue-3F2A", "ble")
+    store.remember_belt("ffffffffffff3f2a", "corecue-3F2A", "ble")
+    for key in ("3f2a", "corecue-3F2A"):
+        with pytest.raises(StoreError) as e:
+            store.find_belt(key)
+        assert "give the device id" in one_line(e)
+    assert store.find_belt("ffffffffffff3f2a").device == "ffffffffffff3f2a"
+
+
+def test_forget_a_belt_keeps_its_sessions(store):
+    store.remember_belt(A, "corecue-3F2A", "ble")
+    store.remember_belt(B, "corecue-7C01", "usb")
+    raw, crc = raw_session()
+    store.add_session(B, 1, raw, crc, 10.0, 60, {})
+    assert store.forget_belt("7C01").device == B
+    assert store.find_belt(B) is None and store.forget_belt("7C01") is None
+    assert store.default_belt().device == A
+    assert [r.device for r in store.sessions()] == [B]
+    assert store.touch_belt(B) is False and store.touch_belt(A) is True
+    assert [b.device for b in store.belts()] == [A]
+
+
+@pytest.mark.parametrize("args", [("a1b2", "x", "ble"), (A + "0", "x", "ble"),
+                                  ("g1b2c3d4e5f63f2a", "x", "ble"), (A, "x", "wifi"),
+                                  (A, "", "ble")])
+def test_bad_belts_are_refused_and_nothing_stored(store, args):
+    with pytest.raises(StoreError) as e:
+        store.remember_belt(*args)
+    one_line(e)
+    assert store.belts() == []
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+def _counts(store):
+    db = sqlite3.connect(store.path)
+    n = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+         for t in ("sessions", "session_files", "partial_downloads")]
+    db.close()
+    return n
+
+
+def test_add_session_is_idempotent_and_drops_the_partial(store):
+    raw, crc = raw_session()
+    store.save_partial(A, 7, crc, raw[:100])
+    assert not store.has_session(A, 7)
+    local = store.add_session(A, 7, raw, crc, 1000.0, 3600.5, {"in_band": 0.8})
+    assert store.has_session(A, 7) and not store.has_session(B, 7)
+    assert store.partial(A, 7, crc) == b""
+    assert store.add_session(A.upper(), 7, raw, crc, 1000.0, 3600.5, {"in_band": 0.8}) == local
+    assert _counts(store) == [1, 1, 0]
+    row = store.session(local)
+    assert (row.device, row.belt_sid, row.crc, row.size, row.raw) == (A, 7, crc, len(raw), raw)
+    assert (row.start_utc, row.duration_s, row.summary) == (1000.0, 3600.5, {"in_band": 0.8})
+
+
+def test_a_wrong_crc_changes_nothing(store):
+    raw, crc = raw_session()
+    store.save_partial(A, 7, crc, raw[:10])
+    with pytest.raises(StoreError) as e:
+        store.add_session(A, 7, raw, crc ^ 1, None, 60, {})
+    assert "not stored" in one_line(e)
+    assert _counts(store) == [0, 0, 1] and store.partial(A, 7, crc) == raw[:10]
+    store.add_session(A, 7, raw, crc, None, 60, {})
+    other, other_crc = raw_session(2)                   # another file under the same belt id
+    with pytest.raises(StoreError) as e:
+        store.add_session(A, 7, other, other_crc, None, 60, {})
+    assert "another CRC" in one_line(e)
+    assert _counts(store) == [1, 1, 0] and store.session(1).raw == raw
+
+
+def test_a_failure_part_way_leaves_no_half_session(store):
+    db = sqlite3.connect(store.path)                    # make the second insert of the two fail
+    db.execute("CREATE TRIGGER full_disk BEFORE INSERT ON session_files "
+               "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    db.commit()
+    db.close()
+    raw, crc = raw_session()
+    store.save_partial(A, 7, crc, raw[:10])
+    with pytest.raises(StoreError) as e:
+        store.add_session(A, 7, raw, crc, None, 60, {})
+    assert "disk full" in one_line(e)
+    assert _counts(store) == [0, 0, 1] and not store.has_session(A, 7)
+
+
+def test_sessions_are_listed_oldest_first_without_their_bytes(tmp_path):
+    store = open_store(str(tmp_path), clock=iter([500.0, 501.0, 502.0, 2000.0]).__next__)
+    ids = {}
+    # start times 3000 and 1000; 2 and 4 have none, so their stored times (501, 2000) place them
+    for sid, start in ((1, 3000.0), (2, None), (3, 1000.0), (4, None)):
+        raw, crc = raw_session(sid)
+        ids[sid] = store.add_session(A if sid != 3 else B, sid, raw, crc, start, 60, {"n": sid})
+    blobs_read = []
+    store._db.set_authorizer(lambda op, table, column, *_: blobs_read.append(table) or 0)
+    listing = store.sessions()
+    store._db.set_authorizer(None)
+    assert "session_files" not in blobs_read and "sessions" in blobs_read
+    assert [r.belt_sid for r in listing] == [2, 3, 4, 1]
+    assert all(r.raw is None for r in listing)
+    assert [r.belt_sid for r in store.sessions(A)] == [2, 4, 1]
+    assert store.session(ids[3]).raw == raw_session(3)[0] and store.session(999) is None
+    store.close()
+
+
+@pytest.mark.parametrize("device, sid, summary", [(A, 1, {"x": object()}), (A, "1", {}),
+                                                  (A, -1, {}), ("3F2A", 1, {})])
+def test_bad_session_input_is_refused_and_nothing_stored(store, device, sid, summary):
+    raw, crc = raw_session()
+    with pytest.raises(StoreError) as e:
+        store.add_session(device, sid, raw, crc, None, 60, summary)
+    one_line(e)
+    assert _counts(store) == [0, 0, 0]
+
+
+# -- partial downloads ------------------------------------------------------------------------
+
+def test_partials_resume_only_the_same_file(store):
+    assert store.partial(A, 5, 111) == b""
+    store.save_partial(A, 5, 111, b"abc")
+    store.save_partial(B, 5, 111, b"other belt")
+    assert store.partial(A, 5, 111) == b"abc"
+    assert store.partial(A, 5, 222) == b""              # a different file under that id
+    store.save_partial(A, 5, 111, b"abcdef")            # later progress replaces
+    assert store.partial(A, 5, 111) == b"abcdef"
+    store.drop_partial(A, 5)
+    assert store.partial(A, 5, 111) == b"" and store.partial(B, 5, 111) == b"other belt"
+
+
+# -- calibrations -----------------------------------------------------------------------------
+
+def test_calibrations_keep_every_attempt_oldest_first(store):
+    second = store.add_calibration(A, 200.0, "emg_raw", 1, 110, 2300, True, True, "good", {})
+    first = store.add_calibration(A, 100.0, "emg_raw", 1, 100, 2500, False, False,
+                                  "your braces differed by 30%", {"spread_pm": 300})
+    store.add_calibration(B, 150.0, "stretch", 0, 5, 900, True, True, "good", {"n": [1, 2]})
+    rows = store.calibrations(A)
+    assert [(r.id, r.mvc, r.ok, r.adopted) for r in rows] == [
+        (first, 2500, False, False), (second, 2300, True, True)]
+    assert rows[0].detail == {"spread_pm": 300}
+    assert [r.when_utc for r in store.calibrations()] == [100.0, 150.0, 200.0]
