@@ -1,6 +1,7 @@
-"""The `corecue` commands that talk to a belt over USB serial (`--port PATH`, else auto-detected):
-status, config get/set, sessions, download. Each prints for a person; every failure is a
-BeltError (or RecordingError) that cli.main prints as one line with exit status 2."""
+"""The plumbing of the `corecue` commands that talk to a belt (which belt, connecting, the
+history), and the plain ones: status, config get/set, the belt's own session list, download.
+Each prints for a person; every failure is a one-line error that cli.main prints with exit
+status 2."""
 import asyncio
 import json
 import os
@@ -13,17 +14,49 @@ from corecue.interp import firmware_module
 from corecue.recording import RecordingError
 
 
-def run(command, args):
-    """Connect (args.port or auto-detect), run `await command(belt, args)`, disconnect."""
-    from corecue.transport_serial import connect
+def open_history(args):
+    from corecue.store import open_store
+    return open_store(getattr(args, "data_dir", None))
+
+
+def run(command, args, speed=0.0, target=None, store=None):
+    """Connect to the belt the options name (connect.resolve), run `await command(conn, args,
+    store)`, disconnect. speed: a virtual belt's time, x real time (0: as fast as it runs)."""
+    from corecue.connect import Connection, resolve
+    explicit = args.port or getattr(args, "belt", None) or getattr(args, "virtual", None)
+    if store is None and (not explicit or getattr(args, "belt", None) or command_needs_store(
+            command)):
+        store = open_history(args)
+    target = target or resolve(args.port, getattr(args, "belt", None),
+                               getattr(args, "virtual", None), store)
 
     async def go():
-        belt = await connect(args.port, args.timeout or DEFAULT_TIMEOUT)
-        try:
-            return await command(belt, args)
-        finally:
-            await belt.close()
-    return asyncio.run(go())
+        async with Connection(target, args.timeout or DEFAULT_TIMEOUT, speed=speed) as conn:
+            if store is not None and target.remembered:
+                store.touch_belt(conn.device)
+            return await command(conn, args, store)
+    try:
+        return asyncio.run(go())
+    finally:
+        if store is not None:
+            store.close()
+
+
+def command_needs_store(command):
+    return getattr(command, "needs_store", False)
+
+
+def uses_store(fn):
+    """Mark a belt command that reads or writes the history."""
+    fn.needs_store = True
+    return fn
+
+
+def on_belt(fn):
+    """A command written for the client alone: (belt, args)."""
+    async def command(conn, args, store):
+        return await fn(conn.belt, args)
+    return command
 
 
 def _state_name(code):
@@ -167,22 +200,20 @@ async def download(belt, args):
 def add_parsers(sub, port_parent):
     """The belt commands, each taking the global options of port_parent as well."""
     s = sub.add_parser("status", parents=[port_parent], help="the belt's state and health")
-    s.set_defaults(func=lambda a: run(status, a))
+    s.set_defaults(func=lambda a: run(on_belt(status), a))
 
     c = sub.add_parser("config", help="read or change the belt's settings (docs/device-config.md)")
     csub = c.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     g = csub.add_parser("get", parents=[port_parent], help="all settings, or one")
     g.add_argument("name", nargs="?", metavar="NAME")
-    g.set_defaults(func=lambda a: run(config_get, a))
+    g.set_defaults(func=lambda a: run(on_belt(config_get), a))
     st = csub.add_parser("set", parents=[port_parent], help="change settings, all or nothing",
                          description="Change settings, all or nothing: the belt refuses the "
                          "whole change if any value is out of range. VALUE is JSON (120, "
                          "[[1,30000]]) or a plain word (emg_env).")
     st.add_argument("assignments", nargs="+", metavar="NAME=VALUE")
-    st.set_defaults(func=lambda a: run(config_set, a))
+    st.set_defaults(func=lambda a: run(on_belt(config_set), a))
 
-    ls = sub.add_parser("sessions", parents=[port_parent], help="the sessions on the belt")
-    ls.set_defaults(func=lambda a: run(sessions, a))
 
     d = sub.add_parser("download", parents=[port_parent], help="copy a session off the belt",
                        description="Copy session ID off the belt into FILE; its CRC32 is checked "
@@ -194,7 +225,7 @@ def add_parsers(sub, port_parent):
                    help="chunks in flight before an acknowledgement (default 8)")
     d.add_argument("--confirm", action="store_true",
                    help="after a verified download, confirm it to the belt")
-    d.set_defaults(func=lambda a: run(download, a))
+    d.set_defaults(func=lambda a: run(on_belt(download), a))
 
 
 def _window(text):

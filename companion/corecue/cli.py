@@ -65,9 +65,21 @@ def _seconds(text):
 
 def _port_options(parser, default):
     parser.add_argument("--port", metavar="PATH", default=default,
-                        help="the belt's serial port (default: find it among the USB ports)")
+                        help="the belt on this USB serial port")
+    parser.add_argument("--belt", metavar="NAME", default=default,
+                        help="the belt of this name over Bluetooth LE (corecue-3F2A, or 3F2A), "
+                        "or a remembered belt of this name")
+    parser.add_argument("--virtual", metavar="DIR", default=default,
+                        help="the virtual belt whose flash is in DIR, in this process over an "
+                        "emulated radio (created if new; the same DIR is the same belt)")
     parser.add_argument("--timeout", type=_seconds, metavar="S", default=default,
                         help="seconds to wait for each answer from the belt (default 3)")
+
+
+def _data_options(parser, default):
+    parser.add_argument("--data-dir", metavar="DIR", default=default,
+                        help="where your history is kept (default: $CORECUE_DATA_DIR, else "
+                        "your user data folder)")
 
 
 def _image_option(parser):
@@ -78,13 +90,20 @@ def _image_option(parser):
 
 def build_parser():
     from corecue import beltcli
+    from corecue import runnercli
     p = argparse.ArgumentParser(prog="corecue", description="corecue: the core-bracing belt's "
-                                "companion. Calibrate, replay and understand your bracing.")
+                                "companion. Pair, calibrate, practise, sync and understand your "
+                                "bracing. Without --port, --belt or --virtual, belt commands use "
+                                "the belt you paired.")
     _port_options(p, None)
-    # The same options after a belt command; SUPPRESS keeps them from undoing the global ones.
-    port_parent = argparse.ArgumentParser(add_help=False)
+    _data_options(p, None)
+    # The same options after a command; SUPPRESS keeps them from undoing the global ones.
+    data_parent = argparse.ArgumentParser(add_help=False)
+    _data_options(data_parent, argparse.SUPPRESS)
+    port_parent = argparse.ArgumentParser(add_help=False, parents=[data_parent])
     _port_options(port_parent, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    runnercli.add_parsers(sub, port_parent, data_parent)
 
     r = sub.add_parser("replay", help="run the belt's own signal chain over a recording",
                        description="Run the firmware's signal chain over a raw sensor recording "
@@ -138,7 +157,60 @@ def build_parser():
     d.add_argument("--interpreter", choices=["micropython", "cpython"], default=None)
     d.set_defaults(func=_demo)
     beltcli.add_parsers(sub, port_parent)
+
+    f = sub.add_parser("flash", parents=[port_parent], help="put this firmware on your belt (USB)",
+                       description="Compile the firmware (mpy-cross) and copy it to an ESP32 "
+                       "running MicroPython with mpremote. Your settings, calibration and "
+                       "sessions on the belt are kept (docs/deploy.md).")
+    f.set_defaults(func=_flash)
+    dr = sub.add_parser("doctor", parents=[port_parent],
+                        help="check this computer and your belt: Python, Bluetooth, ports, belt",
+                        description="Check Python and the packages, the MicroPython interpreter "
+                        "of the virtual belt, a Bluetooth adapter, USB serial ports, the history "
+                        "folder, and whether your belt answers.")
+    dr.set_defaults(func=_doctor)
     return p
+
+
+def _flash(args):
+    from corecue import deploy
+    return deploy.flash_command(args)
+
+
+def _doctor(args):
+    from corecue import doctor
+    from corecue.beltcli import open_history, run
+    remembered = probe = None
+    named = args.port or args.belt or args.virtual
+    if not named:
+        from corecue.store import StoreError
+        try:
+            with open_history(args) as store:
+                rec = store.default_belt()
+        except StoreError:
+            rec = None
+        remembered = rec.name if rec else None
+    if named or remembered:
+        async def ask(conn, a, store):
+            return f"{conn.belt.info.device} answers, firmware {conn.belt.info.firmware}"
+
+        async def probe():
+            import asyncio
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, run, ask, args)
+        remembered = remembered or named
+    return doctor.main(args, probe=probe, remembered=remembered)
+
+
+def _errors():
+    """Every error a person can cause or fix: printed as one line, exit status 2."""
+    from corecue.deploy import DeployError
+    from corecue.export import ExportError
+    from corecue.report import ReportError
+    from corecue.sessiondata import SessionFileError
+    from corecue.store import StoreError
+    return (RecordingError, BeltError, StoreError, ReportError, ExportError, DeployError,
+            SessionFileError)
 
 
 def main(argv=None):
@@ -149,7 +221,7 @@ def main(argv=None):
         return 2
     try:
         return args.func(args)
-    except (RecordingError, BeltError) as e:
+    except _errors() as e:
         print("corecue: " + " ".join(str(e).splitlines()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

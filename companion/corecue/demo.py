@@ -1,19 +1,22 @@
-"""`corecue demo` (what `make demo` runs): a synthetic runner through the belt's firmware.
+"""`corecue demo` (what `make demo` runs): the whole companion against a virtual belt, end to end.
 
-It renders the bundled synthetic morning (an at-home calibration and a 5-minute run, seeded so
-it is the same every time), writes them as the CSV recordings a belt would give, replays them
-through the firmware's own signal chain and prints the effort summary."""
+A virtual belt (the firmware on the sim board, in this process, over the emulated Bluetooth LE
+radio) worn by a simulated runner who follows the belt: pair, the guided calibration, the
+warm-up holds, a 20-minute run in accelerated time with the belt coaching, the lie-down, sync,
+the session's summary and its report. The belt and the history live in the demo's own folder,
+so it never touches the person's own history."""
+import asyncio
 import csv
 import os
+import shutil
+import time
 
-import numpy as np
+from corecue import analytics, calibrate, live, pairing, report, sync
+from corecue.connect import Connection, Target
+from corecue.history import load, show
+from corecue.store import open_store
 
-from corecue import synth, virtual
-from corecue.calreport import verdict_text
-from corecue.interp import micropython_path
-from corecue.replay import replay_files
-
-BAND = (150, 300)   # per mille of MVC: the physio's ~20 % target with its default band
+RUN_MIN = 20
 
 
 def write_csv(path, adc, phases=None):
@@ -24,47 +27,76 @@ def write_csv(path, adc, phases=None):
             w.writerow([i, int(v)] + ([phases[i]] if phases is not None else []))
 
 
+async def _wait_state(conn, state, limit_s):
+    """Belt time passes until the run flow reaches `state` (the runner is simulated)."""
+    waited = 0
+    while conn.virtual.state != state and waited < limit_s:
+        await conn.sleep(1)
+        waited += 1
+    return conn.virtual.state == state
+
+
+async def _demo(belt_dir, store, out_dir, say):
+    State = live.firmware_module("belt.runflow").State
+    async with Connection(Target("virtual", belt_dir)) as conn:
+        vb = conn.virtual
+        say(f"\n1. pair: the virtual belt in {belt_dir} (its flash), over the emulated radio")
+        await pairing.pair(conn, store, out=lambda t: say("   " + t))
+
+        say("\n2. calibrate at home: relax, then three maximal braces")
+        res = await calibrate.calibrate(conn, store, yes=True, out=lambda t: say("   " + t)
+                                        if not t.startswith(("Lie", "Brace", "Relax")) else None)
+        if not res.adopted:
+            return None
+
+        say("\n3. warm up right before the run: side planks and bird dog, 30 s holds")
+        vb.press("short")                      # the runner presses the belt's button
+        await _wait_state(conn, State.WARMUP, 5)
+        await conn.sleep(95)                   # three holds, timed by the belt
+        vb.press("short")                      # at the start line: prime the brace
+        primed = await _wait_state(conn, State.RUN, 30)
+        say("   holds done; at the start line the belt asks for the brace"
+            + ("; braced: the run starts" if primed else "; no brace: the run did not start"))
+
+        say(f"\n4. run {RUN_MIN} minutes in accelerated time; the belt buzzes when the brace "
+            "drifts (first 20 s shown live)")
+        view = live.View((15.0, 30.0), live.LinePrinter(every=2.0))
+        await live.watch(conn, 20, view)
+        t0 = time.monotonic()
+        await conn.sleep(RUN_MIN * 60 - 20)
+        say(f"   ... {RUN_MIN} minutes of the belt's time took {time.monotonic() - t0:.0f} s")
+
+        say("\n5. finish: a long press, then lie down for 10 minutes")
+        vb.press("long")
+        await _wait_state(conn, State.DONE, 11 * 60)
+
+        say("\n6. sync: download, check, store, confirm")
+        stored = await sync.sync(conn, store, out=lambda t: say("   " + t))
+    return stored
+
+
 def run_demo(out_dir, interpreter=None):
-    os.makedirs(out_dir, exist_ok=True)
-    interpreter = interpreter or ("micropython" if micropython_path() else "cpython")
-    cal_adc, cal_phases = synth.calibration()
-    prof = synth.run_profile(minutes=5.0)
-    run_adc = synth.render(prof["effort"], prof["running"], prof["hr"], prof["cadence"], seed=5)
-    cal_csv, raw_csv = os.path.join(out_dir, "calibration.csv"), os.path.join(out_dir, "run.csv")
-    out_csv = os.path.join(out_dir, "effort.csv")
-    write_csv(cal_csv, cal_adc, cal_phases)
-    write_csv(raw_csv, run_adc)
-    print(f"synthetic runner: calibration {len(cal_adc) / synth.FS:.0f} s, "
-          f"run {len(run_adc) / synth.FS / 60:.0f} min of 1 kHz EMG -> {out_dir}/")
-    res = replay_files(raw_csv, cal_csv, "emg_raw", out_csv, interpreter)
-    print(f"calibration ({interpreter}): rest {res.rest / 16:.1f}, MVC {res.mvc / 16:.1f} counts "
-          f"mean |step|; braces {', '.join(f'{t / 16:.0f}' for t in res.trials)}; "
-          f"{verdict_text(res)}")
-    eff = np.array([e for e, _ in res.frames], dtype=float) / 10.0
-    qual = np.array([q for _, q in res.frames])
-    truth = synth.stride_truth(prof["effort"], prof["cadence"])[:len(eff)]
-    good = qual == 0
-    lo, hi = BAND[0] / 10, BAND[1] / 10
-    in_band = np.mean((eff[good] >= lo) & (eff[good] <= hi)) * 100
-    err = eff[good] - truth[good]
-    print(f"effort: {len(eff)} frames at 10 Hz -> {out_csv}")
-    print(f"  mean {eff[good].mean():.1f} %MVC; in the {lo:.0f}-{hi:.0f} % band "
-          f"{in_band:.0f}% of the time; under {np.mean(eff[good] < lo) * 100:.0f}%, "
-          f"over {np.mean(eff[good] > hi) * 100:.0f}%")
-    print(f"  {np.count_nonzero(~good)} frames flagged for signal quality (cable jerks, clipping)")
-    print(f"  against the generator's true effort: RMS error "
-          f"{np.sqrt(np.mean(err ** 2)):.2f} %MVC, bias {err.mean():+.2f} %MVC")
-    minutes = np.arange(len(eff)) // 600
-    print("  minute  mean effort  in band")
-    for m in range(int(minutes.max()) + 1):
-        sel = (minutes == m) & good
-        print(f"  {m + 1:6d}  {eff[sel].mean():8.1f} %  "
-              f"{np.mean((eff[sel] >= lo) & (eff[sel] <= hi)) * 100:6.0f}%")
+    """interpreter: unused (the demo's belt runs in this process); kept for the option."""
     belt_dir = os.path.join(out_dir, "virtual-belt")
-    print(f"\nvirtual belt (the firmware's main.py on the sim board, MicroPython) -> {belt_dir}/")
-    print("  a morning: calibrate at home, side planks and bird dog, 10-minute run with a fade,")
-    print("  an over-brace and the electrodes off for a minute, then 10 minutes lying down")
-    lines, _ = virtual.run(belt_dir, 10, "morning", os.path.join(belt_dir, "motor.csv"))
-    for line in lines:
-        print("  " + line)
+    data_dir = os.path.join(out_dir, "history")
+    for d in (belt_dir, data_dir):
+        shutil.rmtree(d, ignore_errors=True)        # the demo starts from a new belt each time
+    os.makedirs(out_dir, exist_ok=True)
+    t0 = time.monotonic()
+    store = open_store(data_dir)
+    try:
+        stored = asyncio.run(_demo(belt_dir, store, out_dir, print))
+        if not stored:
+            print("the demo's run was not stored: see the lines above")
+            return 1
+        local = stored[-1]
+        print("\n7. the session")
+        print(show(store, local))
+        _, sd, summary = load(store, local)
+        png, html = report.session_report(sd, summary, os.path.join(out_dir, "reports"))
+        print(f"\nreport: {png}\npage:   {html}")
+        print(f"\ndemo finished in {time.monotonic() - t0:.0f} s; the history is in {data_dir} "
+              f"(corecue --data-dir {data_dir} sessions)")
+    finally:
+        store.close()
     return 0

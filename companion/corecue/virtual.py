@@ -33,6 +33,29 @@ def _prepare(flash_dir):
     return os.path.abspath(flash_dir)
 
 
+class BeltInUse:
+    """One virtual belt, one running firmware: a lock on DIR/belt.lock for as long as a process
+    runs it (`virtual run`, `virtual serve`, or `--virtual DIR`), so two never write one flash."""
+
+    def __init__(self, flash_dir):
+        self.path = os.path.join(flash_dir, "belt.lock")
+        self.f = None
+
+    def __enter__(self):
+        import fcntl
+        self.f = open(self.path, "a")
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.f.close()
+            raise RecordingError(f"the virtual belt in {os.path.dirname(self.path)} is running "
+                                 "in another corecue command: stop that one first") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()          # closing the file releases the lock
+
+
 def run(flash_dir, minutes=30, scenario="morning", motor_log=None, verbose=False,
         tick_start=0, mode=None, recording=None, image=False):
     """Run one scripted morning. Returns (session summary lines, full log)."""
@@ -52,7 +75,8 @@ def run(flash_dir, minutes=30, scenario="morning", motor_log=None, verbose=False
         if not os.path.isfile(recording):
             raise RecordingError(f"{recording}: no such recording")
         cmd += ["--recording", os.path.abspath(recording)]
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=FIRMWARE)
+    with BeltInUse(flash_dir):
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=FIRMWARE)
     out = p.stdout.strip().splitlines()
     if p.returncode != 0:
         why = (out or p.stderr.strip().splitlines() or ["no output"])[-1]
@@ -133,10 +157,15 @@ def serve(flash_dir, scenario="responsive", speed=1.0, on_port=print, log_path=N
     this runs until the belt exits, stop (a threading.Event) is set, or KeyboardInterrupt.
     Returns the belt's exit status. The belt's log shares the line with its packets (stdout);
     its error output goes to log_path (default DIR/belt.log)."""
-    import tty
     flash_dir = _prepare(flash_dir)
     if not speed >= 0:
         raise RecordingError(f"--speed must be 0 (as fast as possible) or more, not {speed}")
+    with BeltInUse(flash_dir):
+        return _serve(flash_dir, scenario, speed, on_port, log_path, stop, image)
+
+
+def _serve(flash_dir, scenario, speed, on_port, log_path, stop, image):
+    import tty
     master, slave = os.openpty()
     tty.setraw(slave)
     port = os.ttyname(slave)

@@ -379,17 +379,18 @@ def test_the_commands_against_the_virtual_belt(tmp_path):
 
     def corecue(*args):
         return subprocess.run([sys.executable, "-m", "corecue", "--port", server.port, *args],
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, env=env)
+    env = dict(os.environ, CORECUE_DATA_DIR=str(tmp_path / "history"))
     try:
         sid = asyncio.run(asyncio.wait_for(record(server.port), 60))
         st = corecue("status")
         cfg = corecue("config", "set", "low_pm=160", "high_pm=320")
         bad = corecue("config", "set", "low_pm=170", "high_pm=99999")
         got = corecue("config", "get", "high_pm")
-        before = corecue("sessions")
+        before = corecue("sessions", "--on-belt")
         out = tmp_path / "run.cs"
         dl = corecue("download", str(sid), "-o", str(out), "--confirm")
-        after = corecue("sessions")
+        after = corecue("sessions", "--on-belt")
         missing = corecue("download", "77", "-o", str(tmp_path / "x.cs"))
     finally:
         server.stop()
@@ -409,3 +410,45 @@ def test_the_commands_against_the_virtual_belt(tmp_path):
     assert after.stdout.splitlines()[1].split()[-1] == "yes"
     assert missing.returncode == 2 and missing.stderr == "corecue: the belt has no session 77\n"
     assert read_session(data)[4] == fmt.CLOSED
+
+
+def test_the_runner_commands_over_usb(tmp_path):
+    """pair, calibrate, sync, sessions and show over the serial line, the belt's run logged by
+    the firmware itself (the simulated runner braces about 20 % while a session is open)."""
+    server = Server(tmp_path / "flash", speed=0)
+    env = dict(os.environ, CORECUE_DATA_DIR=str(tmp_path / "history"))
+
+    def corecue(*args):
+        return subprocess.run([sys.executable, "-m", "corecue", *args], capture_output=True,
+                              text=True, timeout=120, env=env)
+
+    async def record(port):
+        belt = await open_belt(port, timeout=5.0)
+        try:
+            sid = await belt.session_start()
+            await wait_frames(belt, 1200, speed=0)
+            await belt.session_stop()
+            return sid
+        finally:
+            await belt.close()
+    try:
+        pair = corecue("--port", server.port, "pair")
+        cal = corecue("calibrate", "--yes")             # the paired belt, no options
+        sid = asyncio.run(asyncio.wait_for(record(server.port), 60))
+        first = corecue("sync")
+        again = corecue("sync")
+        on_belt = corecue("sessions", "--on-belt")
+        history = corecue("sessions")
+        show = corecue("show", "1")
+    finally:
+        server.stop()
+    assert pair.returncode == 0 and "over USB (" + server.port + ")" in pair.stdout, pair.stderr
+    assert cal.returncode == 0 and "Saved on the belt" in cal.stdout, cal.stdout + cal.stderr
+    assert first.returncode == 0, first.stderr
+    line = first.stdout.splitlines()[0]
+    assert line.startswith("#1 ") and "2 min" in line and "of the run in band" in line
+    assert again.stdout == "nothing new on the belt\n"
+    assert on_belt.stdout.splitlines()[1].split()[0] == str(sid)
+    assert on_belt.stdout.splitlines()[1].split()[-1] == "yes"
+    assert history.stdout.splitlines()[1].split()[0] == "1"
+    assert "session 1: belt" in show.stdout and f"session {sid}," in show.stdout

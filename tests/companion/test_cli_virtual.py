@@ -1,0 +1,101 @@
+"""The `corecue` command line end to end against the virtual belt over Bluetooth LE: `--virtual
+DIR` runs the firmware in this process on the emulated radio, and the companion reaches it
+through bleak. The history is a temporary data folder. Output is checked for the facts it must
+show, the history and the belt for what must have happened."""
+import json
+import os
+import zlib
+
+import pytest
+
+from corecue import cli
+from corecue.store import open_store
+
+
+
+def corecue(capsys, *argv):
+    """(exit status, stdout, stderr) of one command, as a person would run it."""
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def belt(tmp_path, monkeypatch):
+    monkeypatch.setenv("CORECUE_DATA_DIR", str(tmp_path / "history"))
+    return str(tmp_path / "belt")
+
+
+def test_pair_calibrate_run_sync_and_read_the_history(belt, capsys, tmp_path):
+    code, out, _ = corecue(capsys, "--virtual", belt, "pair")
+    assert code == 0 and "paired with corecue-" in out and "default belt" in out
+    name = out.split("paired with ")[1].split()[0]
+    code, out, _ = corecue(capsys, "devices")
+    assert code == 0 and out.startswith("* " + name) and "virtual" in out
+
+    # The remembered belt is the default: no options from here on.
+    code, out, _ = corecue(capsys, "calibrate", "--yes")
+    assert code == 0, out
+    assert "Result: good calibration" in out and "Saved on the belt" in out
+    assert out.count("Brace ") == 3 and "Relax" in out
+    code, out, _ = corecue(capsys, "status")
+    assert "calibrated: yes" in out
+
+    # A run logged by the MicroPython virtual belt on the same flash folder.
+    from corecue import virtual
+    lines, _ = virtual.run(belt, 4, "morning")
+    assert len(lines) == 1 and lines[0].startswith("session 1:")
+
+    code, out, _ = corecue(capsys, "sync")
+    assert code == 0, out
+    assert out.startswith("#1 ") and "of the run in band" in out
+    assert "date unknown" not in out              # the virtual run's clock was set
+    code, out, _ = corecue(capsys, "sync")
+    assert out.strip() == "nothing new on the belt"
+
+    with open_store() as store:
+        (row,), = [store.sessions()]
+        stored = store.session(row.id).raw
+        cals = store.calibrations()
+    assert len(cals) == 1 and cals[0].adopted and cals[0].ok
+    assert zlib.crc32(stored) == row.crc and row.belt_sid == 1
+    # Confirmed: the belt renamed its file to the synced name (storage.py), and lists it so.
+    names = os.listdir(os.path.join(belt, "flash", "sessions"))
+    assert [n for n in names if n.startswith("0000")] == ["00000001.cy"]
+    code, out, _ = corecue(capsys, "sessions", "--on-belt")
+    assert code == 0 and out.splitlines()[1].split()[-1] == "yes"     # confirmed to the belt
+
+    code, out, _ = corecue(capsys, "sessions")
+    header, line = out.splitlines()
+    assert header.split()[:3] == ["id", "date", "duration"] and line.split()[0] == "1"
+    code, out, _ = corecue(capsys, "show", "1")
+    assert code == 0 and "session 1: belt" in out and "in band" in out and "cues:" in out
+
+    code, out, _ = corecue(capsys, "report", "1", "--out", str(tmp_path / "rep"))
+    png = out.split("report: ")[1].split()[0]
+    with open(png, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and os.path.getsize(png) > 20000
+    code, out, _ = corecue(capsys, "export", "1", "--format", "json")
+    doc = json.loads(out)
+    assert [s["belt_session"] for s in doc["sessions"]] == [1]
+    assert doc["sessions"][0]["summary"]["in_band_s"] == pytest.approx(row.summary["in_band_s"])
+
+
+def test_mistakes_get_one_line_and_change_nothing(belt, capsys):
+    assert corecue(capsys, "--virtual", belt, "pair")[0] == 0
+    code, out, err = corecue(capsys, "config", "set", "low_pm=900")
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    code, out, _ = corecue(capsys, "config", "get", "low_pm")
+    assert code == 0 and out.strip() == "150"
+    code, _, err = corecue(capsys, "show", "7")
+    assert code == 2 and "no stored session 7" in err and err.count("\n") == 1
+    code, _, err = corecue(capsys, "--port", "/dev/null", "--virtual", belt, "status")
+    assert code == 2 and "name one belt" in err
+    code, _, err = corecue(capsys, "devices", "--forget", "corecue-0000")
+    assert code == 2 and "no remembered belt" in err
+
+
+def test_scan_hears_the_virtual_belt_by_its_service(belt, capsys):
+    code, out, _ = corecue(capsys, "--virtual", belt, "scan", "--seconds", "1")
+    assert code == 0 and out.startswith("corecue-") and len(out.split()[0]) == 12
