@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/session_storage.py
 	$(BIN)/python bench/ble_goodput.py
 	$(BIN)/python bench/download_throughput.py
+	$(BIN)/python bench/store_sessions.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -100,12 +100,13 @@ def main():
     for window, _, _, n, acks, stalls, got, note_bytes in rows:
         print(f"| {window} | {-(-n // window)} | {acks} | {stalls} | {got} | {note_bytes} | "
               f"{100 * got / note_bytes:.1f} % |")
-    # On a real link every window costs at most one wait for an ack: the companion acks at half a
-    # window, so the belt stalls only when an ack takes longer than half a window to come back.
+    # Every window costs one round trip: the read request for the first, an ack for each of the
+    # others (the companion acks once per whole window). A round trip is about two connection
+    # events: the request goes out in one, the next notification can follow in the next.
     windows8 = -(-chunks // 8)
     print(f"Estimate on an ESP32-S3 at a {INTERVAL_MS} ms connection interval (the Linux "
-          f"default), window 8: {chunks} notifications, at worst {windows8} waits for an ack of "
-          f"about two connection events each:")
+          f"default), window 8: {chunks} notifications and {windows8} round trips (the read "
+          f"request and {windows8 - 1} acks) of about two connection events each:")
     for k in PER_EVENT:
         events = -(-chunks // k) + 2 * windows8
         print(f"- {k} notifications per connection event: {events} events, "

@@ -6,7 +6,8 @@
 #
 # --help lists the options. Everything after the board is the same app, tasks and files; the
 # protocol link runs wherever there is a USB serial line (always on the ESP32; on the sim with
-# --serial, over the process's stdin and stdout).
+# --serial, over the process's stdin and stdout), and over Bluetooth LE on the ESP32 (the sim's
+# radio is the companion's emulated one, in the companion's process: corecue.virtualbelt).
 import sys
 
 import asyncio
@@ -82,8 +83,8 @@ def _board(opts, usb):
     return Board()
 
 
-async def _run(app, board, link):
-    tasks = app.start(link.tasks() if link else ())
+async def _run(app, board, links):
+    tasks = app.start(tuple(t for link in links for t in link.tasks()))
     if board.name != "sim":
         while True:
             await asyncio.sleep_ms(60000)
@@ -108,8 +109,16 @@ def _boot(opts, usb):
         config.update({"mode": opts["mode"]})
         config.save()
     app = App(board, config, Storage(root + "/sessions"), log)
-    link = Link(app) if board.name != "sim" or usb else None
-    asyncio.run(_run(app, board, link))
+    links = []
+    if board.name != "sim" or usb:
+        links.append(Link(app))
+    radio = board.ble() if board.name != "sim" else None
+    if radio:
+        # The same protocol over Bluetooth LE; each link has its own commands and download, so
+        # the USB cable and the radio can both be in use.
+        from belt.blelink import BleLink
+        links.append(BleLink(app, *radio))
+    asyncio.run(_run(app, board, links))
     return app, board
 
 
