@@ -48,6 +48,20 @@ def _virtual_serve(args):
     return 0
 
 
+def _virtual_ble(args):
+    import asyncio
+
+    from corecue.virtualbelt import serve_hci
+
+    def ready(name):
+        print(f"{name} is on the air for the host on {args.hci} (Ctrl-C stops it)", flush=True)
+    try:
+        asyncio.run(serve_hci(args.dir, args.hci, args.speed, on_ready=ready))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _demo(args):
     from corecue.demo import run_demo
     return run_demo(args.out, args.interpreter)
@@ -151,6 +165,19 @@ def build_parser():
                     "DIR/belt.log)")
     _image_option(vs)
     vs.set_defaults(func=_virtual_serve)
+
+    vb = vsub.add_parser("ble", help="the virtual belt on a real Bluetooth host (Linux vhci)",
+                         description="Run the virtual belt in this process and put one more "
+                         "controller on its emulated radio for another Bluetooth host: with "
+                         "--hci vhci (the default; needs a kernel with Bluetooth and "
+                         "/dev/vhci), BlueZ gets a new adapter on which bluetoothctl and bleak "
+                         "see the belt. Runs until Ctrl-C. docs/ble-emulation.md.")
+    vb.add_argument("dir", metavar="DIR", help="the virtual belt's flash folder (created if new)")
+    vb.add_argument("--hci", default="vhci", metavar="TRANSPORT",
+                    help="a Bumble HCI transport: vhci, or tcp-server:HOST:PORT")
+    vb.add_argument("--speed", type=float, default=1.0,
+                    help="virtual seconds per real second (default 1)")
+    vb.set_defaults(func=_virtual_ble)
 
     d = sub.add_parser("demo", help="a simulated run through the belt's firmware, end to end")
     d.add_argument("--out", default="out/demo", help="where to write the demo's files")

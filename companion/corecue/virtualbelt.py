@@ -123,3 +123,26 @@ class VirtualBelt:
         if self._lock is not None:
             self._lock.__exit__(None, None, None)
             self._lock = None
+
+
+async def serve_hci(folder, transport, speed=1.0, on_ready=print):
+    """The virtual belt on a radio another Bluetooth host can use: one more controller joins the
+    emulated air, driven over the HCI transport named by a Bumble transport spec ("vhci": a
+    kernel HCI device for Linux's BlueZ, so bleak's default backend and bluetoothctl see the
+    belt; "tcp-server:127.0.0.1:9000": any host speaking HCI over TCP). Runs until cancelled."""
+    import asyncio
+
+    from bumble.transport import open_transport
+    vb = await VirtualBelt(folder, speed).start()
+    try:
+        try:
+            hci = await open_transport(transport)
+        except Exception as e:          # Bumble raises whatever the OS gave it: say it in a line
+            raise BeltError(f"cannot open the HCI transport {transport}: "
+                            f"{' '.join(str(e).split()) or type(e).__name__}") from None
+        async with hci:
+            vb.air.attach_host_controller(hci.source, hci.sink)
+            on_ready(vb.name)
+            await asyncio.Event().wait()
+    finally:
+        await vb.close()
