@@ -9,7 +9,6 @@ interval.
 """
 import asyncio
 import os
-import random
 import sys
 import tempfile
 
@@ -23,34 +22,23 @@ from belt import config as _config  # noqa: E402
 from belt import protocol as P  # noqa: E402
 from belt.app import App  # noqa: E402
 from belt.blelink import BleLink  # noqa: E402
-from belt.sessionlog import SessionWriter  # noqa: E402
 from belt.storage import Storage  # noqa: E402
 from boards.scenarios import Responsive  # noqa: E402
 from boards.sim import Board  # noqa: E402
+from onehour import HOUR_FRAMES, write_hour  # noqa: E402  (bench/, the script's folder)
 
-HOUR_FRAMES = 36000
 INTERVAL_MS = 30
 # Notifications an ESP32-S3 (NimBLE) and a desktop controller typically exchange per connection
 # event with data length extension: 2 is a cautious figure, 4-6 are common.
 PER_EVENT = (2, 4, 6)
 
 
-def write_hour(folder):
-    """A closed one-hour session written by the firmware's own SessionWriter, effort wandering
-    around 20 % with a few flags and events, as a run logs it."""
+def store_hour(folder):
+    """A closed one-hour session (bench/onehour.py) in the belt's session store."""
     board = Board(folder, Responsive())
     store = Storage(board.root + "/sessions")
     sid, path = store.new_session()
-    w = SessionWriter(path, sid, 1000, 0, 0, 72, 5400, 1, (150, 200, 300))
-    rng = random.Random(7)
-    e = 200
-    for i in range(HOUR_FRAMES):
-        e += rng.choice((-10, -5, -5, 0, 0, 0, 5, 5, 10))     # the chain's 0.5 %MVC steps
-        e = min(max(e, 120), 320)
-        w.add_frame(e, 4 if i % 1800 == 0 else 0)
-        if i % 600 == 0:
-            w.add_event(5, 3)
-    w.close(1000 + HOUR_FRAMES * 100)
+    write_hour(path, sid)
     store.closed(sid)
     return sid, os.path.getsize(path)
 
@@ -89,7 +77,7 @@ async def measure(folder, sid, windows):
 
 def main():
     with tempfile.TemporaryDirectory() as d:
-        sid, size = write_hour(d)
+        sid, size = store_hour(d)
         rows = asyncio.run(measure(d, sid, (1, 2, 4, 8, 16)))
     mtu, chunk, chunks = rows[0][1], rows[0][2], rows[0][3]
     print(f"One hour of 10 Hz frames: a {size}-byte session; negotiated MTU {mtu}, "

@@ -77,12 +77,7 @@ class Connection:
         return self
 
     async def __aexit__(self, *exc):
-        if self.belt is not None:
-            try:
-                await self.belt.close()
-            except (BeltError, OSError):
-                pass
-            self.belt = None
+        await self._drop()
         if self.virtual is not None:
             await self.virtual.close()
             self.virtual = None
@@ -119,13 +114,16 @@ class Connection:
         else:
             await asyncio.sleep(seconds)
 
-    async def reconnect(self):
+    async def _drop(self):
         if self.belt is not None:
             try:
                 await self.belt.close()
             except (BeltError, OSError):
-                pass
-        self.belt = None
+                pass            # the link is already gone: nothing more to close
+            self.belt = None
+
+    async def reconnect(self):
+        await self._drop()
         self.reconnects += 1
         return await self._connect()
 

@@ -73,6 +73,21 @@ async def wait_frames(belt, n, speed=SPEED):
         await asyncio.sleep(0.02)
 
 
+async def record(port, frames, unix=None):
+    """A session of `frames` frames logged by the belt at --speed 0 (the simulated runner braces
+    about 20 % while it is open); its id."""
+    belt = await open_belt(port, timeout=5.0)
+    try:
+        if unix:
+            await belt.time_set(unix)
+        sid = await belt.session_start()
+        await wait_frames(belt, frames, speed=0)
+        await belt.session_stop()
+        return sid
+    finally:
+        await belt.close()
+
+
 async def conversation(port):
     r = {}
     belt = await open_belt(port, timeout=5.0)
@@ -366,23 +381,12 @@ def test_the_commands_against_the_virtual_belt(tmp_path):
     """`corecue --port ...` status, config, sessions and download --confirm on the real firmware."""
     server = Server(tmp_path / "flash", speed=0)
 
-    async def record(port):
-        belt = await open_belt(port, timeout=5.0)
-        try:
-            await belt.time_set(NOW)
-            sid = await belt.session_start()
-            await wait_frames(belt, 600, speed=0)
-            await belt.session_stop()
-            return sid
-        finally:
-            await belt.close()
-
     def corecue(*args):
         return subprocess.run([sys.executable, "-m", "corecue", "--port", server.port, *args],
                               capture_output=True, text=True, timeout=60, env=env)
     env = dict(os.environ, CORECUE_DATA_DIR=str(tmp_path / "history"))
     try:
-        sid = asyncio.run(asyncio.wait_for(record(server.port), 60))
+        sid = asyncio.run(asyncio.wait_for(record(server.port, 600, NOW), 60))
         st = corecue("status")
         cfg = corecue("config", "set", "low_pm=160", "high_pm=320")
         bad = corecue("config", "set", "low_pm=170", "high_pm=99999")
@@ -422,19 +426,10 @@ def test_the_runner_commands_over_usb(tmp_path):
         return subprocess.run([sys.executable, "-m", "corecue", *args], capture_output=True,
                               text=True, timeout=120, env=env)
 
-    async def record(port):
-        belt = await open_belt(port, timeout=5.0)
-        try:
-            sid = await belt.session_start()
-            await wait_frames(belt, 1200, speed=0)
-            await belt.session_stop()
-            return sid
-        finally:
-            await belt.close()
     try:
         pair = corecue("--port", server.port, "pair")
         cal = corecue("calibrate", "--yes")             # the paired belt, no options
-        sid = asyncio.run(asyncio.wait_for(record(server.port), 60))
+        sid = asyncio.run(asyncio.wait_for(record(server.port, 1200), 60))
         first = corecue("sync")
         again = corecue("sync")
         on_belt = corecue("sessions", "--on-belt")
