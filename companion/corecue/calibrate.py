@@ -55,14 +55,15 @@ async def calibrate(conn, store, yes=False, out=print, ask=input):
                         "(long press) before calibrating")
     cfg = await belt.config_get()
     out("Calibration: we measure your strongest brace, so that 20 % means 20 % of *your* "
-        "maximum. Sit or lie as you will each time; keep the belt where it is after this.")
+        "maximum. Lie the same way each time you calibrate, and keep the electrodes where they "
+        "are afterwards.")
     show = LinePrinter()
     await belt.live(True)
     try:
         for phase, seconds, text in STEPS:
             out(f"{text} ({seconds} s)")
             if not yes:
-                ask("  press Enter to start ")
+                await prompt(ask, "  press Enter to start ")
             await _step(conn, phase, seconds, show)
         res = await belt.cal_evaluate()
     except BaseException:
@@ -75,8 +76,8 @@ async def calibrate(conn, store, yes=False, out=print, ask=input):
         f"{', '.join(str(t) for t in res.trials)}, spread {res.spread_pm / 10:.1f} %)")
     adopted = False
     if res.ok:
-        keep = yes or ask("Save this calibration on the belt? [Y/n] ").strip().lower() in ("", "y",
-                                                                                          "yes")
+        answer = "y" if yes else await prompt(ask, "Save this calibration on the belt? [Y/n] ")
+        keep = answer.strip().lower() in ("", "y", "yes")
         if keep:
             res = await belt.cal_commit()
             adopted = bool(res.adopted)
@@ -97,6 +98,12 @@ async def calibrate(conn, store, yes=False, out=print, ask=input):
             out(f"Your maximum is {abs(change) * 100:.0f} % {'higher' if change > 0 else 'lower'}"
                 " than the last calibration: were the electrodes moved, or are you tired today?")
     return res
+
+
+async def prompt(ask, text):
+    """ask(text) (input) off the event loop: the link keeps being served while a person reads."""
+    import asyncio
+    return await asyncio.get_running_loop().run_in_executor(None, ask, text)
 
 
 async def _quietly(coro):

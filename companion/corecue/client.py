@@ -516,7 +516,8 @@ class Belt:
         once per window (when a whole window has arrived): one round trip per window, however
         fast or slow the link. (Acking every half window would overlap the ack with the rest of
         the window on a slow link, but on a fast one the belt has sent the whole window before the
-        first ack arrives and then waits for both.) A lost chunk re-reads from the last contiguous offset.
+        first ack arrives and then waits for both.) A lost chunk re-reads from the last
+        contiguous offset.
         With verify, the file's CRC32 must match the belt's session list, else DownloadError.
         progress(received, size) is called as chunks arrive."""
         if offset != len(have):

@@ -2,7 +2,8 @@
 
 Each line shows effort as % of your maximum, a bar with the band's edges marked, where you are
 (under, in, over the band) and the belt's cues as they fire. `--warmup` walks through the
-physio's pre-run holds (side plank each side, bird dog each side) with a timer for each.
+physio's pre-run holds as the belt has them (its `holds` setting: side plank each side, bird dog,
+30 s each by default) with a timer for each.
 """
 import asyncio
 
@@ -10,8 +11,11 @@ from corecue.bar import LinePrinter, bar, zone
 from corecue.client import BeltError, BeltTimeout
 from corecue.interp import firmware_module
 
-WARMUP = (("Side plank, left side down", 30), ("Side plank, right side down", 30),
-          ("Bird dog, right arm and left leg", 30), ("Bird dog, left arm and right leg", 30))
+_Mark = firmware_module("belt.runflow").Mark
+# The belt's warm-up holds are its `holds` setting (mark code, ms); these are their names.
+HOLD_NAMES = {_Mark.SIDE_PLANK_LEFT: "Side plank, left side down",
+              _Mark.SIDE_PLANK_RIGHT: "Side plank, right side down",
+              _Mark.BIRD_DOG: "Bird dog: opposite arm and leg out, then change sides"}
 SCALE = 50.0                # the bar spans 0..50 %MVC: the band sits in its middle
 _coach = firmware_module("belt.coach")
 _CUE_WORDS = {_coach.CUE_UNDER: "BRACE MORE", _coach.CUE_OVER: "EASE OFF",
@@ -117,10 +121,13 @@ async def live(conn, seconds=60, warmup=False, yes=False, out=print, ask=input):
         f"is {band[0]:g}-{band[1]:g} % (the | marks on the bar).")
     view = View(band)
     if warmup:
-        for name, hold in WARMUP:
-            out(f"{name}: hold {hold} s, keeping the brace in the band.")
+        for code, ms in cfg.get("holds", ()):
+            name = HOLD_NAMES.get(code, f"Hold {code}")
+            hold = ms / 1000
+            out(f"{name}: hold {hold:g} s, keeping the brace in the band.")
             if not yes:
-                ask("  press Enter to start ")
+                from corecue.calibrate import prompt
+                await prompt(ask, "  press Enter to start ")
             await watch(conn, hold, view)
     else:
         await watch(conn, seconds, view)

@@ -195,7 +195,8 @@ def add_parsers(sub, belt_parent, data_parent):
                        "belt's cues. --warmup guides the side planks and bird dogs before a run.")
     p.add_argument("--seconds", type=_seconds_arg, default=60.0,
                    help="how long to watch (default 60)")
-    p.add_argument("--warmup", action="store_true", help="the pre-run holds, 30 s each")
+    p.add_argument("--warmup", action="store_true",
+                   help="the pre-run holds as the belt has them (side planks, bird dog)")
     _yes_option(p)
     p.set_defaults(func=_live)
 

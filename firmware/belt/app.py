@@ -63,6 +63,7 @@ class App:
         self.task_restarts = 0
         self.last_error = None
         self.listeners = []          # called with (effort_pm, quality) per frame: live view
+        self.live_views = 0          # links with the live view on (belt.commands)
         self.sessions_logged = []    # [id, path, trailer, cues by kind, run summary] since boot
         self.cues = [0] * 5          # cues given in the current session, by coach CUE_* kind
         self.running = True

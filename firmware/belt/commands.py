@@ -31,7 +31,7 @@ def _u32(v):
 class Commands:
     def __init__(self, app):
         self.app = app
-        self.live = False               # effort events every frame (sent by the link)
+        self._live_on = False           # effort events every frame (sent by the link)
         self.download = Download(app.store)
         self.catalog = Catalog(app)
         self.after = None               # run once the reply is out (reboot)
@@ -39,6 +39,17 @@ class Commands:
         self._handlers = {}
         for name, _, _, _ in P.MESSAGES:
             self._handlers[P.type_of(name)] = getattr(self, "_" + name)
+
+    @property
+    def live(self):
+        return self._live_on
+
+    @live.setter
+    def live(self, on):
+        # The app counts the live views open on all links: someone is watching the brace.
+        if on != self._live_on:
+            self._live_on = on
+            self.app.live_views += 1 if on else -1
 
     def handle(self, pkt):
         """The reply to one received packet (bytes), or None when it has none (session_ack)."""

@@ -72,7 +72,8 @@ def calibrate_only():
 class Responsive:
     """A person who follows the belt. During a calibration they relax in the rest and pause
     phases and brace fully (95..100 %) in the brace phases, after a reaction time. While a
-    session is open (a run, or logging started over the protocol) they hold about 20 % with a mild
+    session is open (a run, or logging started over the protocol), or while they practise watching
+    the companion's live view, they hold about 20 % with a mild
     wander (and let go while lying down after a run), and every few minutes let it fade to 8 %
     until the belt's buzz reminds them (or 20 s pass). Otherwise they sit at about 3 %. Integers and its own generator only, so MicroPython
     and CPython make the same person."""
@@ -113,10 +114,11 @@ class Responsive:
                 return self._was, True
             return self._target(ph), True
         self._phase = -1
-        if not app.writer or app.flow.state == _COOLDOWN:      # lying down after the run
-            return self.IDLE_PCT, True
-        if app.session_id != self._session:         # a new session: the first lapse waits
-            self._session = app.session_id
+        if app.flow.state == _COOLDOWN or not (app.writer or app.live_views):
+            return self.IDLE_PCT, True      # resting, or lying down after the run
+        key = app.session_id if app.writer else -2  # -2: practising with the live view
+        if key != self._session:                    # a new session: the first lapse waits
+            self._session = key
             self._next_dip = ms + 120000 + self._rand(120000)
         if ms >= self._wander_at:
             self._wander_at = ms + 1000

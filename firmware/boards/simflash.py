@@ -1,7 +1,7 @@
 # The sim board's flash: a plain host folder, or a LittleFS image in a host file so the virtual
 # belt's session files live on the same filesystem (MicroPython's VfsLfs2) as on the ESP32, with
-# its real rename and free-space behaviour. The image's block size and count match a 4 MB ESP32
-# board's ~1.9 MB data partition.
+# its real rename and free-space behaviour. The image's block size and count match the ~1.9 MB
+# data partition the belt's MicroPython build leaves for files.
 import os
 
 BLOCK = 4096

@@ -274,7 +274,7 @@ def test_data_events_match_the_protocol_encoder():
     rig.run(board, app, body, link.tasks())
 
 
-def test_the_responsive_person_braces_in_sessions_and_fades_now_and_then():
+def test_the_responsive_person_braces_in_practice_and_sessions_and_fades_now_and_then():
     board, app, link, host, _ = _belt("person")
 
     async def body():
@@ -283,8 +283,10 @@ def test_the_responsive_person_braces_in_sessions_and_fades_now_and_then():
         await rig.advance(board, 2000)
         await host.call(board, "live", 1)
         await rig.advance(board, 3000)
-        idle = [e[1] for e in _efforts(host)]
-        eq(max(idle) < 80, True, "idle: about 3 %%, got up to %d" % max(idle))
+        # Watching the live view without a session, the person practises the brace.
+        practice = sorted(e[1] for e in _efforts(host))[10:]
+        mid = practice[len(practice) // 2]
+        eq(150 <= mid <= 250, True, "practising at about 20 %%: median %d" % mid)
         await host.call(board, "session_start")
         await rig.advance(board, 300000)
         held = [e[1] for e in _efforts(host)][20:]
