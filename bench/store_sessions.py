@@ -15,53 +15,39 @@ import gc
 import io
 import json
 import os
-import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import zlib
 
+from corecue import analytics, history, sessiondata
 from corecue.interp import firmware_module
 from corecue.store import open_store
 
 firmware_module("belt.sessionlog")              # firmware/ and the shims on sys.path
-from belt.sessionlog import SessionWriter  # noqa: E402
 from belt.sessionread import read_session  # noqa: E402
+import onehour  # noqa: E402  (bench/, the script's folder)
+from onehour import BAND, HOUR_FRAMES  # noqa: E402
 
-HOUR_FRAMES = 36000
 DISTINCT = 8                    # different hours written; the rest reuse their bytes
 DEVICE = "a1b2c3d4e5f63f2a"
 T0 = 1_790_000_000              # 2026-09-21, the first run of the history
-BAND = (150, 200, 300)
 
 
 def write_hour(seed, wall_time):
     """A closed one-hour session from the firmware's own writer: effort wandering around 20 %
     with a few flags and events, as a run logs it."""
     f = io.BytesIO()
-    w = SessionWriter(f, seed, 1000, wall_time, 0, 72, 5400, 1, BAND)
-    rng = random.Random(seed)
-    e = 200
-    for i in range(HOUR_FRAMES):
-        e += rng.choice((-10, -5, -5, 0, 0, 0, 5, 5, 10))     # the chain's 0.5 %MVC steps
-        e = min(max(e, 120), 320)
-        w.add_frame(e, 4 if i % 1800 == 0 else 0)
-        if i % 600 == 0:
-            w.add_event(5, 3)
-    w.close(1000 + HOUR_FRAMES * 100)
+    onehour.write_hour(f, seed, wall_time, seed)
     return f.getvalue()
 
 
-def summary(trailer):
-    """What the listing shows, from the file's trailer (the belt computed it while logging)."""
-    n = trailer["calibrated"] or 1
-    return {"frames": trailer["frames"], "in_band_pct": round(100 * trailer["in_band"] / n, 1),
-            "under_pct": round(100 * trailer["under"] / n, 1),
-            "over_pct": round(100 * trailer["over"] / n, 1), "mean_pm": trailer["mean_pm"],
-            "peak_pm": trailer["peak_pm"], "cues": trailer["cues"],
-            "flagged": trailer["flagged"]}
+def summary(raw):
+    """What `corecue sync` stores with a session: the companion's analytics of the file."""
+    return analytics.summarize(sessiondata.decode(raw)).as_dict()
 
 
 def median_time(fn, repeats):
@@ -78,9 +64,9 @@ def build_store(folder, hours, n):
     store = open_store(folder)
     t = time.perf_counter()
     for i in range(n):
-        raw, trailer = hours[i % len(hours)]
+        raw, trailer, summ = hours[i % len(hours)]
         store.add_session(DEVICE, i + 1, raw, zlib.crc32(raw), T0 + i * 86400.0,
-                          trailer["duration_ms"] / 1000, summary(trailer))
+                          trailer["duration_ms"] / 1000, summ)
     return store, time.perf_counter() - t
 
 
@@ -92,11 +78,10 @@ def build_inline(path, hours, n):
                "crc INTEGER, start_utc REAL, duration_s REAL, size INTEGER, stored_utc REAL, "
                "summary TEXT, raw BLOB)")
     for i in range(n):
-        raw, trailer = hours[i % len(hours)]
+        raw, trailer, summ = hours[i % len(hours)]
         db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (i + 1, DEVICE, i + 1, zlib.crc32(raw), T0 + i * 86400.0,
-                    trailer["duration_ms"] / 1000, len(raw), T0, json.dumps(summary(trailer)),
-                    raw))
+                    trailer["duration_ms"] / 1000, len(raw), T0, json.dumps(summ), raw))
     db.commit()
     return db
 
@@ -124,7 +109,7 @@ _BASELINE_LISTING = """
 def build_baseline(path, hours, n):
     # Decoded only now: a million frame tuples alive during the store's timing would bill the
     # listing for the garbage collector walking them.
-    frames_of = [read_session(raw)[1] for raw, _ in hours]
+    frames_of = [read_session(raw)[1] for raw, _, _ in hours]
     db = sqlite3.connect(path)
     for sql in _BASELINE:
         db.execute(sql)
@@ -163,7 +148,7 @@ def main():
         raw = write_hour(k + 1, T0 + k * 86400)
         hdr, frames, events, trailer, status = read_session(raw)
         assert status == "closed" and len(frames) == HOUR_FRAMES
-        hours.append((raw, trailer))
+        hours.append((raw, trailer, summary(raw)))
     del frames, events              # 36,000 tuples the garbage collector would walk while timing
     mean_raw = statistics.mean(len(h[0]) for h in hours)
     table = []      # (what, sessions, SQL ms, API ms, pages, bytes, build)
@@ -187,6 +172,16 @@ def main():
                       os.path.getsize(os.path.join(d, "corecue.db")),
                       f"{build_s:.1f} s ({n} transactions)"))
         db.close()
+        # What the person waits for: the table `corecue sessions` prints, and the whole command
+        # (a new Python process: imports, opening the database, the table).
+        with open_store(d) as s:
+            table_s = median_time(lambda: history.sessions_table(s), reps)
+        env = dict(os.environ, CORECUE_DATA_DIR=d)
+        cmd = [sys.executable, "-m", "corecue", "sessions"]
+        command_s = median_time(lambda: subprocess.run(cmd, env=env, check=True,
+                                                       stdout=subprocess.DEVNULL), 5)
+        python_s = median_time(lambda: subprocess.run([sys.executable, "-c", "pass"],
+                                                      check=True), 5)
 
         inline = build_inline(os.path.join(d, "inline.db"), hours, n)
         sql = median_time(lambda: inline.execute(_INLINE_LISTING).fetchall(), reps)
@@ -217,6 +212,9 @@ def main():
         sql = f"{sql:.2f} s" if sql >= 1 else f"{sql * 1000:.2f} ms"
         print(f"| {what} | {k} | {sql} | {api} | {pages} | {size / 1e6:.1f} MB | "
               f"{size / k:.0f} | {build} |")
+    print(f"`corecue sessions` over {n}: the table {table_s * 1000:.0f} ms (median of {reps}); "
+          f"the whole command {command_s * 1000:.0f} ms (median of 5), of which a bare Python "
+          f"start is {python_s * 1000:.0f} ms")
     if nb != n:
         sql, size = table[-1][2], table[-1][5]
         print(f"(baseline scaled linearly to {n} sessions: about {sql * n / nb:.1f} s, "
