@@ -13,6 +13,10 @@
 # notifies one packet per scheduler turn, so sampling keeps running during a download. NimBLE
 # raises OSError(ENOMEM) when its buffers are full: the packet is kept and sent again after a
 # growing pause. Advertising stops when a central connects and starts again at every disconnect.
+#
+# The radio is off for the run: from the warm-up to the end of the lie-down the belt neither
+# advertises nor keeps a connection (hardware/power.md: with the radio on, a marathon's logging
+# misses the 8-hour target on a worn cell). It comes back once the run flow is idle or done.
 import asyncio
 from micropython import const
 
@@ -20,6 +24,7 @@ from belt import FIRMWARE_VERSION
 from belt import protocol as P
 from belt.commands import Commands
 from belt.outbound import DATA_HEAD, EFFORT_LEN, Outbound
+from belt.runflow import State
 from belt.sessionsync import CHUNK_MAX
 
 SERVICE_UUID = "7f3a0001-6c2e-4b8e-9a51-636f72656375"
@@ -45,6 +50,7 @@ _INBOX = const(8)                # requests waiting for the receiver; more are l
 _BACKOFF_MS = const(2)
 _BACKOFF_MAX_MS = const(64)
 _AFTER_MS = const(50)            # lets a reply leave before a reboot
+_RADIO_CHECK_MS = const(500)     # how soon the radio follows the run flow
 _BATTERY_EMPTY_MV = const(3300)
 _BATTERY_FULL_MV = const(4150)
 
@@ -87,6 +93,7 @@ class BleLink:
         self.rx_dropped = 0         # requests lost because the receiver fell behind
         self.enomem = 0             # notifications NimBLE refused for want of buffers
         self.connections = 0
+        self.on_air = True          # advertising or connectable: off during a run
         ble.active(True)
         ble.config(gap_name=self.name, mtu=_MTU)
         ble.irq(self._irq)
@@ -110,10 +117,28 @@ class BleLink:
 
     def tasks(self):
         """(name, coroutine function) pairs for App.start(extra=...)."""
-        return (("ble-rx", self.rx), ("ble-tx", self.tx))
+        return (("ble-rx", self.rx), ("ble-tx", self.tx), ("ble-radio", self.radio))
 
     def _advertise(self):
-        self.ble.gap_advertise(_ADV_US, adv_data=self._adv, resp_data=self._resp)
+        if self.on_air:
+            self.ble.gap_advertise(_ADV_US, adv_data=self._adv, resp_data=self._resp)
+
+    async def radio(self):
+        """Radio off while the run flow runs (warm-up to the end of the lie-down), on otherwise."""
+        while True:
+            await self.board.sleep_ms(_RADIO_CHECK_MS)
+            state = self.app.flow.state
+            want = state == State.IDLE or state == State.DONE
+            if want == self.on_air:
+                continue
+            self.on_air = want
+            if want:
+                if self.conn is None:
+                    self._advertise()
+            else:
+                self.ble.gap_advertise(None)
+                if self.conn is not None:
+                    self.ble.gap_disconnect(self.conn)   # the IRQ then reports it as usual
 
     def _battery(self):
         mv = getattr(self.board, "battery_mv", None)

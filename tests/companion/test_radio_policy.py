@@ -1,0 +1,54 @@
+"""The belt's radio is off for the run (hardware/power.md): from the warm-up press to the end of
+the lie-down it neither advertises nor keeps a connection, and it is back once the run flow is
+done. The real firmware (corecue.virtualbelt) on the emulated radio, seen through bleak."""
+import asyncio
+
+from corecue import transport_ble as T
+from corecue.client import Belt
+from corecue.interp import firmware_module
+from corecue.virtualbelt import VirtualBelt
+
+State = firmware_module("belt.runflow").State
+
+
+def test_no_radio_from_warm_up_to_the_end_of_the_lie_down(tmp_path):
+    async def body():
+        vb = await VirtualBelt(str(tmp_path / "belt")).start()
+        try:
+            backend = vb.backend()
+            heard = [n for n, _, _ in await T.scan(timeout=0.5, backend=backend)]
+            transport = await T.connect(vb.name, backend=backend)
+            belt = Belt(transport)
+            await belt.hello()
+            lost = asyncio.Event()
+            belt._on_lost.append(lost.set)
+
+            vb.press("short")                            # warm-up: the run flow starts
+            await vb.sleep(2)
+            async with asyncio.timeout(5):
+                await lost.wait()                        # the belt closed the link itself
+            during = [n for n, _, _ in await T.scan(timeout=0.5, backend=backend)]
+            state_during = vb.state
+
+            await vb.sleep(95)                           # the holds
+            vb.press("short")                            # prime
+            await vb.sleep(2)
+            vb.press("short")                            # uncalibrated: skip priming, run
+            await vb.sleep(60)
+            state_run = vb.state
+            vb.press("long")                             # finish: the lie-down
+            await vb.sleep(60)
+            lying = [n for n, _, _ in await T.scan(timeout=0.5, backend=backend)]
+            await vb.sleep(10 * 60)
+            after = [n for n, _, _ in await T.scan(timeout=0.5, backend=backend)]
+            state_after = vb.state
+            await transport.close()
+            return (heard, during, (state_during, state_run), lying, after, state_after,
+                    vb.link.connections)
+        finally:
+            await vb.close()
+    heard, during, state_during, lying, after, state_after, connections = asyncio.run(body())
+    assert len(heard) == 1 and heard[0].startswith("corecue-")
+    assert state_during == (State.WARMUP, State.RUN) and during == [] and lying == []
+    assert state_after == State.DONE and after == heard
+    assert connections == 1
