@@ -80,7 +80,7 @@ def _sync(args):
 # -- the history ---------------------------------------------------------------------------------
 
 def _sessions(args):
-    if args.on_belt:
+    if args.on_belt or args.port or args.belt or args.virtual:
         from corecue.beltcli import on_belt, sessions
         return run(on_belt(sessions), args)
     from corecue.history import sessions_table
@@ -210,7 +210,8 @@ def add_parsers(sub, belt_parent, data_parent):
     p = sub.add_parser("sessions", parents=[belt_parent],
                        help="your runs: date, length, time in band, cues, fade",
                        description="The history of synced runs, oldest first. --on-belt lists "
-                       "the sessions on the belt itself instead.")
+                       "the sessions on the belt itself instead (as does naming a belt with "
+                       "--port, --belt or --virtual).")
     p.add_argument("--on-belt", action="store_true", help="the belt's own list")
     p.set_defaults(func=_sessions)
 
