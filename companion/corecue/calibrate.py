@@ -100,6 +100,28 @@ async def calibrate(conn, store, yes=False, out=print, ask=input):
     return res
 
 
+def history(store, device=None):
+    """The calibration history as a table: every attempt, and how each kept maximum compares
+    with the one kept before it (a drift means moved electrodes, or tired muscles)."""
+    from corecue.history import table, when
+    rows = store.calibrations(device)
+    if not rows:
+        return "no calibrations yet: `corecue calibrate`"
+    lines = [("date", "belt", "sensor", "placement", "rest", "maximum", "change", "kept",
+              "verdict")]
+    last = {}
+    for c in rows:
+        change = "-"
+        if c.adopted and last.get(c.device):
+            change = f"{(c.mvc / last[c.device] - 1) * 100:+.0f}%"
+        if c.adopted:
+            last[c.device] = c.mvc
+        lines.append((when(c.when_utc).strip(), c.device[-4:].upper(), c.mode or "-",
+                      str(c.placement), str(c.rest), str(c.mvc), change,
+                      "yes" if c.adopted else "no", c.verdict))
+    return table(lines)
+
+
 async def prompt(ask, text):
     """ask(text) (input) off the event loop: the link keeps being served while a person reads."""
     import asyncio

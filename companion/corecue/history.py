@@ -27,7 +27,7 @@ def table(rows):
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for r in rows:
-        out.append("  ".join(c.rjust(w) if i and c[:1].isdigit() or c == "-" else c.ljust(w)
+        out.append("  ".join(c.rjust(w) if i and (c[:1].isdigit() or c[:1] in "+-") else c.ljust(w)
                              for i, (c, w) in enumerate(zip(r, widths))).rstrip())
     return "\n".join(out)
 

@@ -48,7 +48,11 @@ def _devices(args):
 
 
 def _calibrate(args):
-    from corecue.calibrate import calibrate
+    from corecue.calibrate import calibrate, history
+    if args.history:
+        with open_history(args) as store:
+            print(history(store))
+        return 0
 
     @uses_store
     async def command(conn, a, store):
@@ -187,6 +191,8 @@ def add_parsers(sub, belt_parent, data_parent):
                        "verdict is shown in plain words, and the calibration is kept on the belt "
                        "only when you agree. Every attempt is kept in the history.")
     _yes_option(p)
+    p.add_argument("--history", action="store_true",
+                   help="list past calibrations and how the maximum changed (no belt needed)")
     p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("live", parents=[belt_parent],

@@ -40,6 +40,10 @@ def test_pair_calibrate_run_sync_and_read_the_history(belt, capsys, tmp_path):
     assert out.count("Brace ") == 3 and "Relax" in out
     code, out, _ = corecue(capsys, "status")
     assert "calibrated: yes" in out
+    code, out, _ = corecue(capsys, "calibrate", "--history")
+    (header, row), = [out.splitlines()]
+    assert header.split()[:2] == ["date", "belt"] and row.split()[-3:] == ["yes", "good",
+                                                                          "calibration"]
 
     # A run logged by the MicroPython virtual belt on the same flash folder.
     from corecue import virtual
@@ -99,3 +103,16 @@ def test_mistakes_get_one_line_and_change_nothing(belt, capsys):
 def test_scan_hears_the_virtual_belt_by_its_service(belt, capsys):
     code, out, _ = corecue(capsys, "--virtual", belt, "scan", "--seconds", "1")
     assert code == 0 and out.startswith("corecue-") and len(out.split()[0]) == 12
+
+
+def test_the_calibration_history_shows_a_drifting_maximum(tmp_path):
+    from corecue.calibrate import history
+    with open_store(str(tmp_path / "h")) as store:
+        dev = "a1b2c3d4e5f63f2a"
+        for t, mvc, ok in ((1.79e9, 5000, True), (1.7901e9, 4000, False), (1.7902e9, 3500, True)):
+            store.add_calibration(dev, t, "emg_raw", 1, 70, mvc, ok, ok,
+                                  "good calibration" if ok else "braces differed", {})
+        lines = history(store).splitlines()
+    assert len(lines) == 4
+    assert lines[2].split()[6:9] == ["4000", "-", "no"]       # refused: no change computed
+    assert lines[3].split()[6:9] == ["3500", "-30%", "yes"]   # against the last one kept
