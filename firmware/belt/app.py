@@ -12,6 +12,7 @@ import gc
 import asyncio
 from micropython import const
 
+from belt import battery as _battery
 from belt import button as _button
 from belt import haptics, ticks
 from belt.calibration import Calibrator
@@ -26,6 +27,7 @@ from belt.sessionlog import SessionWriter
 _GC_FREE_MIN = const(24 * 1024)   # collect right after a frame when less than this is free
 _WDT_FEED_MS = const(1000)
 _STALL_MS = const(3000)           # no frame for this long: stop feeding the watchdog
+_BATTERY_MS = const(5000)         # how often the cell is read (belt.battery smooths ~4 reads)
 _RESTART_MS = const(200)
 _mem_free = getattr(gc, "mem_free", None)   # MicroPython's; CPython collects on its own terms
 
@@ -64,6 +66,7 @@ class App:
         self.last_error = None
         self.listeners = []          # called with (effort_pm, quality) per frame: live view
         self.live_views = 0          # links with the live view on (belt.commands)
+        self.battery = _battery.Battery()
         self.sessions_logged = []    # [id, path, trailer, cues by kind, run summary] since boot
         self.cues = [0] * 5          # cues given in the current session, by coach CUE_* kind
         self.running = True
@@ -115,12 +118,18 @@ class App:
 
     def start_session(self):
         """Start logging now, as the run flow's LOG_START does (protocol session_start); the
-        run flow itself stays where it is. Returns the id, or None when the flash is full."""
+        run flow itself stays where it is. Returns the id, or None when the flash is full (or the
+        battery too low: battery_too_low() says which)."""
+        if self.battery_too_low():
+            return None
         self.flow.storage_full = not self.store.ensure_space()
         if self.flow.storage_full:
             return None
         self._open_session(self.board.ticks_ms())
         return self.session_id
+
+    def battery_too_low(self):
+        return self.battery.level >= _battery.CRITICAL
 
     def stop_session(self):
         """Close the open session (protocol session_stop); returns its id, or None."""
@@ -274,6 +283,21 @@ class App:
             else:
                 await self._motor_flag.wait()
 
+    async def _battery(self):
+        board = self.board
+        while True:
+            level = self.battery.update(board.battery_mv())
+            self.flow.battery = level
+            if level == _battery.EMPTY and self.writer:
+                now = board.ticks_ms()
+                if self.flow.state != 0:
+                    self._apply(self.flow.handle(Ev.BATTERY, now), now)
+                else:                   # logging started over the protocol: close it all the same
+                    self.log("battery empty (%d mV): session %d closed" % (
+                        self.battery.mv, self.session_id))
+                    self._close_session(now)
+            await board.sleep_ms(_BATTERY_MS)
+
     async def _watchdog(self):
         board = self.board
         last_frames = -1
@@ -308,7 +332,8 @@ class App:
         self.store.recover_all(self.log)
         tasks = [asyncio.create_task(self._guard(n, f)) for n, f in (
             ("sense", self._sense), ("buttons", self._buttons), ("timers", self._timers),
-            ("motor", self._motor), ("watchdog", self._watchdog)) + tuple(extra)]
+            ("motor", self._motor), ("watchdog", self._watchdog),
+            ("battery", self._battery)) + tuple(extra)]
         self.board.start(self)
         return tasks
 

@@ -243,6 +243,8 @@ class Commands:
         if a.calibrating:
             raise PE(P.E_STATE, "calibrating")
         sid = a.start_session()
+        if sid is None and a.battery_too_low():
+            raise PE(P.E_STATE, "battery low (%d mV): charge the belt" % a.battery.mv)
         if sid is None:
             raise PE(P.E_STATE, "flash full: confirm synced sessions to make room")
         return P.reply("session_start", req, sid)

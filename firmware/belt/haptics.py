@@ -43,6 +43,8 @@ LIE_DOWN_DONE = const(10)
 STORAGE_FULL = const(11)
 CALIBRATE_PHASE = const(12)
 ACK = const(13)
+BATTERY_LOW = const(14)
+BATTERY_EMPTY = const(15)
 
 # id: (name, priority, duty %, on/off ms)
 TABLE = (
@@ -62,6 +64,10 @@ TABLE = (
     ("calibrate_phase", PRIO_FLOW, 70, (400, 150, 100)),
     # A button was heard and nothing else would say so.
     ("ack", PRIO_FLOW, 60, (60,)),
+    # Instead of warmup_next when a run starts on a low cell: one long, two short.
+    ("battery_low", PRIO_FLOW, 80, (700, 250, 120, 250, 120)),
+    # The cell is nearly flat: no run starts, or the running session has just been saved.
+    ("battery_empty", PRIO_FLOW, 100, (700, 250, 700, 250, 700)),
 )
 
 

@@ -15,10 +15,12 @@
 # allocates nothing unless a cue fires.
 #
 #   state     event                      next      does
+#   IDLE      short, battery critical    IDLE      play battery_empty (refuses the session)
 #   IDLE      short, storage full        IDLE      play storage_full (refuses the session; the
 #                                                  STORAGE_FULL mark is for a status display,
 #                                                  there is no log open to take it)
 #   IDLE      short                      WARMUP    log start; first hold; play warmup_next
+#                                                  (battery_low instead on a low battery)
 #   WARMUP    hold timer / short         WARMUP    next hold (short marks HOLD_CUT); play
 #                                                  warmup_next; after the last: WARMUP_DONE
 #   WARMUP    short, holds done          PRIME     play brace_more_1 (the ask to brace)
@@ -33,9 +35,12 @@
 #   COOLDOWN  lie-down timer             DONE      play lie_down_done; log stop
 #   COOLDOWN  long                       DONE      marked LIE_DOWN_CUT; log stop; play ack
 #   DONE      short                      IDLE      play ack
+#   any run   battery empty              DONE      marked BATTERY_STOP; log stop; play
+#             (WARMUP..COOLDOWN)                   battery_empty (the session is saved whole)
 # A short press during RUN does nothing: a runner's arm swing must not end or change the run.
 from micropython import const
 
+from belt import battery as _battery
 from belt import coach as _coach
 from belt import haptics
 from belt import ticks
@@ -57,6 +62,7 @@ class Ev:
     SHORT = 1
     LONG = 2
     TICK = 3
+    BATTERY = 4             # the battery is empty (belt.battery): end the run while it can
 
 
 class Act:
@@ -81,6 +87,8 @@ class Mark:
     LIE_DOWN_CUT = 10
     ABORTED = 11
     STORAGE_FULL = 12
+    BATTERY_LOW = 13        # a run started on a low battery
+    BATTERY_STOP = 14       # the run ended because the battery was empty
 
 
 DEFAULTS = {
@@ -120,6 +128,7 @@ class Runflow:
         if self.prime_remind_ms <= 0 or self.lie_down_ms <= 0:
             raise ValueError("timers must be positive")
         self.storage_full = False   # the app keeps this current; a full log refuses a session
+        self.battery = 0            # belt.battery level, kept current by the app
         self.state = State.IDLE
         self.hold = 0               # index of the current hold; len(holds) once all are done
         self._deadline = None
@@ -142,6 +151,8 @@ class Runflow:
             return _join(acts, self._short(now))
         if ev == Ev.LONG:
             return _join(acts, self._long(now))
+        if ev == Ev.BATTERY:
+            return _join(acts, self._battery_empty())
         return acts
 
     # The per-frame methods are kept to few locals and shallow expressions: MicroPython takes a
@@ -206,12 +217,17 @@ class Runflow:
     def _short(self, now):
         st = self.state
         if st == State.IDLE:
+            if self.battery >= _battery.CRITICAL:
+                return ((Act.PLAY, haptics.BATTERY_EMPTY),)
             if self.storage_full:
                 return ((Act.MARK, Mark.STORAGE_FULL), (Act.PLAY, haptics.STORAGE_FULL))
             self.state = State.WARMUP
             self.hold = 0
             code, ms = self.holds[0]
             self._deadline = ticks.add(now, ms)
+            if self.battery == _battery.LOW:
+                return ((Act.LOG_START, 0), (Act.STATE, State.WARMUP), (Act.MARK, code),
+                        (Act.MARK, Mark.BATTERY_LOW), (Act.PLAY, haptics.BATTERY_LOW))
             return ((Act.LOG_START, 0), (Act.STATE, State.WARMUP), (Act.MARK, code),
                     (Act.PLAY, haptics.WARMUP_NEXT))
         if st == State.WARMUP:
@@ -248,6 +264,17 @@ class Runflow:
         if st == State.COOLDOWN:
             return self._done(Mark.LIE_DOWN_CUT, haptics.ACK)
         return None
+
+    def _battery_empty(self):
+        st = self.state
+        if st == State.IDLE or st == State.DONE:
+            return None
+        if st == State.RUN:
+            self.coach.stop()
+        self.state = State.DONE
+        self._deadline = None
+        return ((Act.MARK, Mark.BATTERY_STOP), (Act.STATE, State.DONE), (Act.LOG_STOP, 0),
+                (Act.PLAY, haptics.BATTERY_EMPTY))
 
     def _next_hold(self, start):
         # Timed from when the previous hold was due to end, so late timer handling does not

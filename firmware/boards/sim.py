@@ -35,7 +35,7 @@ _PHASE = {"rest": PH_REST, "brace": PH_BRACE, "pause": PH_PAUSE}
 _STEP_MS = 20           # longest virtual step between yields to the firmware's tasks
 _WDT_TIMEOUT_MS = 10000
 _PRESS_MS = {"short": 200, "long": 2000}
-_BATTERY_MV = 3900      # a LiPo about half full; the sim has no battery model
+_BATTERY_MV = 3900      # a LiPo about half full, unless a test or scenario sets board.battery
 _ID_FILE = "/device_id"
 
 
@@ -95,6 +95,7 @@ class Board:
         self.usb = usb
         self._bluetooth = bluetooth  # a `bluetooth` module (corecue.bleemu's emulated radio)
         self.speed = speed          # virtual ms per real ms; 0: as fast as possible
+        self.battery = _BATTERY_MV  # what the cell reads now (mV): a test may drain it
         self.ended = False          # end() was called: the host went away, or a reboot
         self.rebooting = False
         self._never = None
@@ -141,7 +142,7 @@ class Board:
             pass                        # the companion closed the terminal: nobody to tell
 
     def battery_mv(self):
-        return _BATTERY_MV
+        return self.battery
 
     def device_id(self):
         """8 bytes, made up at random the first time and kept in this belt's flash, so the same

@@ -98,6 +98,34 @@ def test_a_failing_task_is_restarted_and_the_session_goes_on():
     record("guard_frames", len(frames))
 
 
+def test_a_flat_battery_ends_the_run_with_the_session_saved_whole():
+    d = _fresh("battery")
+    board, app, lines = _boot(d, _LONGER)
+
+    def drain(board, app, tasks):
+        if board.elapsed_ms >= 40000:
+            board.battery = 3380            # the cell gives out 40 s in
+    _run(board, app, 80, drain)
+    eq(app.flow.state, 5, "the run flow is done")
+    eq(app.writer, None, "the session was closed by the belt")
+    sid, path = app.sessions_logged[0][:2]
+    hdr, frames, events, tr, status = read_session(path)
+    eq((status, tr["closed_by"]), ("closed", 1), "closed by the writer, not by recovery")
+    end = len(frames) / 10
+    eq(40 <= end <= 40 + 25, True, "ended %.1f s in: within a few readings of the drop" % end)
+    marks = [a for _, k, a in events if k == 7]
+    eq(14 in marks, True, "marked BATTERY_STOP: %s" % marks)
+    edges = [t for t, level in board.motor_edges if level and t >= 40000]
+    eq(len(edges) >= 3, True, "battery_empty felt: %s" % edges)
+    app.shutdown()
+    # A new run is refused while the cell is this low.
+    app.press(button.SHORT)
+    eq(app.flow.state, 0, "done: a press goes back to idle")
+    app.press(button.SHORT)
+    eq((app.flow.state, app.writer), (0, None), "still idle, and no session started")
+    record("battery_stop_s", int(end))
+
+
 def test_a_stalled_chain_starves_the_watchdog_and_boot_recovers_the_session():
     d = _fresh("wdt")
     board, app, lines = _boot(d, _LONGER)

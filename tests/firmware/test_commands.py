@@ -9,6 +9,7 @@ from fwtest import eq, record
 import beltrig as rig
 from belt import FIRMWARE_VERSION, protocol as P
 from belt import config as _config
+from belt import haptics
 from belt.app import App
 from belt.clock import Clock
 from belt.commands import Commands
@@ -313,7 +314,7 @@ def test_buzz_reboot_live_and_unknown_types():
         eq(_do(cmd, "buzz", 8)[0], 0x8E, "buzz go")
         await rig.advance(board, 100)
         eq([lvl for _, lvl in board.motor_edges][:1], [100], "the motor ran the go pattern")
-        _error(_do(cmd, "buzz", 14), P.E_INVALID, "no pattern 14")
+        _error(_do(cmd, "buzz", len(haptics.TABLE)), P.E_INVALID, "no such pattern")
         eq(_do(cmd, "live", 1)[0], 0x87, "live on")
         eq(cmd.live, True, "on")
         _error(_do(cmd, "live", 2), P.E_INVALID, "live 2")

@@ -203,6 +203,37 @@ def test_storage_full_refuses_a_session():
     eq(r.short()[0], (Act.LOG_START, 0), "starts once there is room")
 
 
+def test_the_battery_refuses_warns_and_ends_a_run_cleanly():
+    from belt.battery import CRITICAL, EMPTY, LOW
+    r = Rig()
+    r.flow.battery = CRITICAL
+    eq(r.short(), ((Act.PLAY, haptics.BATTERY_EMPTY),), "no run on a nearly flat cell")
+    eq(r.flow.state, State.IDLE, "still idle")
+    r.flow.battery = LOW
+    acts = r.short()
+    eq(acts[0], (Act.LOG_START, 0), "a low cell starts the run")
+    eq(acts[-2:], ((Act.MARK, Mark.BATTERY_LOW), (Act.PLAY, haptics.BATTERY_LOW)),
+       "marked, and felt instead of warmup_next")
+    eq(r.flow.handle(Ev.BATTERY, r.now()) is not None, True, "empty during the warm-up ends it")
+    eq(r.flow.state, State.DONE, "done")
+    for during in ("warm-up", "run", "lie-down"):
+        r = Rig()
+        if during == "warm-up":
+            r.short()
+        else:
+            to_run(r)
+        if during == "lie-down":
+            r.long()
+        r.flow.battery = EMPTY
+        acts = r._keep(r.flow.handle(Ev.BATTERY, r.now()))
+        eq(acts, ((Act.MARK, Mark.BATTERY_STOP), (Act.STATE, State.DONE), (Act.LOG_STOP, 0),
+                  (Act.PLAY, haptics.BATTERY_EMPTY)), "empty in the %s" % during)
+        eq((r.flow.state, r.deadline()), (State.DONE, None), "done, no timer left")
+        eq(r.flow.handle(Ev.BATTERY, r.now()), None, "once")
+    r = Rig()
+    eq(r.flow.handle(Ev.BATTERY, r.now()), None, "idle: nothing to end")
+
+
 def test_long_press_aborts_warmup_and_prime():
     for prime in (False, True):
         r = Rig()

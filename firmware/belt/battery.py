@@ -1,0 +1,63 @@
+# The cell's state of charge as the run flow needs it: may a run start, should the runner be
+# warned, must the session close now while it still can. hardware/power.md gives the thresholds:
+# a LiPo under the belt's load reads about 3.80 V with a marathon still in it; near 3.45 V it has
+# minutes left, and the XIAO's regulator drops out near 3.3 V, so the session log is closed well
+# before that (a cut would lose the block being written and leave the session torn).
+#
+# A level changes only when three readings in a row agree (15 s at the app's pace): a motor pulse
+# or a radio burst sags the cell for milliseconds, and one such reading must not end a run. The
+# first reading counts at once, so a belt switched on with a flat cell refuses from the start.
+# Integer arithmetic, no allocation: called every few seconds.
+from micropython import const
+
+OK = const(0)
+LOW = const(1)          # a run starts, with a warning: it may not last a long run
+CRITICAL = const(2)     # no new run; a running one goes on
+EMPTY = const(3)        # a running session closes now
+
+LOW_MV = const(3800)
+CRITICAL_MV = const(3500)   # a run started here would end within minutes: refuse it
+EMPTY_MV = const(3450)
+_HYSTERESIS_MV = const(30)  # a level is left upwards only this far above its edge
+_CONFIRM = const(3)         # readings in a row that must agree before the level changes
+_EDGES = (LOW_MV, CRITICAL_MV, EMPTY_MV)
+
+
+def _level_of(mv):
+    level = OK
+    for edge in _EDGES:
+        if mv < edge:
+            level += 1
+    return level
+
+
+class Battery:
+    def __init__(self):
+        self.mv = 0             # the latest reading; 0 until the first one (or no gauge)
+        self.level = OK
+        self._pending = OK
+        self._count = 0
+
+    def update(self, mv):
+        """Take one reading (mV; 0 or less: the board cannot tell) and return the level."""
+        if mv <= 0:
+            return self.level
+        first = self.mv == 0
+        self.mv = mv
+        raw = _level_of(mv)
+        if raw < self.level:
+            # Recovering (a cell rests after a load): only once clearly above the edge, so the
+            # level does not flicker around it.
+            raw = _level_of(mv - _HYSTERESIS_MV)
+        if first or raw == self.level:
+            self.level = raw
+            self._count = 0
+            return raw
+        if raw != self._pending:
+            self._pending = raw
+            self._count = 0
+        self._count += 1
+        if self._count >= _CONFIRM:
+            self.level = raw
+            self._count = 0
+        return self.level
