@@ -21,9 +21,18 @@ import asyncio
 import json
 import struct
 import zlib
-from dataclasses import dataclass, field, fields as dc_fields
 
+# Errors and records live in their own modules; re-exported so `from corecue.client import X`
+# keeps working for every X.
+from corecue.errors import (  # noqa: F401
+    AuthRequired, BadReply, BeltError, BeltInternal, BeltRefused, BeltTimeout, CrcMismatch,
+    DownloadError, IncompatibleBelt, InvalidValue, LinkLost, Malformed, NotFound, Unknown,
+    VersionMismatch, WrongState, one_line, refusal,
+)
 from corecue.interp import firmware_module
+from corecue.records import (  # noqa: F401
+    Calibration, Cue, Data, DownloadStats, Effort, Hello, Session, Status, TimeAnchor, _record,
+)
 
 P = firmware_module("belt.protocol")
 ENTRY_SIZE = struct.calcsize(P.ENTRY)
@@ -34,241 +43,8 @@ OLDEST_BELT = 1
 DEFAULT_TIMEOUT = 3.0
 DOWNLOAD_RETRIES = 5
 
-
-# -- errors ------------------------------------------------------------------------------------
-
-class BeltError(Exception):
-    """Anything that went wrong talking to the belt; str() is one line for a person."""
-
-
-class BeltTimeout(BeltError):
-    pass
-
-
-class LinkLost(BeltError):
-    pass
-
-
-class BadReply(BeltError):
-    """The belt answered with something that does not parse as the protocol says."""
-
-
-class IncompatibleBelt(BeltError):
-    pass
-
-
-class DownloadError(BeltError):
-    pass
-
-
-class BeltRefused(BeltError):
-    """The belt answered ERROR: .code (protocol E_*), .reason (its name), .message (the belt's
-    own words, e.g. "low_pm: 5000 above maximum 1000")."""
-    code = 0
-
-    def __init__(self, request, code, message, text=None):
-        self.request = request
-        self.code = code
-        self.reason = P.ERROR_NAMES[code] if 0 < code < len(P.ERROR_NAMES) else "error %d" % code
-        self.message = message
-        super().__init__(text or f"belt refused {request}: {message or self.reason}")
-
-
-class Malformed(BeltRefused):
-    code = P.E_MALFORMED
-
-
-class Unknown(BeltRefused):
-    code = P.E_UNKNOWN
-
-
-class InvalidValue(BeltRefused):
-    code = P.E_INVALID
-
-
-class WrongState(BeltRefused):
-    code = P.E_STATE
-
-
-class NotFound(BeltRefused):
-    code = P.E_NOT_FOUND
-
-
-class CrcMismatch(BeltRefused):
-    code = P.E_CRC
-
-
-class VersionMismatch(BeltRefused):
-    code = P.E_VERSION
-
-
-class AuthRequired(BeltRefused):
-    code = P.E_AUTH
-
-
-class BeltInternal(BeltRefused):
-    code = P.E_INTERNAL
-
-
-_REFUSALS = {c.code: c for c in (Malformed, Unknown, InvalidValue, WrongState, NotFound,
-                                  CrcMismatch, VersionMismatch, AuthRequired, BeltInternal)}
-
-
-def refusal(request, code, message):
-    return _REFUSALS.get(code, BeltRefused)(request, code, one_line(message))
-
-
-def one_line(text):
-    """Text from the belt, fit for one line of a terminal."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
-
-
-# -- what the belt says ------------------------------------------------------------------------
-# Field names for the formats in belt.protocol; each record checks that the count matches the
-# format it is decoded from, so a change of the message table cannot go unnoticed.
-
-def _record(cls, values, tail_field=None, tail=b""):
-    names = [f.name for f in dc_fields(cls)]
-    if tail_field:
-        names.remove(tail_field)
-    if len(values) != len(names):
-        raise BadReply(f"{cls.__name__.lower()}: {len(values)} fields, expected {len(names)}")
-    kw = dict(zip(names, values))
-    if tail_field:
-        kw[tail_field] = tail
-    return cls(**kw)
-
-
-@dataclass
-class Hello:
-    version: int
-    oldest_companion: int
-    capabilities: int
-    device_id: bytes
-    max_payload: int
-    firmware: str
-
-    @property
-    def device(self):
-        return self.device_id.hex()
-
-    def capability_names(self):
-        names = [("usb", P.CAP_USB), ("ble", P.CAP_BLE), ("live", P.CAP_LIVE),
-                 ("auth", P.CAP_AUTH)]
-        return [n for n, bit in names if self.capabilities & bit]
-
-
-@dataclass
-class Status:
-    state: int
-    sensor_mode: int
-    battery_mv: int
-    flash_used: int
-    flash_free: int
-    frames: int
-    late: int
-    missed: int
-    overruns: int
-    restarts: int
-    calibrated: int
-    calibrating: int
-    live: int
-    open_session: int
-
-
-@dataclass
-class TimeAnchor:
-    boot_id: int
-    ticks_ms: int
-    unix: int
-
-
-@dataclass
-class Calibration:
-    op: int
-    phase: int
-    level: int
-    frames: int
-    rest: int
-    mvc: int
-    spread_pm: int
-    reasons: int
-    adopted: int
-    trials: tuple
-
-    @property
-    def ok(self):
-        return self.reasons == 0
-
-
-@dataclass
-class Session:
-    id: int
-    start_ticks: int
-    wall: int
-    duration_ms: int
-    size: int
-    crc: int
-    flags: int
-    boot_id: int
-
-    @property
-    def synced(self):
-        return bool(self.flags & P.FL_SYNCED)
-
-    @property
-    def open(self):
-        return bool(self.flags & P.FL_OPEN)
-
-
-@dataclass
-class Effort:
-    frame: int
-    effort_pm: int
-    quality: int
-    state: int
-    level: int
-
-
-@dataclass
-class Data:
-    session: int
-    offset: int
-    data: bytes
-
-
-@dataclass
-class Cue:
-    kind: int
-    level: int
-
-
 _EVENTS = {"effort": (Effort, None), "data": (Data, "data"), "cue": (Cue, None)}
 CAL_PHASES = ("rest", "brace", "pause")
-
-
-@dataclass
-class DownloadStats:
-    """What a download cost: chunks received, acks sent and the offset each acknowledged,
-    re-reads after a lost chunk, chunks ignored (duplicates, or sent after a lost one)."""
-    size: int = 0
-    window: int = 0
-    chunk: int = 0
-    chunks: int = 0
-    acks: int = 0
-    acked: list = field(default_factory=list)
-    rereads: int = 0
-    ignored: int = 0
-
-    start: int = 0
-
-    def gating_acks(self):
-        """Acks the belt had to wait for before it could send more: those that opened the window
-        onto data the previous limit held back. The download's round trips after the read:
-        about 2 x chunks / window, none when the whole file fits in one window."""
-        limits = [self.start] + self.acked[:-1]
-        return sum(1 for a in limits[:len(self.acked)] if a + self.window * self.chunk < self.size)
-
 
 # -- the client --------------------------------------------------------------------------------
 
