@@ -71,6 +71,18 @@ def _mode_name(code):
     return names[code] if 0 <= code < len(names) else f"mode {code}"
 
 
+def _battery_words(mv):
+    """What the belt makes of this voltage (belt.battery's edges, before its 3-reading wait)."""
+    b = firmware_module("belt.battery")
+    if mv < b.EMPTY_MV:
+        return " (flat: charge it)"
+    if mv < b.CRITICAL_MV:
+        return " (too low to start a run: charge it)"
+    if mv < b.LOW_MV:
+        return " (low: may not last a long run)"
+    return ""
+
+
 def _size(n):
     if n < 1024:
         return f"{n} B"
@@ -95,7 +107,8 @@ async def status(belt, args):
     st = await belt.status()
     caps = ", ".join(h.capability_names()) or "none"
     print(f"belt {h.device}, firmware {h.firmware}, protocol {h.version} ({caps})")
-    battery = f"{st.battery_mv / 1000:.2f} V" if st.battery_mv else "unknown"
+    battery = f"{st.battery_mv / 1000:.2f} V{_battery_words(st.battery_mv)}" \
+        if st.battery_mv else "unknown"
     print(f"state: {_state_name(st.state)}; sensor: {_mode_name(st.sensor_mode)}; "
           f"battery: {battery}")
     print(f"calibrated: {_yes(st.calibrated)}; calibrating: {_yes(st.calibrating)}; "

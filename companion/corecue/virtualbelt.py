@@ -43,6 +43,8 @@ class VirtualBelt:
 
     async def start(self):
         from corecue.bleemu import EmulatedAir
+        if os.path.exists(self.folder) and not os.path.isdir(self.folder):
+            raise BeltError(f"{self.folder}: not a folder (a virtual belt keeps its flash in one)")
         try:
             os.makedirs(self.folder, exist_ok=True)
         except OSError as e:

@@ -116,3 +116,26 @@ def test_the_calibration_history_shows_a_drifting_maximum(tmp_path):
     assert len(lines) == 4
     assert lines[2].split()[6:9] == ["4000", "-", "no"]       # refused: no change computed
     assert lines[3].split()[6:9] == ["3500", "-30%", "yes"]   # against the last one kept
+
+
+def test_a_flat_battery_is_said_in_words_and_refuses_a_session(tmp_path):
+    import asyncio
+
+    from corecue.beltcli import _battery_words
+    from corecue.client import WrongState
+    from corecue.connect import Connection, Target
+    assert _battery_words(3900) == ""
+    assert "may not last" in _battery_words(3700)
+    assert "too low to start" in _battery_words(3480)
+    assert "flat" in _battery_words(3400)
+
+    async def body():
+        async with Connection(Target("virtual", str(tmp_path / "belt"))) as conn:
+            conn.virtual.board.battery = 3400
+            await conn.sleep(16)                    # three readings, 5 s apart
+            try:
+                await conn.belt.session_start()
+            except WrongState as e:
+                return str(e), (await conn.belt.status()).open_session
+    refused, open_session = asyncio.run(body())
+    assert "battery low (3400 mV): charge the belt" in refused and open_session == 0
