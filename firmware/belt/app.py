@@ -286,7 +286,9 @@ class App:
     async def _battery(self):
         board = self.board
         while True:
-            level = self.battery.update(board.battery_mv())
+            # Not while the motor runs: its current sags the cell for the length of a pattern.
+            level = self.battery.level if self.player.busy() else \
+                self.battery.update(board.battery_mv())
             self.flow.battery = level
             if level == _battery.EMPTY and self.writer:
                 now = board.ticks_ms()

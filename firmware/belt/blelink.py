@@ -228,7 +228,10 @@ class BleLink:
         if self._replies:
             pkt = self._replies[0]
             room = self.mtu - _ATT_OVERHEAD
-            if len(pkt) <= room:
+            # Whole only if none of it has gone yet: an MTU exchange in the middle of a long
+            # reply may make it fit, but the companion already holds its first _sent bytes and
+            # would reassemble them twice.
+            if self._sent == 0 and len(pkt) <= room:
                 return self.h_control, pkt
             return self.h_control, memoryview(pkt)[self._sent:self._sent + room]
         n = self.out.pack_effort(self._epkt)

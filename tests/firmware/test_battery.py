@@ -47,3 +47,43 @@ def test_an_update_allocates_nothing():
     b = Battery()
     b.update(3900)
     eq(allocated(lambda: b.update(3850)), 0, "bytes allocated by update")
+
+
+def _levels(b, readings):
+    return [b.update(mv) for mv in readings]
+
+
+def test_a_worn_cell_straddling_an_edge_still_reaches_critical():
+    # Sags to 3440 (EMPTY) under load, recovers to 3470 (CRITICAL) at rest: no two readings in a
+    # row agree, yet every one is worse than LOW.
+    b = Battery()
+    _levels(b, [3900] * 2 + [3700] * 4)
+    eq(b.level, LOW, "a tired cell")
+    seen = _levels(b, [3440, 3470] * 20)
+    eq(seen[:3], [LOW, LOW, CRITICAL], "three worse readings: the least severe of them")
+    eq(seen[-1], CRITICAL, "and no lower: the cell at rest is above the EMPTY edge")
+
+
+def test_a_cell_sagging_below_the_regulator_refuses_a_run_at_once():
+    b = Battery()
+    b.update(3900)
+    seen = _levels(b, [3440, 3470, 3300] * 10)
+    eq(seen[:3], [OK, OK, CRITICAL], "three worse readings: CRITICAL, the least severe of them")
+    # Each 3470 is at CRITICAL and breaks the run of EMPTY readings, so the level stays there.
+    eq(seen[-1], CRITICAL, "a rest reading at CRITICAL keeps the level")
+
+
+def test_readings_on_both_sides_of_the_level_change_nothing():
+    b = Battery()
+    _feed(b, 3600, 10)
+    eq(b.level, LOW, "start")
+    seen = _levels(b, [3400, 3400, 3950, 3400, 3950, 3950, 3400, 3400, 3950] * 5)
+    eq(seen, [LOW] * len(seen), "two worse, then better: a new run each time the side changes")
+
+
+def test_better_readings_adopt_the_least_improved_level():
+    b = Battery()
+    _feed(b, 3400, 10)
+    eq(b.level, EMPTY, "start")
+    eq(_levels(b, [3950, 3700, 3950]), [EMPTY, EMPTY, LOW], "up to LOW, not OK")
+    eq(_levels(b, [3820, 3820, 3820]), [LOW] * 3, "within the hysteresis: at the level")
