@@ -14,9 +14,11 @@ from corecue.interp import firmware_module
 from corecue.recording import RecordingError
 
 
-def open_history(args):
+def open_history(args, create=True):
+    """The history the options name. create=False for commands that only read it: a mistyped
+    --data-dir must not leave an empty history behind."""
     from corecue.store import open_store
-    return open_store(getattr(args, "data_dir", None))
+    return open_store(getattr(args, "data_dir", None), create=create)
 
 
 def run(command, args, speed=0.0, target=None, store=None):
@@ -24,9 +26,10 @@ def run(command, args, speed=0.0, target=None, store=None):
     store)`, disconnect. speed: a virtual belt's time, x real time (0: as fast as it runs)."""
     from corecue.connect import Connection, resolve
     explicit = args.port or getattr(args, "belt", None) or getattr(args, "virtual", None)
-    if store is None and (not explicit or getattr(args, "belt", None) or command_needs_store(
-            command)):
+    if store is None and command_needs_store(command):
         store = open_history(args)
+    elif store is None and (not explicit or getattr(args, "belt", None)):
+        store = _existing_history(args)     # only to find the remembered belt
     target = target or resolve(args.port, getattr(args, "belt", None),
                                getattr(args, "virtual", None), store)
 
@@ -40,6 +43,15 @@ def run(command, args, speed=0.0, target=None, store=None):
     finally:
         if store is not None:
             store.close()
+
+
+def _existing_history(args):
+    """The history if there is one (None on a fresh install: nothing is created for a lookup)."""
+    from corecue.store import DB_NAME, data_dir
+    folder = data_dir(getattr(args, "data_dir", None))
+    if not os.path.exists(os.path.join(folder, DB_NAME)):
+        return None
+    return open_history(args, create=False)
 
 
 def command_needs_store(command):

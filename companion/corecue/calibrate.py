@@ -28,18 +28,20 @@ for _i in range(BRACES):
         STEPS.append(("pause", PAUSE_S, "Relax and breathe."))
 
 
-async def _step(conn, phase, seconds, show):
-    """Run one phase for `seconds` of the belt's time, showing the signal level as it comes."""
+async def _step(conn, phase, seconds, show, scale):
+    """Run one phase for `seconds` of the belt's time, showing the signal level as it comes.
+    scale: {"max": ...}, the largest level so far (or the last calibration's maximum), shared by
+    the steps so that a relaxed belly shows as a short bar and a brace as a long one."""
     belt = conn.belt
     await belt.cal_begin(phase)
-    seen = {"t0": None, "max": 1}
+    t0 = [None]
 
     def on_effort(ev):
-        if seen["t0"] is None:
-            seen["t0"] = ev.frame
-        t = (ev.frame - seen["t0"]) / 10
-        seen["max"] = max(seen["max"], ev.level)
-        show.show(t, f"  {phase:5s} {t:4.1f} s {bar(ev.level, seen['max'] * 1.2)}")
+        if t0[0] is None:
+            t0[0] = ev.frame
+        t = (ev.frame - t0[0]) / 10
+        scale["max"] = max(scale["max"], ev.level)
+        show.show(t, f"  {phase:5s} {t:4.1f} s {bar(ev.level, scale['max'] * 1.2)}")
     try:
         await follow(belt, seconds, on_effort)
     finally:
@@ -58,13 +60,16 @@ async def calibrate(conn, store, yes=False, out=print, ask=input):
         "maximum. Lie the same way each time you calibrate, and keep the electrodes where they "
         "are afterwards.")
     show = LinePrinter()
+    # Until a brace sets it, the bar's scale is the last maximum kept (nothing: 1, the first
+    # readings fill the bar, then it settles as the levels grow).
+    scale = {"max": max(1, int(cfg.get("cal_mvc", 0)))}
     await belt.live(True)
     try:
         for phase, seconds, text in STEPS:
             out(f"{text} ({seconds} s)")
             if not yes:
                 await prompt(ask, "  press Enter to start ")
-            await _step(conn, phase, seconds, show)
+            await _step(conn, phase, seconds, show, scale)
         res = await belt.cal_evaluate()
     except BaseException:
         await _quietly(belt.cal_abort())
@@ -123,9 +128,35 @@ def history(store, device=None):
 
 
 async def prompt(ask, text):
-    """ask(text) (input) off the event loop: the link keeps being served while a person reads."""
+    """ask(text) (input) in a thread of its own, so the link keeps being served while a person
+    reads. A daemon thread: Ctrl-C at the prompt ends the command at once (a pool thread would
+    keep the process until Enter). The end of standard input is a one-line error, not a hang."""
     import asyncio
-    return await asyncio.get_running_loop().run_in_executor(None, ask, text)
+    import threading
+    loop = asyncio.get_running_loop()
+    answer = loop.create_future()
+
+    def settle(fn, value):
+        if not answer.done():
+            fn(value)
+
+    def read():
+        try:
+            got = ask(text)
+        except EOFError:
+            got = BeltError("no answer: standard input has ended (run with --yes to go on "
+                            "without prompts)")
+        except BaseException as e:          # KeyboardInterrupt in the thread, a closed stream
+            got = BeltError(f"no answer: {e!r}")
+        try:
+            if isinstance(got, BaseException):
+                loop.call_soon_threadsafe(settle, answer.set_exception, got)
+            else:
+                loop.call_soon_threadsafe(settle, answer.set_result, got)
+        except RuntimeError:
+            pass                            # the command has already ended
+    threading.Thread(target=read, daemon=True).start()
+    return await answer
 
 
 async def _quietly(coro):

@@ -212,7 +212,7 @@ def _doctor(args):
     if not named:
         from corecue.store import StoreError
         try:
-            with open_history(args) as store:
+            with open_history(args, create=False) as store:
                 rec = store.default_belt()
         except StoreError:
             rec = None

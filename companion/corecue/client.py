@@ -171,8 +171,11 @@ class Belt:
             await self._send(pkt)
             wait = self.timeout if timeout is None else timeout
             try:
-                return await asyncio.wait_for(fut, wait)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+                # (Ctrl-C) that arrives as the awaited reply does, and the command goes on.
+                async with asyncio.timeout(wait):
+                    return await fut
+            except TimeoutError:
                 raise BeltTimeout(f"the belt did not answer {name} within {wait:g} s") from None
         finally:
             self._pending.pop(rid, None)
@@ -339,8 +342,9 @@ class Belt:
                 if not pending:
                     arrived.clear()
                     try:
-                        await asyncio.wait_for(arrived.wait(), self.timeout)
-                    except asyncio.TimeoutError:
+                        async with asyncio.timeout(self.timeout):   # not wait_for: see request
+                            await arrived.wait()
+                    except TimeoutError:
                         retries += 1
                         if retries > DOWNLOAD_RETRIES:
                             raise BeltTimeout(

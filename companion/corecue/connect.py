@@ -24,6 +24,7 @@ class Target:
     transport: str          # "usb", "ble" or "virtual"
     address: str = ""       # port path, BLE name or id, virtual belt folder ("" for USB: find it)
     remembered: bool = False
+    device: str = ""        # the device id expected to answer ("": any belt)
 
     def describe(self):
         what = {"usb": "USB", "ble": "Bluetooth", "virtual": "virtual belt"}[self.transport]
@@ -44,12 +45,20 @@ def resolve(port=None, belt=None, virtual=None, store=None):
     if belt:
         rec = store.find_belt(belt) if store is not None else None
         if rec is not None:
-            return Target(rec.transport, rec.address, remembered=True)
+            return Target(rec.transport, rec.address, remembered=True, device=rec.device)
+        if _is_device_id(belt):
+            # A device id names a belt by what it advertises (its name), then HELLO confirms it.
+            from corecue.pairing import belt_name
+            return Target("ble", belt_name(belt.lower()), device=belt.lower())
         return Target("ble", belt)
     rec = store.default_belt() if store is not None else None
     if rec is not None:
-        return Target(rec.transport, rec.address, remembered=True)
+        return Target(rec.transport, rec.address, remembered=True, device=rec.device)
     return Target("usb", "")
+
+
+def _is_device_id(text):
+    return len(text) == 16 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 class Connection:
@@ -98,6 +107,12 @@ class Connection:
             belt = Belt(transport, timeout=self.timeout)
             await belt.hello()
         self.belt = belt
+        if t.device and belt.info.device != t.device:
+            # Two belts can share a name (it carries two bytes of the id): never act on the
+            # wrong one.
+            await self._drop()
+            raise BeltError(f"the belt that answered is {belt.info.device}, not {t.device} "
+                            "(another belt with the same name nearby?)")
         if self.set_clock:
             # Every connection sets the belt's clock: sessions are placed in time by it.
             await belt.time_set(int(time.time()))

@@ -14,7 +14,7 @@ def when(start_utc):
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(start_utc))
 
 
-def _minutes(s):
+def minutes(s):
     return f"{int(s) // 60}:{int(s) % 60:02d}"
 
 
@@ -41,7 +41,7 @@ def sessions_table(store, device=None):
     for r in rows:
         s = analytics.Summary.from_dict(r.summary)
         fade = "-" if s.fade_onset_min is None else f"minute {s.fade_onset_min}"
-        lines.append((str(r.id), when(r.start_utc), _minutes(r.duration_s), _minutes(s.run_s),
+        lines.append((str(r.id), when(r.start_utc), minutes(r.duration_s), minutes(s.run_s),
                       _pct(s.pct_in_band), str(cue_count(s)), fade,
                       f"{r.device[-4:].upper()}#{r.belt_sid}"))
     return table(lines)
@@ -64,13 +64,13 @@ def show(store, local_id, placement_name=None):
     low, target, high = s.band
     lines = [
         f"session {row.id}: belt {row.device} session {row.belt_sid}, {when(row.start_utc)}",
-        f"  length {_minutes(s.duration_s)}, of which run {_minutes(s.run_s)}"
+        f"  length {minutes(s.duration_s)}, of which run {minutes(s.run_s)}"
         + ("" if s.run_from_states else " (no run-flow states: the whole session counted)"),
         f"  band {low:g}-{high:g} %MVC (target {target:g}); mean effort "
         + ("-" if s.mean_effort is None else f"{s.mean_effort:.1f} %MVC"),
-        f"  in band {_minutes(s.in_band_s)} ({_pct(s.pct_in_band)} of the judged run), under "
-        f"{_minutes(s.under_s)}, over {_minutes(s.over_s)}; signal flagged {_minutes(s.flagged_s)}",
-        f"  longest stretch in band: {_minutes(s.longest_in_band_s)}",
+        f"  in band {minutes(s.in_band_s)} ({_pct(s.pct_in_band)} of the judged run), under "
+        f"{minutes(s.under_s)}, over {minutes(s.over_s)}; signal flagged {minutes(s.flagged_s)}",
+        f"  longest stretch in band: {minutes(s.longest_in_band_s)}",
         "  brace faded from minute %d of the run" % s.fade_onset_min if s.fade_onset_min is not None
         else "  the brace held to the end of the run",
         "  cues: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.cues.items()),

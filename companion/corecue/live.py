@@ -86,8 +86,9 @@ async def follow(belt, seconds, on_effort, stall_s=STALL_S):
     try:
         while not done.is_set():
             try:
-                await asyncio.wait_for(done.wait(), stall_s / 4)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(stall_s / 4):   # not wait_for: Ctrl-C must get through
+                    await done.wait()
+            except TimeoutError:
                 if loop.time() - last[0] >= stall_s:
                     raise BeltTimeout(f"the belt sent no signal for {stall_s:g} s (is the link "
                                       "gone?)") from None

@@ -8,6 +8,7 @@ a released one is never edited, because databases made with it exist on people's
 Sessions are keyed by the belt's device id, not linked to the belts table: forgetting a belt
 must not forget the runs it recorded.
 """
+import sqlite3
 
 # Version 1: the belts the person paired, and the sessions downloaded from them. A session's file
 # bytes (range-coded, about 11 KB an hour) live in their own table so that listing sessions
@@ -68,9 +69,44 @@ _V2 = (
     )""",
 )
 
+
+def _v3(db):
+    """Version 3: a stored session is (device, belt_sid, crc), no longer (device, belt_sid). A belt
+    whose flash was wiped counts its sessions from 1 again under the same device id, so session 1
+    today is another run than the session 1 stored last month. SQLite cannot drop a UNIQUE
+    constraint: the table is rebuilt (new table, copy, drop, rename), keeping every local id."""
+    # With foreign keys on, DROP TABLE sessions would delete every row first, and the ON DELETE
+    # CASCADE with them every session file. The pragma cannot change inside a transaction, so a
+    # caller that turned it on gets an error here rather than an empty history.
+    if db.execute("PRAGMA foreign_keys").fetchone()[0]:
+        raise sqlite3.OperationalError("migration 3 needs PRAGMA foreign_keys = OFF")
+    db.execute("""CREATE TABLE sessions_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device TEXT NOT NULL,
+        belt_sid INTEGER NOT NULL,
+        crc INTEGER NOT NULL,
+        start_utc REAL,
+        duration_s REAL NOT NULL,
+        size INTEGER NOT NULL,
+        stored_utc REAL NOT NULL,
+        summary TEXT NOT NULL,
+        UNIQUE (device, belt_sid, crc)
+    )""")                                   # the columns as in version 1, which explains them
+    cols = "id, device, belt_sid, crc, start_utc, duration_s, size, stored_utc, summary"
+    db.execute(f"INSERT INTO sessions_new ({cols}) SELECT {cols} FROM sessions")
+    # AUTOINCREMENT's counter goes with the table, so a local id once given is still never reused.
+    db.execute("DELETE FROM sqlite_sequence WHERE name = 'sessions_new'")
+    db.execute("UPDATE sqlite_sequence SET name = 'sessions_new' WHERE name = 'sessions'")
+    db.execute("DROP TABLE sessions")
+    # session_files names its parent table, not the table's storage: after the rename its
+    # REFERENCES sessions (id) means the new table.
+    db.execute("ALTER TABLE sessions_new RENAME TO sessions")
+    db.execute("CREATE INDEX sessions_by_start ON sessions (coalesce(start_utc, stored_utc), id)")
+
+
 # Each entry is a tuple of SQL statements or a function taking the connection (for a migration
 # that has to move data). Entry i takes the database from version i to version i + 1.
-MIGRATIONS = (_V1, _V2)
+MIGRATIONS = (_V1, _V2, _v3)
 CURRENT = len(MIGRATIONS)
 
 

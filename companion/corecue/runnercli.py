@@ -39,7 +39,7 @@ def _pair(args):
 
 def _devices(args):
     from corecue import pairing
-    with open_history(args) as store:
+    with open_history(args, create=False) as store:
         if args.forget:
             pairing.forget(store, args.forget)
         else:
@@ -50,7 +50,7 @@ def _devices(args):
 def _calibrate(args):
     from corecue.calibrate import calibrate, history
     if args.history:
-        with open_history(args) as store:
+        with open_history(args, create=False) as store:
             print(history(store))
         return 0
 
@@ -88,7 +88,7 @@ def _sessions(args):
         from corecue.beltcli import on_belt, sessions
         return run(on_belt(sessions), args)
     from corecue.history import sessions_table
-    with open_history(args) as store:
+    with open_history(args, create=False) as store:
         print(sessions_table(store))
     return 0
 
@@ -96,7 +96,7 @@ def _sessions(args):
 def _show(args):
     from corecue.export import placement_name
     from corecue.history import show
-    with open_history(args) as store:
+    with open_history(args, create=False) as store:
         print(show(store, args.id, placement_name=_placement(args, store, placement_name)))
     return 0
 
@@ -116,7 +116,7 @@ def _placement(args, store, placement_name):
 def _report(args):
     from corecue import analytics, report
     from corecue.history import load
-    with open_history(args) as store:
+    with open_history(args, create=False) as store:
         if args.trend:
             rows = [(r.start_utc, analytics.Summary.from_dict(r.summary))
                     for r in store.sessions()]
@@ -134,7 +134,7 @@ def _report(args):
 def _export(args):
     from corecue import export
     from corecue.history import load
-    with open_history(args) as store:
+    with open_history(args, create=False) as store:
         if args.all:
             ids = [r.id for r in store.sessions()]
         elif args.ids:

@@ -8,10 +8,12 @@ the data folder; the schema and its versions are in migrations.py.
 
 Every mistake a person can make (a bad path, a file that is not our database, one from a newer
 corecue, a CRC that does not match) is a StoreError with a one-line message, and changes nothing.
+So is a database that turns out damaged when it is read (see _db_errors_are_one_line).
 """
+import functools
 import json
 import os
-import re
+import pathlib
 import sqlite3
 import time
 import zlib
@@ -19,15 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from corecue import migrations
+from corecue.storeinput import StoreError, as_json as _json, belt_sid as _sid, device_id as _device
 
 DB_NAME = "corecue.db"
 ENV_VAR = "CORECUE_DATA_DIR"
 TRANSPORTS = ("ble", "usb", "virtual")
-_HEX16 = re.compile(r"[0-9a-fA-F]{16}\Z")
-
-
-class StoreError(Exception):
-    """A one-line message for a person."""
 
 
 @dataclass
@@ -85,19 +83,24 @@ def data_dir(explicit=None):
 _find_dir = data_dir                        # open_store's argument has the same name
 
 
-def open_store(data_dir=None, clock=time.time):
+def open_store(data_dir=None, create=True, *, clock=time.time):
     """The Store in `data_dir` (see data_dir()), created and brought to the current schema.
-    clock: seconds since the epoch, replaceable in tests."""
+    create=False (read-only commands): a StoreError when there is no history yet, and no folder
+    or file is made. clock: seconds since the epoch, replaceable in tests."""
     folder = _find_dir(data_dir)
+    path = os.path.join(folder, DB_NAME)
+    if not create and not os.path.exists(path):
+        raise StoreError(f"no history in {folder} yet: pair a belt and sync a run first")
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
         raise StoreError(f"cannot create the data folder {folder}: {e.strerror or e}") from None
-    path = os.path.join(folder, DB_NAME)
     if os.path.exists(path) and not os.path.isfile(path):
         raise StoreError(f"{path} is not a file")
+    # mode=rw: should the file vanish after the check above, SQLite must not make an empty one.
+    target = path if create else pathlib.Path(path).as_uri() + "?mode=rw"
     try:
-        db = sqlite3.connect(path, timeout=10, isolation_level=None)
+        db = sqlite3.connect(target, timeout=10, isolation_level=None, uri=not create)
     except sqlite3.Error as e:
         raise StoreError(f"cannot open {path}: {e}") from None
     try:
@@ -110,7 +113,7 @@ def open_store(data_dir=None, clock=time.time):
         raise
     except sqlite3.Error as e:
         db.close()
-        raise StoreError(f"cannot use {path}: {e}") from None
+        raise _db_error(path, e) from None
     return Store(db, path, version, clock)
 
 
@@ -131,29 +134,43 @@ def _check(db, path):
     return v
 
 
-def _device(device):
-    if not isinstance(device, str) or not _HEX16.match(device):
-        raise StoreError(f"not a belt device id (16 hex digits): {device!r}")
-    return device.lower()
+# Errors that say the file is in use or out of reach, not that it is damaged.
+_NOT_DAMAGE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_FULL", "SQLITE_PERM",
+               "SQLITE_CANTOPEN", "SQLITE_INTERRUPT", "SQLITE_NOMEM")
 
 
-def _sid(belt_sid):
-    if isinstance(belt_sid, bool) or not isinstance(belt_sid, int) or belt_sid < 0:
-        raise StoreError(f"not a belt session id: {belt_sid!r}")
-    return belt_sid
+def _db_error(path, e):
+    """The StoreError for an sqlite3.Error on the database at `path`."""
+    name = getattr(e, "sqlite_errorname", "")
+    if any(name == n or name.startswith(n + "_") for n in _NOT_DAMAGE):
+        return StoreError(f"cannot use {path}: {e}")
+    return StoreError(f"{path}: the history database is damaged ({e}); restore a backup or "
+                      "move it away")
 
 
-def _json(obj, what):
-    try:
-        return json.dumps(obj, sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise StoreError(f"the {what} cannot be stored: {e}") from None
+def _db_errors_are_one_line(cls):
+    """Wrap every public method of `cls` so that an sqlite3.Error from it (a damaged page, a
+    table missing) becomes one StoreError line instead of a traceback: one place for every
+    read, present and future. Writes already say "cannot write" in Store._transaction."""
+    def guard(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as e:
+                raise _db_error(self.path, e) from None
+        return guarded
+    for name, attr in list(vars(cls).items()):
+        if callable(attr) and not name.startswith("_"):
+            setattr(cls, name, guard(attr))
+    return cls
 
 
 _BELT_COLS = "device, name, transport, address, paired_utc, last_used_utc"
 _SESSION_COLS = "id, device, belt_sid, crc, start_utc, duration_s, size, stored_utc, summary"
 
 
+@_db_errors_are_one_line
 class Store:
     def __init__(self, db, path, version, clock=time.time):
         self._db = db
@@ -250,24 +267,27 @@ class Store:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def has_session(self, device, belt_sid):
-        return self._db.execute("SELECT 1 FROM sessions WHERE device = ? AND belt_sid = ?",
-                                (_device(device), belt_sid)).fetchone() is not None
+    def has_session(self, device, belt_sid, crc=None):
+        """Whether this file (device, belt_sid, crc) is stored; without crc, whether any file
+        under that belt session id is."""
+        sql, params = "SELECT 1 FROM sessions WHERE device = ? AND belt_sid = ?", [
+            _device(device), belt_sid]
+        if crc is not None:
+            sql, params = sql + " AND crc = ?", params + [crc]
+        return self._db.execute(sql, params).fetchone() is not None
 
     def add_session(self, device, belt_sid, raw, crc, start_utc, duration_s, summary):
-        """Store a downloaded session; returns its local id. The same file again returns the
-        same id; a different file under the same belt session id is refused."""
+        """Store a downloaded session; returns its local id. The same file (device, belt_sid,
+        crc) again returns the same id; another file under the same belt session id (a belt
+        whose flash was wiped counts from 1 again) is another session, with a new local id."""
         device, belt_sid, raw = _device(device), _sid(belt_sid), bytes(raw)
         if zlib.crc32(raw) != crc:
             raise StoreError(f"session {belt_sid} of belt {device}: the bytes' CRC32 is "
                              f"{zlib.crc32(raw):08x}, the belt said {crc!r}; not stored")
         summary = _json(summary, "session summary")
         with self._transaction() as db:
-            old = db.execute("SELECT id, crc FROM sessions WHERE device = ? AND belt_sid = ?",
-                             (device, belt_sid)).fetchone()
-            if old and old[1] != crc:
-                raise StoreError(f"session {belt_sid} of belt {device} is already stored as "
-                                 f"{old[0]} with another CRC ({old[1]:08x}); not stored")
+            old = db.execute("SELECT id FROM sessions WHERE device = ? AND belt_sid = ? "
+                             "AND crc = ?", (device, belt_sid, crc)).fetchone()
             if old:
                 local_id = old[0]
             else:

@@ -13,7 +13,7 @@ import sys
 import zlib
 
 from corecue import analytics, sessiondata
-from corecue.client import BeltError
+from corecue.client import BeltError, DownloadError
 
 
 class SyncError(BeltError):
@@ -28,30 +28,42 @@ def _start_utc(entry, raw_header_wall):
 
 async def sync(conn, store, out=print, progress=None):
     """Download, store and confirm every closed session the store lacks. Returns the local ids
-    of the sessions stored now. out(line) gets one line per session."""
-    belt = conn.belt
+    of the sessions stored now. out(line) gets one line per session. A session that cannot be
+    stored is said and skipped (the others still sync); SyncError at the end names it."""
     device = conn.device
-    entries = await belt.sessions()
-    stored = []
+    entries = await conn.belt.sessions()
+    stored, failed = [], []
     for e in entries:
         if e.open:
             out(f"session {e.id} on the belt is still being recorded: it will sync next time")
             continue
-        if store.has_session(device, e.id):
+        # The same id with another CRC is another run (a belt whose flash was wiped counts from
+        # 1 again): only this exact file, stored, may be confirmed.
+        if store.has_session(device, e.id, e.crc):
             if not e.synced:
-                await belt.confirm(e.id, e.crc)
+                await conn.belt.confirm(e.id, e.crc)
                 out(f"session {e.id}: already stored; confirmed to the belt now")
             continue
-        local = await _one(conn, store, device, e, progress)
+        try:
+            local = await _one(conn, store, device, e, progress)
+        except SyncError as err:
+            failed.append(str(err))
+            out(f"session {e.id}: not stored: {err}")
+            continue
         stored.append(local)
-        row = store.session(local)
-        out(line(row))
-    if not stored:
+        out(line(store.session(local)))
+    if not stored and not failed:
         out("nothing new on the belt")
+    if failed:
+        many = len(failed) > 1
+        raise SyncError(f"{len(failed)} session{'s' if many else ''} not stored (first: "
+                        f"{failed[0]}); the belt keeps {'them' if many else 'it'}")
     return stored
 
 
-async def _one(conn, store, device, e, progress):
+async def _download(conn, store, device, e, progress):
+    """The session's bytes, CRC-checked. A kept partial download that turns out wrong (its CRC
+    key matched, its bytes did not) is dropped and the session read again from the start."""
     have = store.partial(device, e.id, e.crc)
 
     def keep(data):
@@ -60,22 +72,39 @@ async def _one(conn, store, device, e, progress):
     def report(got, size):
         if progress:
             progress(e.id, got, size)
-    try:
-        data = await conn.download(e.id, have=have, progress=report, on_partial=keep)
-    except BaseException:
-        # Whatever arrived stays for the next sync: a dropped link, a refusal, Ctrl-C.
-        p = getattr(conn.belt, "partial", None) if conn.belt else None
-        if p and p[0] == e.id and len(p[1]) > len(have):
-            keep(p[1])
-        raise
-    crc = zlib.crc32(data) & 0xFFFFFFFF
-    if crc != e.crc:
-        raise SyncError(f"session {e.id}: CRC32 {crc:08x} differs from the belt's {e.crc:08x}")
+    for attempt in (1, 2):
+        try:
+            data = await conn.download(e.id, have=have, progress=report, on_partial=keep)
+        except DownloadError as err:
+            # The whole file did not match the belt's CRC (the client checks it).
+            if have:
+                store.drop_partial(device, e.id)
+                have = b""
+                continue
+            raise SyncError(str(err)) from None
+        except BaseException:
+            # Whatever arrived stays for the next sync: a dropped link, a refusal, Ctrl-C.
+            p = getattr(conn.belt, "partial", None) if conn.belt else None
+            if p and p[0] == e.id and len(p[1]) > len(have):
+                keep(p[1])
+            raise
+        crc = zlib.crc32(data) & 0xFFFFFFFF
+        if crc == e.crc:
+            return data, crc
+        if not have:
+            break
+        store.drop_partial(device, e.id)
+        have = b""
+    raise SyncError(f"CRC32 {crc:08x} of the download differs from the belt's {e.crc:08x}")
+
+
+async def _one(conn, store, device, e, progress):
+    data, crc = await _download(conn, store, device, e, progress)
     start = _start_utc(e, 0)
     try:
         sd = sessiondata.decode(data, device=device, start_utc=start)
     except sessiondata.SessionFileError as err:
-        raise SyncError(f"session {e.id}: {err}") from None
+        raise SyncError(str(err)) from None
     summary = analytics.summarize(sd)
     local = store.add_session(device, e.id, data, crc, start, sd.duration_s, summary.as_dict())
     await conn.belt.confirm(e.id, crc)
@@ -84,7 +113,7 @@ async def _one(conn, store, device, e, progress):
 
 def line(row):
     """One line for a stored session: what a runner wants to know at a glance."""
-    from corecue.history import when
+    from corecue.history import minutes, when
     s = analytics.Summary.from_dict(row.summary)
     fade = (f"brace faded from minute {s.fade_onset_min:g}" if s.fade_onset_min is not None
             else "brace held to the end")
@@ -93,7 +122,7 @@ def line(row):
     kinds = ", ".join(f"{s.cues.get(k, 0)} {w}" for k, w in (
         ("under", "brace more"), ("over", "ease off"), ("check_sensor", "check sensor"))
         if s.cues.get(k, 0))
-    return (f"#{row.id} {when(row.start_utc).strip()}  {row.duration_s / 60:.0f} min, {band}, "
+    return (f"#{row.id} {when(row.start_utc).strip()}  {minutes(row.duration_s)}, {band}, "
             f"cues: {kinds or 'none'}; {fade}")
 
 

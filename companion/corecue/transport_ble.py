@@ -21,7 +21,7 @@ import asyncio
 import struct
 
 from bleak import BleakClient, BleakScanner
-from bleak.exc import BleakError
+from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 
 from corecue.client import BeltError
 from corecue.interp import firmware_module
@@ -39,6 +39,10 @@ SCAN_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 10.0
 ATTEMPTS = 3
 BACKOFF = 0.5               # seconds before the second attempt, doubling after each failure
+
+
+NO_RADIO = ("this computer has no Bluetooth to use (no adapter, or its Bluetooth service is not "
+            "running): name a USB belt with --port, or try the virtual belt with --virtual DIR")
 
 
 class BleError(BeltError):
@@ -175,6 +179,10 @@ async def connect(name_or_id=None, backend=None, attempts=ATTEMPTS, backoff=BACK
             wait *= 2
         try:
             return await _attempt(name_or_id, backend, scan_timeout, connect_timeout)
+        except (BleakBluetoothNotAvailableError, FileNotFoundError) as e:
+            # No adapter, or no Bluetooth service to ask (BlueZ's D-Bus socket is missing):
+            # trying again will not help.
+            raise BleError(NO_RADIO) from e
         except (BleakError, BleError, OSError, asyncio.TimeoutError) as e:
             last = e
     raise BleError(f"cannot connect to the belt after {attempts} attempts: {last}")

@@ -13,6 +13,7 @@ Time is the belt's virtual clock. At speed 0 it runs as fast as the host allows;
 in the belt's time, so a guided step of "relax for 10 seconds" takes 10 s of the belt's time
 however fast that runs. The companion's own timeouts stay in real time.
 """
+import asyncio
 import os
 import time
 
@@ -26,6 +27,24 @@ from belt.blelink import BleLink, belt_name  # noqa: E402
 from belt.storage import Storage  # noqa: E402
 from boards.scenarios import Responsive  # noqa: E402
 from boards.sim import Board  # noqa: E402
+
+
+def _quiet_radio_logs():
+    # Bumble reports, as warnings, what an emulated link does when it is torn down mid-exchange
+    # (Ctrl-C, a dropped link): the companion says what matters in its own words.
+    import logging
+    for name in ("bumble", "corecue.bleemu"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.ERROR)
+
+
+def _shutdown_noise(loop, context):
+    # A reply that lands on a future already cancelled (the command was interrupted) is not an
+    # error; anything else goes to asyncio's usual report.
+    if isinstance(context.get("exception"), asyncio.InvalidStateError):
+        return
+    loop.default_exception_handler(context)
 
 
 class VirtualBelt:
@@ -56,23 +75,28 @@ class VirtualBelt:
             self._lock = BeltInUse(self.folder).__enter__()
         except RecordingError as e:
             raise BeltError(str(e)) from None
-        self.air = EmulatedAir()
-        await self.air.start()
-        self._dev = await self.air.add_peripheral()
+        _quiet_radio_logs()
+        asyncio.get_running_loop().set_exception_handler(_shutdown_noise)
         try:
+            self.air = EmulatedAir()
+            await self.air.start()
+            self._dev = await self.air.add_peripheral()
             # The belt's clock starts at the host's time, as a belt the companion has set.
             self.board = Board(self.folder, self.person, speed=self.speed,
                                wall_time=int(time.time()),
                                bluetooth=self.air.bluetooth_module(self._dev))
-        except ValueError as e:
+            cfg, reason = _config.load(self.board.root + "/corecue.cfg")
+            self.app = App(self.board, cfg, Storage(self.board.root + "/sessions"), self._log)
+            if reason:
+                self._log("config: %s; using defaults" % reason)
+            self.link = BleLink(self.app, *self.board.ble())
+            self._tasks = self.app.start(self.link.tasks())
+        except (OSError, ValueError) as e:
+            # A flash folder someone has tampered with (a file where a folder should be, ...).
             await self.close()
-            raise BeltError(f"{self.folder}: {e}") from None
-        cfg, reason = _config.load(self.board.root + "/corecue.cfg")
-        self.app = App(self.board, cfg, Storage(self.board.root + "/sessions"), self._log)
-        if reason:
-            self._log("config: %s; using defaults" % reason)
-        self.link = BleLink(self.app, *self.board.ble())
-        self._tasks = self.app.start(self.link.tasks())
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            where = getattr(e, "filename", None) or self.folder
+            raise BeltError(f"{where}: {why}: this virtual belt's flash is damaged") from None
         return self
 
     def _log(self, msg):
@@ -112,7 +136,6 @@ class VirtualBelt:
         return self.air.drop_link(self._dev)
 
     async def close(self):
-        import asyncio
         if self.app is not None:
             self.app.shutdown()
         for t in self._tasks:
@@ -132,8 +155,6 @@ async def serve_hci(folder, transport, speed=1.0, on_ready=print):
     emulated air, driven over the HCI transport named by a Bumble transport spec ("vhci": a
     kernel HCI device for Linux's BlueZ, so bleak's default backend and bluetoothctl see the
     belt; "tcp-server:127.0.0.1:9000": any host speaking HCI over TCP). Runs until cancelled."""
-    import asyncio
-
     from bumble.transport import open_transport
     vb = await VirtualBelt(folder, speed).start()
     try:

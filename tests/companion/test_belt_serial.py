@@ -441,7 +441,7 @@ def test_the_runner_commands_over_usb(tmp_path):
     assert cal.returncode == 0 and "Saved on the belt" in cal.stdout, cal.stdout + cal.stderr
     assert first.returncode == 0, first.stderr
     line = first.stdout.splitlines()[0]
-    assert line.startswith("#1 ") and "2 min" in line and "of the run in band" in line
+    assert line.startswith("#1 ") and " 2:0" in line and "of the run in band" in line
     assert again.stdout == "nothing new on the belt\n"
     assert on_belt.stdout.splitlines()[1].split()[0] == str(sid)
     assert on_belt.stdout.splitlines()[1].split()[-1] == "yes"

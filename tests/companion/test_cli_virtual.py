@@ -139,3 +139,19 @@ def test_a_flat_battery_is_said_in_words_and_refuses_a_session(tmp_path):
                 return str(e), (await conn.belt.status()).open_session
     refused, open_session = asyncio.run(body())
     assert "battery low (3400 mV): charge the belt" in refused and open_session == 0
+
+
+def test_no_answer_at_a_prompt_is_one_line(belt, capsys, monkeypatch):
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))       # standard input has ended
+    code, out, err = corecue(capsys, "--virtual", belt, "calibrate")
+    assert code == 2 and err.startswith("corecue: no answer") and "--yes" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_remembered_belt_must_be_the_one_that_answers(belt, capsys):
+    with open_store() as store:
+        store.remember_belt("00000000000000ff", "corecue-00FF", "virtual", belt)
+    code, _, err = corecue(capsys, "status")
+    assert code == 2 and err.startswith("corecue: the belt that answered is ")
+    assert "not 00000000000000ff" in err and err.count("\n") == 1

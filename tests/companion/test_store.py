@@ -66,6 +66,17 @@ def test_a_folder_that_cannot_be_made_is_one_line(tmp_path):
     assert "cannot create the data folder" in one_line(e)
 
 
+def test_read_only_opening_creates_nothing(tmp_path):
+    for folder in (tmp_path / "a" / "b", tmp_path):     # no folder; a folder with no database
+        with pytest.raises(StoreError) as e:
+            open_store(str(folder), create=False)
+        assert one_line(e) == f"no history in {folder} yet: pair a belt and sync a run first"
+    assert os.listdir(tmp_path) == []
+    open_store(str(tmp_path)).close()                   # once there is one, it opens
+    with open_store(str(tmp_path), create=False) as s:
+        assert s.version == migrations.CURRENT and s.sessions() == []
+
+
 def test_a_folder_in_place_of_the_database_is_one_line(tmp_path):
     (tmp_path / "corecue.db").mkdir()
     with pytest.raises(StoreError) as e:
@@ -111,8 +122,21 @@ def _check_v2(s):
     assert s.partial(A, 44, 1234) == b"\x00\xff\x00"
 
 
+def _seed_v3(db):
+    raw, crc = raw_session(3)                           # belt A wiped: its session 41 again
+    db.execute("INSERT INTO sessions VALUES (3, ?, 41, ?, 700.0, 60.0, ?, 1100.0, '{}')",
+               (A, crc, len(raw)))
+    db.execute("INSERT INTO session_files VALUES (3, ?)", (raw,))
+
+
+def _check_v3(s):
+    assert [(r.id, r.belt_sid) for r in s.sessions(A)] == [(1, 41), (3, 41), (2, 42)]
+    assert s.session(3).raw == raw_session(3)[0] and s.session(1).raw == raw_session(1)[0]
+    assert s.has_session(A, 41, raw_session(3)[1]) and s.has_session(A, 41, raw_session(1)[1])
+
+
 # What each version added, and how to prove it survived: a new migration needs its own pair.
-SEEDS = {1: (_seed_v1, _check_v1), 2: (_seed_v2, _check_v2)}
+SEEDS = {1: (_seed_v1, _check_v1), 2: (_seed_v2, _check_v2), 3: (_seed_v3, _check_v3)}
 
 
 def test_every_version_has_seed_data():
@@ -137,6 +161,52 @@ def test_every_earlier_version_upgrades_with_its_data(tmp_path, old):
         s.add_calibration(B, 9.0, "stretch", 0, 1, 2, False, False, "no signal", {})
         s.save_partial(B, 1, 7, b"x")                   # the newest tables are there too
         assert s.partial(B, 1, 7) == b"x"
+
+
+def test_a_current_database_reopens_with_the_newest_data(tmp_path):
+    _db_at(tmp_path / "corecue.db", migrations.CURRENT)
+    with open_store(str(tmp_path)) as s:
+        SEEDS[migrations.CURRENT][1](s)
+
+
+@pytest.mark.parametrize("old", [1, 2])
+def test_upgrading_to_v3_lets_a_belt_reuse_a_session_id(tmp_path, old):
+    _db_at(tmp_path / "corecue.db", old)
+    db = sqlite3.connect(str(tmp_path / "corecue.db"))
+    db.execute("INSERT INTO sessions VALUES (9, ?, 49, 0, NULL, 1.0, 0, 1.0, '{}')", (A,))
+    db.execute("DELETE FROM sessions WHERE id = 9")     # id 9 was given once: never again
+    db.commit()
+    db.close()
+    with open_store(str(tmp_path)) as s:
+        assert [(r.id, r.belt_sid, r.crc) for r in s.sessions()] == [
+            (n, 40 + n, raw_session(n)[1]) for n in (1, 2)]
+        raw, crc = raw_session(5)                       # session 41 again, another file
+        assert s.add_session(A, 41, raw, crc, None, 60, {}) == 10
+        assert s.add_session(A, 41, *raw_session(1), None, 60, {}) == 1
+        assert s.session(1).raw == raw_session(1)[0] and s.session(10).raw == raw
+    db = sqlite3.connect(str(tmp_path / "corecue.db"), isolation_level=None)
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert db.execute("PRAGMA foreign_key_list(session_files)").fetchone()[2] == "sessions"
+    assert "sessions_new" not in migrations.user_tables(db)
+    with pytest.raises(sqlite3.IntegrityError):         # (device, belt_sid, crc) stays unique
+        db.execute("INSERT INTO sessions VALUES (NULL, ?, 41, ?, NULL, 1.0, 0, 1.0, '{}')",
+                   (A, crc))
+    db.execute("PRAGMA foreign_keys = ON")              # and deleting cascades to the file
+    db.execute("DELETE FROM sessions WHERE id = 10")
+    assert db.execute("SELECT count(*) FROM session_files WHERE session_id = 10").fetchone() == (0,)
+    db.close()
+
+
+def test_migration_3_refuses_to_run_with_foreign_keys_on(tmp_path):
+    _db_at(tmp_path / "corecue.db", 2)
+    db = sqlite3.connect(str(tmp_path / "corecue.db"), isolation_level=None)
+    db.execute("PRAGMA foreign_keys = ON")              # DROP TABLE would cascade to every file
+    with pytest.raises(sqlite3.OperationalError, match="foreign_keys"):
+        migrations.migrate(db)
+    assert migrations.version(db) == 2
+    assert db.execute("SELECT count(*) FROM session_files").fetchone() == (2,)
+    db.close()
 
 
 def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
@@ -279,12 +349,23 @@ def test_a_wrong_crc_changes_nothing(store):
         store.add_session(A, 7, raw, crc ^ 1, None, 60, {})
     assert "not stored" in one_line(e)
     assert _counts(store) == [0, 0, 1] and store.partial(A, 7, crc) == raw[:10]
-    store.add_session(A, 7, raw, crc, None, 60, {})
-    other, other_crc = raw_session(2)                   # another file under the same belt id
-    with pytest.raises(StoreError) as e:
-        store.add_session(A, 7, other, other_crc, None, 60, {})
-    assert "another CRC" in one_line(e)
-    assert _counts(store) == [1, 1, 0] and store.session(1).raw == raw
+
+
+def test_a_reused_belt_session_id_with_another_crc_is_another_session(store):
+    raw, crc = raw_session(1)
+    other, other_crc = raw_session(2)                   # the belt's flash was wiped: 7 again
+    assert store.add_session(A, 7, raw, crc, 100.0, 60, {"run": 1}) == 1
+    store.save_partial(A, 7, other_crc, other[:10])
+    assert not store.has_session(A, 7, other_crc)
+    assert store.add_session(A, 7, other, other_crc, 200.0, 60, {"run": 2}) == 2
+    assert _counts(store) == [2, 2, 0]                  # the partial of belt session 7 went
+    assert store.add_session(A, 7, other, other_crc, 200.0, 60, {"run": 2}) == 2
+    assert [(r.id, r.crc, r.summary) for r in store.sessions()] == [
+        (1, crc, {"run": 1}), (2, other_crc, {"run": 2})]
+    assert store.session(1).raw == raw and store.session(2).raw == other
+    assert store.has_session(A, 7) and store.has_session(A, 7, crc)
+    assert store.has_session(A, 7, other_crc) and not store.has_session(A, 7, crc ^ 1)
+    assert not store.has_session(B, 7, crc) and not store.has_session(A, 8)
 
 
 def test_a_failure_part_way_leaves_no_half_session(store):
@@ -328,6 +409,60 @@ def test_bad_session_input_is_refused_and_nothing_stored(store, device, sid, sum
         store.add_session(device, sid, raw, crc, None, 60, summary)
     one_line(e)
     assert _counts(store) == [0, 0, 0]
+
+
+# -- a damaged database ----------------------------------------------------------------------
+
+def _damage_pages(tmp_path):
+    with open_store(str(tmp_path)) as s:
+        for n in range(1, 9):
+            s.add_session(A, n, *raw_session(40 * n), None, 60, {})
+    path = tmp_path / "corecue.db"
+    size = path.stat().st_size
+    with open(path, "r+b") as f:                        # page 1 (header, schema) stays
+        f.seek(4096)
+        f.write(b"\xff" * (size // 2 - 4096))
+
+
+def _tables_gone(tmp_path):
+    db = sqlite3.connect(str(tmp_path / "corecue.db"))
+    db.execute(f"PRAGMA user_version = {migrations.CURRENT}")
+    db.close()
+
+
+@pytest.mark.parametrize("damage", [_damage_pages, _tables_gone])
+def test_a_damaged_database_is_one_line(tmp_path, damage):
+    damage(tmp_path)
+    with open_store(str(tmp_path)) as s:
+        for read in (s.sessions, lambda: s.session(1)):
+            with pytest.raises(StoreError) as e:
+                read()
+            msg = one_line(e)
+            assert msg.startswith(f"{s.path}: the history database is damaged (")
+            assert ("malformed" if damage is _damage_pages else "no such table") in msg
+            assert msg.endswith("); restore a backup or move it away")
+
+
+def test_a_locked_database_is_not_called_damaged(tmp_path):
+    with open_store(str(tmp_path)) as s:
+        s._db.execute("PRAGMA busy_timeout = 0")        # fail at once rather than wait 10 s
+        other = sqlite3.connect(s.path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreError) as e:
+            s.sessions()
+        other.execute("ROLLBACK")
+        other.close()
+        assert one_line(e) == f"cannot use {s.path}: database is locked"
+        assert s.sessions() == []
+
+
+def test_a_damaged_database_found_while_upgrading_is_one_line(tmp_path):
+    db = sqlite3.connect(str(tmp_path / "corecue.db"))
+    db.execute("PRAGMA user_version = 2")               # version 2 said, none of its tables
+    db.close()
+    with pytest.raises(StoreError) as e:
+        open_store(str(tmp_path))
+    assert "is damaged (no such table: sessions)" in one_line(e)
 
 
 # -- partial downloads ------------------------------------------------------------------------

@@ -125,3 +125,68 @@ def test_stored_but_unconfirmed_is_confirmed_without_a_second_download(belt):
     assert 1 not in reads and set(reads) == {2}        # session 1 was not downloaded again
     assert [r.belt_sid for r in store.sessions()] == [1, 2] and all(e.synced for e in after)
     assert zlib.crc32(store.session(store.sessions()[1].id).raw) == after[1].crc
+
+
+def test_a_cancelled_sync_keeps_what_arrived_and_confirms_nothing(belt):
+    """Ctrl-C is a cancellation of the running command: it must get through a download in full
+    flow (on Python 3.11 asyncio.wait_for could swallow it) and leave the partial bytes kept."""
+    folder, files, store = belt
+
+    async def first():
+        async with Connection(Target("virtual", folder)) as conn:
+            task = asyncio.current_task()
+            with pytest.raises(asyncio.CancelledError):
+                try:
+                    await sync.sync(conn, store, out=lambda _: None,
+                                    progress=_stop_after(conn, 0.5, task.cancel))
+                finally:
+                    task.uncancel()
+            return await conn.belt.sessions()
+    listed = run(first)
+    kept = store.partial(device_hex(folder), 1, listed[0].crc)
+    assert 0 < len(kept) < len(files[1]) and files[1].startswith(kept)
+    assert store.sessions() == [] and not any(e.synced for e in listed)
+
+
+def test_a_kept_partial_that_is_wrong_is_dropped_and_read_again(belt):
+    folder, files, store = belt
+
+    async def listing():
+        async with Connection(Target("virtual", folder)) as conn:
+            return await conn.belt.sessions()
+    crc1 = run(listing)[0].crc
+    bad = bytearray(files[1][:3000])
+    bad[1500] ^= 0x40                               # one bit flipped in what was kept
+    store.save_partial(device_hex(folder), 1, crc1, bytes(bad))
+
+    async def again():
+        async with Connection(Target("virtual", folder)) as conn:
+            lines = []
+            stored = await sync.sync(conn, store, out=lines.append)
+            return stored, lines
+    stored, lines = run(again)
+    assert [store.session(i).raw for i in stored] == [files[1], files[2]]
+    assert all(line.startswith("#") for line in lines)
+
+
+def test_a_wiped_belt_counting_from_one_again_is_not_mistaken_for_what_is_stored(belt):
+    """Same device, same session id, another run (the belt's flash was wiped and MicroPython put
+    back): the new run is downloaded and stored as a run of its own before it is confirmed."""
+    import shutil
+    folder, files, store = belt
+
+    async def sync_all():
+        async with Connection(Target("virtual", folder)) as conn:
+            lines = []
+            stored = await sync.sync(conn, store, out=lines.append)
+            return stored, lines, await conn.belt.sessions()
+    first, _, _ = run(sync_all)
+    sessions = folder + "/flash/sessions"
+    shutil.rmtree(sessions)                         # the wipe: ids start from 1 again
+    new = R.write_sessions(folder, [5000])
+    assert new[1] != files[1]
+    stored, lines, after = run(sync_all)
+    assert len(stored) == 1 and stored[0] not in first
+    assert store.session(stored[0]).raw == new[1]
+    assert lines[0].startswith("#") and "already stored" not in lines[0]
+    assert after[0].synced and [r.belt_sid for r in store.sessions()].count(1) == 2

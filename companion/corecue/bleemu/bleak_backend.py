@@ -277,8 +277,9 @@ class BumbleBleakClient(BaseBleakClient):
         scanner.register_detection_callback(on_found)
         await scanner.start()
         try:
-            return await asyncio.wait_for(found, timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):    # not wait_for: it can swallow a cancellation
+                return await found
+        except TimeoutError:
             raise BleakDeviceNotFoundError(self.address, f"Device with address {self.address} was not found.") from None
         finally:
             await scanner.stop()
