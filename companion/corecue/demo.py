@@ -100,7 +100,8 @@ def run_demo(out_dir, interpreter=None):
         print("\n8. the session")
         print(show(store, local))
         _, sd, summary = load(store, local)
-        png, html = report.session_report(sd, summary, os.path.join(out_dir, "reports"))
+        png, html = report.session_report(sd, summary, os.path.join(out_dir, "reports"),
+                                          name=f"session-{local}")
         print(f"\nreport: {png}\npage:   {html}")
         print(f"\ndemo finished in {time.monotonic() - t0:.0f} s; the history is in {data_dir} "
               f"(corecue --data-dir {data_dir} sessions)")

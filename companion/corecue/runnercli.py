@@ -126,7 +126,8 @@ def _report(args):
                 raise report.ReportError("report takes a session ID (see `corecue sessions`) or "
                                          "--trend")
             _, sd, summary = load(store, args.id)
-            png, html = report.session_report(sd, summary, args.out)
+            # Named by the history's own number: a belt's session ids can repeat (a wiped belt).
+            png, html = report.session_report(sd, summary, args.out, name=f"session-{args.id}")
     print(f"report: {png}\npage:   {html}")
     return 0
 
