@@ -86,7 +86,7 @@ def run_demo(out_dir, interpreter=None):
     """interpreter: unused (the demo's belt runs in this process); kept for the option."""
     belt_dir = os.path.join(out_dir, "virtual-belt")
     data_dir = os.path.join(out_dir, "history")
-    for d in (belt_dir, data_dir):
+    for d in (belt_dir, data_dir, os.path.join(out_dir, "reports")):
         shutil.rmtree(d, ignore_errors=True)        # the demo starts from a new belt each time
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.monotonic()
