@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ble_goodput.py
 	$(BIN)/python bench/download_throughput.py
 	$(BIN)/python bench/store_sessions.py
+	$(BIN)/python bench/analytics_cost.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -2,7 +2,6 @@
 decoded by corecue.sessiondata; the in-band counts checked against the belt's own coach."""
 import dataclasses
 import json
-import time
 
 import numpy as np
 import pytest
@@ -160,7 +159,7 @@ def test_fade_onset_edges():
     assert fade([(10, 25), (3, 10), (3, np.nan)]) == 10
 
 
-def test_summarize_an_hour_is_fast():
+def test_summarize_an_hour_of_frames():
     n = 36000
     rng = np.random.default_rng(1)
     eff = np.clip(20 + np.cumsum(rng.choice([-0.5, 0, 0.5], n)), 0, 60).astype(np.float32)
@@ -170,13 +169,9 @@ def test_summarize_an_hour_is_fast():
     sd = SessionData(1, "", None, 100, eff, q, ev, np.full(n, State.RUN, np.uint8),
                      (15.0, 20.0, 30.0), (0, 0), "emg_raw", 0, "closed", None,
                      {"band_low": 150, "band_target": 200, "band_high": 300})
-    best = 1.0
-    for _ in range(5):
-        t0 = time.perf_counter()
-        s = A.summarize(sd)
-        best = min(best, time.perf_counter() - t0)
+    s = A.summarize(sd)
     assert s.run_s == pytest.approx(3600) and s.judged_s > 3400
-    assert best < 0.05, "summarize took %.1f ms" % (best * 1000)
+    # Its cost is measured by bench/analytics_cost.py (docs/performance.md), not here.
 
 
 def with_(base, **kw):
