@@ -8,7 +8,7 @@
 # its boot id, so whoever holds that boot's anchor can place it: wall = U + (ticks - T) / 1000.
 # Tick differences are exact within 2**29 ms (6.2 days) of the anchor.
 #
-# Kept in two files in the session directory, each replaced atomically (storage.write_atomic):
+# Kept in two files in the session directory, each replaced atomically (atomicfile.write_atomic):
 #   "<boot id> <boot>:<ticks>:<unix> ... <crc32 of the text before it, 8 hex digits>\n"
 # with the anchors of the latest boots, oldest first. A damaged first file leaves the second.
 import binascii
@@ -16,7 +16,7 @@ import binascii
 from micropython import const
 
 from belt import ticks
-from belt.storage import read_atomic, write_atomic
+from belt.atomicfile import read_atomic, write_atomic
 
 BOOT_MAX = const(0xFFFF)    # boot ids are u16 in the protocol; 0 means "not known"
 _KEEP = const(8)            # anchors kept: the latest boots a companion may still ask about

@@ -18,7 +18,7 @@ import json
 from micropython import const
 
 from belt import coach, effort, haptics, runflow
-from belt.storage import read_atomic, write_atomic
+from belt.atomicfile import read_atomic, write_atomic
 
 VERSION = const(1)
 DEFAULT_PATH = "/corecue.cfg"

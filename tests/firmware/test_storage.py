@@ -4,6 +4,7 @@ import os
 from fwtest import IS_MPY, eq, record, skip_unless_micropython
 from belt import sessionformat as sf
 from belt import sessionlog as sl
+from belt import atomicfile as af
 from belt import storage as st
 from flashsim import BLOCK as _BS, RamFlash, clear_dir, mount_ram_flash, tmp_dir, unmount  # noqa: F401
 from flashsim import read_bytes as _read, write_bytes as _write  # noqa: F401
@@ -259,24 +260,24 @@ def test_recover_all_reports_and_never_deletes_unreadable():
 def test_write_atomic_replaces_and_cleans():
     d = tmp_dir("atomic")
     p = d + "/f"
-    st.write_atomic(p, b"one")
-    st.write_atomic(p, "two")
+    af.write_atomic(p, b"one")
+    af.write_atomic(p, "two")
     eq(_read(p), b"two", "replaced")
     eq(os.listdir(d), ["f"], "no temp left")
 
     def parse(b):
         return (b, None) if b in (b"one", b"two", b"three") else (None, "bad")
     _write(p + ".tmp", b"three")           # complete, but its rename never happened
-    eq(st.read_atomic(p, parse), (b"two", None), "the file stands")
+    eq(af.read_atomic(p, parse), (b"two", None), "the file stands")
     eq(os.listdir(d), ["f"], "temp removed")
     os.remove(p)
     _write(p + ".tmp", b"three")           # the old file removed first, then the cut
-    eq(st.read_atomic(p, parse), (b"three", None), "complete temp adopted")
+    eq(af.read_atomic(p, parse), (b"three", None), "complete temp adopted")
     eq(os.listdir(d), ["f"], "adopted under the real name")
     _write(p, b"thr")
-    eq(st.read_atomic(p, parse), (None, "bad"), "damaged and no temp")
+    eq(af.read_atomic(p, parse), (None, "bad"), "damaged and no temp")
     os.remove(p)
-    eq(st.read_atomic(p, parse), (None, "missing"), "missing")
+    eq(af.read_atomic(p, parse), (None, "missing"), "missing")
 
 
 def test_rename_replaces_on_littlefs():
