@@ -1,0 +1,125 @@
+# The belt's tasks: sense, buttons, timers, motor, battery and watchdog, each under a guard.
+#
+# Interrupts (sampling timer, button) only record and set a ThreadSafeFlag; these tasks do the
+# work. Time comes from the board (board.ticks_ms, board.sleep_ms), so the same code runs on the
+# ESP32 and, on the sim board, in accelerated virtual time. Each task runs under a guard: an
+# exception is logged, the open session is flushed (nothing logged is lost) and the task starts
+# again. The watchdog is fed only while frames keep coming, so a stalled signal chain resets the
+# belt, and the boot-time recovery closes the session it was writing.
+#
+# Tasks is the run-time half of belt.app.App (App inherits it): what each task does with a frame,
+# a press or a deadline is the App's; when and under what guard it runs is here.
+import gc
+
+import asyncio
+from micropython import const
+
+from belt import battery as _battery
+from belt import ticks
+from belt.effort import Q_MISSED
+from belt.runflow import Ev
+
+_GC_FREE_MIN = const(24 * 1024)   # collect right after a frame when less than this is free
+_WDT_FEED_MS = const(1000)
+_STALL_MS = const(3000)           # no frame for this long: stop feeding the watchdog
+_BATTERY_MS = const(5000)         # how often the cell is read (belt.battery smooths ~4 reads)
+_RESTART_MS = const(200)
+_mem_free = getattr(gc, "mem_free", None)   # MicroPython's; CPython collects on its own terms
+
+
+class Tasks:
+
+    async def _sense(self):
+        s = self.sampler
+        chain = self.chain
+        while True:
+            await self._frame_flag.wait()
+            while s.ready():
+                chain.push_block(s.buf, s.block_start(), Q_MISSED if s.block_missed() else 0)
+                s.release()
+                self._frame(chain.effort_pm, chain.quality)
+            if _mem_free and _mem_free() < _GC_FREE_MIN:
+                gc.collect()          # now, between frames, not at a random moment
+
+    async def _buttons(self):
+        while True:
+            await self._button_flag.wait()
+            kind = self.button.poll()
+            if kind:
+                self.press(kind)
+
+    async def _timers(self):
+        board = self.board
+        while True:
+            now = board.ticks_ms()
+            self._apply(self.flow.handle(Ev.TICK, now), now)
+            deadline = self.flow.next_deadline(now)
+            wait = 1000 if deadline is None else ticks.diff(deadline, now)
+            await board.sleep_ms(1000 if wait > 1000 else (wait if wait > 0 else 0))
+
+    async def _motor(self):
+        board = self.board
+        while True:
+            now = board.ticks_ms()
+            board.set_motor(self.player.update(now))
+            if self.player.busy():
+                wait = ticks.diff(self.player.next_deadline(now), now)
+                await board.sleep_ms(wait if wait > 0 else 0)
+            else:
+                await self._motor_flag.wait()
+
+    async def _battery(self):
+        board = self.board
+        while True:
+            # Not while the motor runs: its current sags the cell for the length of a pattern.
+            level = self.battery.level if self.player.busy() else \
+                self.battery.update(board.battery_mv())
+            self.flow.battery = level
+            if level == _battery.EMPTY and self.writer:
+                now = board.ticks_ms()
+                if self.flow.state != 0:
+                    self._apply(self.flow.handle(Ev.BATTERY, now), now)
+                else:                   # logging started over the protocol: close it all the same
+                    self.log("battery empty (%d mV): session %d closed" % (
+                        self.battery.mv, self.session_id))
+                    self._close_session(now)
+            await board.sleep_ms(_BATTERY_MS)
+
+    async def _watchdog(self):
+        board = self.board
+        last_frames = -1
+        last_progress = board.ticks_ms()
+        while True:
+            now = board.ticks_ms()
+            if self.frames != last_frames:
+                last_frames = self.frames
+                last_progress = now
+            if ticks.diff(now, last_progress) < _STALL_MS:
+                board.feed_watchdog()
+            await board.sleep_ms(_WDT_FEED_MS)
+
+    async def _guard(self, name, fn):
+        while self.running:
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self.task_restarts += 1
+                self.last_error = "%s: %r" % (name, e)
+                self.log("task %s failed: %r; restarting" % (name, e))
+                if self.writer:
+                    self.writer.flush()
+                await self.board.sleep_ms(_RESTART_MS)
+
+    def start(self, extra=()):
+        """Create the tasks and start sampling. extra: more (name, coroutine function) pairs to
+        run under the same guard (the protocol link). Returns the tasks (the caller may cancel
+        them)."""
+        self.store.recover_all(self.log)
+        tasks = [asyncio.create_task(self._guard(n, f)) for n, f in (
+            ("sense", self._sense), ("buttons", self._buttons), ("timers", self._timers),
+            ("motor", self._motor), ("watchdog", self._watchdog),
+            ("battery", self._battery)) + tuple(extra)]
+        self.board.start(self)
+        return tasks
