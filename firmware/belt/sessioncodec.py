@@ -46,6 +46,32 @@ class _Model:
         self.pd = 0          # last delta
         self.mean = 0        # running mean of effort, x16
         self.q = 0           # last quality mask
+        self._saved = array.array("H", self.p)
+        self._saved_rest = [0, 0, 0, 0]
+
+    def save(self):
+        """Remember the model as it is, so a block coded from it can be coded again."""
+        sp = self._saved
+        p = self.p
+        for i in range(_NPROBS):
+            sp[i] = p[i]
+        r = self._saved_rest
+        r[0] = self.prev
+        r[1] = self.pd
+        r[2] = self.mean
+        r[3] = self.q
+
+    def restore(self):
+        """Back to the model save() remembered: the block coded since was never written."""
+        sp = self._saved
+        p = self.p
+        for i in range(_NPROBS):
+            p[i] = sp[i]
+        r = self._saved_rest
+        self.prev = r[0]
+        self.pd = r[1]
+        self.mean = r[2]
+        self.q = r[3]
 
     def frame(self, v, q):
         """Code one frame; returns the coded (effort, quality) packed as effort * 16 + quality."""

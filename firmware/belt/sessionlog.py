@@ -59,10 +59,15 @@ class SessionWriter:
         self._out = bytearray(payload_bound(block_frames) + 8)
         self._n = self._nev = 0
         self._enc = Encoder()
+        self._torn = False      # a write failed: the file may hold part of a record at its end
         self.stats = Summary(band[0], band[2])
-        self._f.write(pack_header(block_frames, session_id, start_ticks, wall_time, mode,
-                                  placement, cal_rest, cal_mvc, band))
-        self._f.flush()
+        try:
+            self._f.write(pack_header(block_frames, session_id, start_ticks, wall_time, mode,
+                                      placement, cal_rest, cal_mvc, band))
+            self._f.flush()
+        except BaseException:
+            self.abandon()
+            raise
         self.data_bytes = HEADER_LEN
 
     def add_frame(self, effort_pm, quality):
@@ -103,25 +108,55 @@ class SessionWriter:
         if self._n == 0 and self._nev == 0:
             return
         out = self._out
-        # payload at 3: room before it for a 2-byte length and the sequence byte
-        end = self._enc.encode(out, 3, self._n, self._full, self._eff, self._q, self._nev,
-                               self._ev_slot, self._ev_kind, self._ev_arg)
-        seq = self.stats.blocks
-        out[2] = seq & 0xFF
-        size = end - 2
-        if size < 0x80:
-            start = 1
-            out[1] = size
-        else:
-            start = 0
-            out[0] = 0x80 | (size & 0x7F)
-            out[1] = size >> 7
-        struct.pack_into("<I", out, end, block_crc(seq, memoryview(out)[start:end]))
-        self._f.write(memoryview(out)[start:end + 4])
-        self._f.flush()
+        enc = self._enc
+        # The model moves on as the block is coded. Until the block is on the flash it may have
+        # to be coded again (the guard flushes after a failed write), and a block coded from a
+        # moved-on model would carry a good CRC over the wrong frames: so the model goes back
+        # on anything raised before the write is done, an I/O error as much as a MemoryError.
+        enc.save()
+        try:
+            # payload at 3: room before it for a 2-byte length and the sequence byte
+            end = enc.encode(out, 3, self._n, self._full, self._eff, self._q, self._nev,
+                             self._ev_slot, self._ev_kind, self._ev_arg)
+            seq = self.stats.blocks
+            out[2] = seq & 0xFF
+            size = end - 2
+            if size < 0x80:
+                start = 1
+                out[1] = size
+            else:
+                start = 0
+                out[0] = 0x80 | (size & 0x7F)
+                out[1] = size >> 7
+            struct.pack_into("<I", out, end, block_crc(seq, memoryview(out)[start:end]))
+            self._write(memoryview(out)[start:end + 4])
+        except BaseException:
+            enc.restore()
+            raise
         self.data_bytes += end + 4 - start
         self.stats.blocks = seq + 1
         self._n = self._nev = 0
+
+    def _write(self, data):
+        # After a write that failed, part of it may be in the file: the next one starts again
+        # where the last whole record ended, over whatever that left.
+        f = self._f
+        if self._torn:
+            f.seek(self.data_bytes)
+        self._torn = True
+        f.write(data)
+        f.flush()
+        self._torn = False
+
+    def abandon(self):
+        """Stop writing without a trailer (a session that could not be started): the file is
+        closed if it was opened here."""
+        f, self._f = self._f, None
+        if f is not None and self._own:
+            try:
+                f.close()
+            except OSError:
+                pass
 
     def summary(self, closed_by=0, end_ticks=None):
         """The trailer's figures for what has been taken so far."""
@@ -136,8 +171,7 @@ class SessionWriter:
         clock (pauses included) instead of from the frame count."""
         self.flush()
         t = self.summary(CLOSED_BY_WRITER, end_ticks)
-        self._f.write(pack_trailer(t))
-        self._f.flush()
+        self._write(pack_trailer(t))
         if self._own:
             self._f.close()
         self._f = None
