@@ -180,13 +180,24 @@ class App(Tasks):
         c = self.config
         cal = self.calibration() or (0, 0)
         self.session_wall = self.clock.wall_time(now)
-        self.writer = SessionWriter(path, sid, now, self.session_wall,
-                                    MODE_NAMES.index(self.chain.mode), cal[0], cal[1],
-                                    c.placement, c.band())
-        # The boot id goes into the file's first block, written at once: whoever later holds
-        # this boot's time anchor can place a session that started before the belt knew the time.
-        self.writer.add_event(EV_BOOT, self.clock.boot_id)
-        self.writer.flush()
+        w = None
+        try:
+            w = SessionWriter(path, sid, now, self.session_wall,
+                              MODE_NAMES.index(self.chain.mode), cal[0], cal[1],
+                              c.placement, c.band())
+            # The boot id goes into the file's first block, written at once: whoever later holds
+            # this boot's time anchor can place a session that started before the belt knew
+            # the time.
+            w.add_event(EV_BOOT, self.clock.boot_id)
+            w.flush()
+        except BaseException:
+            # Nothing of the run is in the file yet: give it up, so the next start (by button or
+            # protocol) is not refused as "session N is open" until a reboot.
+            if w is not None:
+                w.abandon()
+            self.store.abandon(sid)
+            raise
+        self.writer = w
         self.session_id = sid
         self.cues = [0] * 5
         self.sessions_logged.append([sid, path, None, self.cues, None])

@@ -19,6 +19,7 @@ from belt import ticks
 from belt.atomicfile import read_atomic, write_atomic
 
 BOOT_MAX = const(0xFFFF)    # boot ids are u16 in the protocol; 0 means "not known"
+_UNIX_MAX = const(0xFFFFFFFF)
 _KEEP = const(8)            # anchors kept: the latest boots a companion may still ask about
 _FILES = ("clock", "clock.2")
 
@@ -91,11 +92,12 @@ class Clock:
         return self._save(log)
 
     def wall_time(self, t, boot=None):
-        """Unix seconds at ticks t of a boot (this one by default); 0 when not known."""
+        """Unix seconds at ticks t of a boot (this one by default); 0 when not known, or when
+        it does not fit the u32 the session header and the protocol carry (past 2106)."""
         a = self.anchor(boot)
+        w = 0
         if a is not None:
             w = a[1] + ticks.diff(t, a[0]) // 1000
-            return w if w > 0 else 0
-        if (boot is None or boot == self.boot_id) and self._fallback:
-            return self._fallback()
-        return 0
+        elif (boot is None or boot == self.boot_id) and self._fallback:
+            w = self._fallback()
+        return w if 0 < w <= _UNIX_MAX else 0

@@ -64,6 +64,10 @@ def payload_bound(block_frames):
 
 def pack_header(block_frames, session_id, start_ticks, wall_time, mode, placement, cal_rest,
                 cal_mvc, band):
+    # MicroPython's struct keeps the low bits of a value too large for its field, CPython's
+    # refuses it: refuse it here, the same on both, rather than write 1970 for 2106.
+    if not 0 <= wall_time <= 0xFFFFFFFF:
+        raise ValueError("wall_time %d does not fit the header" % wall_time)
     h = struct.pack(_HDR, MAGIC, VERSION, HEADER_LEN, FRAME_MS, block_frames, session_id,
                     start_ticks, wall_time, mode, placement, cal_rest, cal_mvc, band[0], band[1],
                     band[2])

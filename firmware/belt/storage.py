@@ -168,6 +168,16 @@ class Storage:
         self.open_id = sid
         return sid, self.path(sid)
 
+    def abandon(self, sid):
+        """The open session sid could not be started: its file (nothing of a run in it yet) is
+        removed and no session is open any more. Its id stays spent."""
+        if self.open_id == sid:
+            self.open_id = None
+        try:
+            os.remove(self.path(sid))
+        except OSError:
+            pass
+
     def new_session_path(self):
         return self.new_session()[1]
 

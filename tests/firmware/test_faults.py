@@ -1,0 +1,88 @@
+# Faults that once lost or corrupted a run, each on a real app on the sim board (LittleFS on
+# MicroPython, a folder under CPython): a session that cannot be started, a flash full at boot
+# recovery, a calibration that could not be saved, damaged clock files, a wall time past 2106.
+import os
+
+from fwtest import eq, raises
+
+import beltrig as rig
+from belt import app as _app
+from belt import protocol as P
+from belt import sessionformat as sf
+from belt.commands import Commands
+from belt.sessionlog import SessionWriter, read_session
+
+_NEAR_2106 = 0xFFFFFFFF - 3         # 3 s before a u32 of unix seconds runs out
+
+
+def _do(cmd, name, *fields):
+    return rig.reply(cmd.handle(P.request(name, 7, *fields)))
+
+
+def _session_files(app):
+    return sorted(n for n in os.listdir(app.store.root) if n.endswith(".cs") or n.endswith(".cy"))
+
+
+class _FailingWriter(SessionWriter):
+    """A session writer on a flash that refuses its first write after the header (where="block")
+    or the header itself (where="header")."""
+    where = "block"
+
+    def __init__(self, dest, *args, **kw):
+        if _FailingWriter.where == "header":
+            open(dest, "wb").close()        # the file exists, as it does when the write fails
+            raise OSError(28)
+        super().__init__(dest, *args, **kw)
+        self._fail = True
+
+    def _write(self, data):
+        if self._fail:
+            self._fail = False
+            raise OSError(5)
+        super()._write(data)
+
+
+def test_a_session_that_cannot_be_started_does_not_leave_the_belt_stuck():
+    # The store marked the session open before its writer existed: when that raised, a 0-byte
+    # file stayed and every later start failed with "session N is open" until a reboot.
+    for where in ("header", "block"):
+        d = rig.fresh("startfail-" + where)
+        board, app, _ = rig.boot(d)
+        cmd = Commands(app)
+        _FailingWriter.where = where
+        _app.SessionWriter = _FailingWriter
+        try:
+            got = _do(cmd, "session_start")
+        finally:
+            _app.SessionWriter = SessionWriter
+        eq((got[0], got[2]), ("ERROR", P.E_INTERNAL), where + ": the start is refused")
+        eq("OSError" in got[3], True, where + ": and says why: " + got[3])
+        eq((app.writer, app.store.open_id), (None, None), where + ": nothing is open")
+        eq(_session_files(app), [], where + ": no empty session file is left")
+        sid = _do(cmd, "session_start")[2][0]
+        eq(sid, 2, where + ": the next start works (the failed id stays spent)")
+        eq(_do(cmd, "session_stop")[2][0], sid, where + ": and its session closes")
+        eq(read_session(app.store.find(sid))[4], sf.CLOSED, where + ": whole")
+
+
+def test_a_wall_time_past_2106_is_time_unknown_not_1970():
+    # MicroPython's struct wrapped a header's wall time to 1970; CPython's refused it, which then
+    # left the store stuck. A time that does not fit is not known.
+    eq(type(raises(ValueError, sf.pack_header, 100, 1, 0, 0x100000000, 0, 0, 0, 0,
+                   (150, 200, 300))), ValueError, "the header refuses it on both interpreters")
+    d = rig.fresh("y2106")
+    board, app, _ = rig.boot(d)
+    cmd = Commands(app)
+    now = board.ticks_ms()
+    app.clock.set(_NEAR_2106, now)
+    eq(app.clock.wall_time(now + 2000), _NEAR_2106 + 2, "still representable")
+    eq(app.clock.wall_time(now + 4000), 0, "one past the last second: unknown")
+
+    async def body():
+        await rig.advance(board, 5000)          # past the end of the u32
+        sid = _do(cmd, "session_start")[2][0]
+        await rig.advance(board, 1000)
+        eq(_do(cmd, "session_stop")[2][0], sid, "the session starts and stops")
+        hdr, _, _, _, status = read_session(app.store.find(sid))
+        eq((status, hdr["wall_time"]), (sf.CLOSED, 0), "closed, wall time unknown (not 1970)")
+    rig.run(board, app, body)
