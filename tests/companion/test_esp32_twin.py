@@ -4,8 +4,8 @@ path) and boards/xiao_esp32s3.py, unchanged, on the unix port with the twin's `m
 as it finds a belt; the sampler is fed by the board's Timer and ADC from the simulated input."""
 import asyncio
 
-from corecue import transport_ble as T
-from corecue.client import Belt
+from corecue.link import ble as T
+from corecue.link.client import Belt
 from corecue.twin.esp32twin import Esp32Twin
 
 MAC = bytes.fromhex("3030f9a1b2c3")

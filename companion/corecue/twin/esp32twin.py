@@ -15,9 +15,9 @@ import shutil
 import subprocess
 import tempfile
 
-from corecue.bleemu import EmulatedAir
+from corecue.twin.radio import EmulatedAir
 from corecue.interp import FIRMWARE, micropython_path
-from corecue.manifest import deployed, mpy_cross_path, read_manifest
+from corecue.flash.manifest import deployed, mpy_cross_path, read_manifest
 from corecue.twin.radioserver import RadioServer
 
 UNIXPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "unixport")

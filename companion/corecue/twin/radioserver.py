@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 
-from corecue.bleemu.ble_types import UUID
+from corecue.twin.radio.ble_types import UUID
 
 logger = logging.getLogger(__name__)
 
