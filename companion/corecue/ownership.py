@@ -10,7 +10,7 @@ the challenge and response on the pairing key, and the authenticated channel of 
     pkt = ch.answer(rid, belt_nonce, belt_proof)  # `auth_proof`, once the belt has proved itself
     channel = ch.channel()                        # seal() requests, open() what the belt sends
 
-The cryptography is the `cryptography` package's (X25519, HKDF, HMAC, AES-CTR); the belt does the
+The cryptography is the `cryptography` package's (X25519, HKDF, HMAC, AES-CTR, AES-CMAC); the belt does the
 same in MicroPython (firmware/belt/auth.py, channel.py). The message layouts and labels are the
 firmware's own (belt.auth), so there is one definition of every byte, and both sides are tested
 against the golden vectors of docs/protocol.md (tests/firmware/authvectors.py).
@@ -20,7 +20,7 @@ import os
 import struct
 
 from cryptography.exceptions import InvalidKey
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import cmac, hashes
 from cryptography.hazmat.primitives import hmac as chmac
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -74,7 +74,8 @@ def proofs(key, device_id, host_id, host_nonce, belt_nonce):
 
 
 def session_keys(key, device_id, host_id, host_nonce, belt_nonce):
-    return _hkdf(key, host_nonce + belt_nonce, A.SESSION_INFO + bytes(device_id) + host_id, 96)
+    return _hkdf(key, host_nonce + belt_nonce, A.SESSION_INFO + bytes(device_id) + host_id,
+                 A.KEYS_LEN)
 
 
 def _request(t, rid, *fields):
@@ -129,12 +130,19 @@ class Challenge:
                                     self._belt_nonce))
 
 
+def _cmac(key, data):
+    c = cmac.CMAC(algorithms.AES(key))
+    c.update(data)
+    return c.finalize()
+
+
 class Channel:
-    """The host's end: seal() what it sends, open() what the belt sends."""
+    """The host's end: seal() what it sends (HMAC-SHA256 tags), open() what the belt sends
+    (AES-CMAC tags: the belt's side must not allocate for the effort event of every frame)."""
 
     def __init__(self, keys):
-        self._tx_mac, self._rx_mac = keys[0:32], keys[32:64]
-        self._tx_enc, self._rx_enc = keys[64:80], keys[80:96]
+        self._tx_mac, self._rx_mac = keys[0:32], keys[32:48]
+        self._tx_enc, self._rx_enc = keys[48:64], keys[64:80]
         self.sent = 0
         self.received = 0
 
@@ -159,7 +167,7 @@ class Channel:
         n = len(pkt) - TRAILER
         if n < P.HEADER_LEN or not pkt[1] & P.F_AUTH:
             raise ChannelRefused("the belt sent an unauthenticated packet")
-        if not _hmac.compare_digest(_hmac256(self._rx_mac, pkt[:n + 4])[:TAG_LEN], pkt[n + 4:]):
+        if not _hmac.compare_digest(_cmac(self._rx_mac, pkt[:n + 4])[:TAG_LEN], pkt[n + 4:]):
             raise ChannelRefused("a packet from the belt failed its tag")
         (counter,) = struct.unpack_from("<I", pkt, n)
         if counter <= self.received:

@@ -19,7 +19,7 @@ from micropython import const
 
 from belt import protocol as P
 from belt import ticks
-from belt.channel import Channel, ChannelError, KEYS_LEN
+from belt.channel import KEYS_LEN, Channel, ChannelError
 from belt.keystore import BROKEN, KeyStoreFull
 from belt.mac import Key, equal, hkdf
 from belt.x25519 import public_key, shared_secret
@@ -84,9 +84,25 @@ class Owner:
         self.device_id = bytes(device_id)
         self.random = random
         self._window_at = None      # ticks when the wearer opened the pairing window
+        self._next = None           # (private, public) key pair for the next pairing
+
+    def prepare(self):
+        """Make the next pairing's key pair now, so that answering `pair` costs one X25519
+        instead of two (each holds the scheduler; docs/performance.md)."""
+        if self._next is None:
+            private = self.random(32)
+            self._next = (private, public_key(private))
+
+    def take_key_pair(self):
+        """The prepared key pair (made now if there is none), used for one pairing only."""
+        self.prepare()
+        pair, self._next = self._next, None
+        return pair
 
     def open_window(self, now):
+        """The wearer's long press: pairing over Bluetooth is allowed for WINDOW_MS."""
         self._window_at = now
+        self.prepare()
 
     def close_window(self):
         self._window_at = None
@@ -166,8 +182,7 @@ class Session:
         if not o.keys.can_add(host_id):
             raise P.ProtocolError(P.E_STATE, "%d computers are paired: forget one first"
                                   % len(o.keys.slots))
-        priv = o.random(32)
-        belt_pub = public_key(priv)
+        priv, belt_pub = o.take_key_pair()
         try:
             shared = shared_secret(priv, host_pub)
         except ValueError as e:

@@ -302,3 +302,32 @@ def test_channel_counter_runs_out():
     c.seal(P.request("status", 1))
     eq(c.spent, True, "spent")
     raises(ChannelError, c.seal, P.request("status", 1))
+
+
+def test_sealing_what_the_belt_sends_allocates_nothing():
+    # The effort event of every frame while a live view is open, and every session chunk.
+    from fwtest import IS_MPY, allocated
+    if not IS_MPY:
+        return
+    c = Channel(b("session_keys"))
+    for pkt in (P.event("effort", 1234, 200, 0, 0, 500), P.event("data", 7, 0, tail=bytes(230))):
+        buf = bytearray(len(pkt) + 12)
+        buf[:len(pkt)] = pkt
+        c.seal_into(buf, len(pkt))
+
+        def run():
+            buf[:len(pkt)] = pkt
+            c.seal_into(buf, len(pkt))
+        eq(allocated(run), 0, "bytes allocated sealing %d bytes" % len(pkt))
+
+
+def test_every_pairing_gets_a_fresh_belt_key_pair():
+    keys = KeyStore(tmp_dir("auth13") + "/keys")
+    o = A.Owner(keys, b("device_id"))       # the belt's own random source
+    s = A.Session(o, usb=True)
+    publics = set()
+    for rid in (1, 2):
+        publics.add(P.parse(_one(s.handle(A.EV_PACKET, 0, b("pair_request")), A.A_SEND))[3])
+    o.open_window(0)                         # makes the next one ahead of the request
+    publics.add(o.take_key_pair()[1])
+    eq(len(publics), 3, "three pairings, three key pairs")

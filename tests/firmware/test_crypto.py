@@ -1,6 +1,8 @@
 # The belt's cryptographic building blocks against their standards' own test vectors: X25519
-# (RFC 7748), HMAC-SHA256 (RFC 4231), HKDF-SHA256 (RFC 5869), AES-128-CTR (NIST SP 800-38A).
+# (RFC 7748), HMAC-SHA256 (RFC 4231), HKDF-SHA256 (RFC 5869), AES-128-CTR (NIST SP 800-38A),
+# AES-128-CMAC (RFC 4493).
 from fwtest import IS_MPY, allocated, eq, raises
+from belt.aescmac import Cmac
 from belt.aesctr import Ctr, packet_iv
 from belt.mac import Key, equal, hkdf, hmac_sha256
 from belt.x25519 import BASE, public_key, shared_secret, x25519
@@ -121,3 +123,26 @@ def test_aes_ctr_allocates_nothing_per_packet():
     def run():
         c.crypt_packet(buf, 6, 230, 2)
     eq(allocated(run), 0, "bytes allocated by one 230-byte chunk")
+
+
+def test_aes_cmac_rfc4493():
+    c = Cmac(_NIST_KEY)
+    eq(c.tag(b"").hex(), "bb1d6929e95937287fa37d129b756746", "example 1, empty")
+    eq(c.tag(_NIST_PT[:16]).hex(), "070a16b46b4d4144f79bdd9dd04a287c", "example 2, one block")
+    eq(c.tag(_NIST_PT[:40]).hex(), "dfa66747de9ae63030ca32611497c827", "example 3, 40 bytes")
+    eq(c.tag(_NIST_PT).hex(), "51f0bebf7e3b9d92fc49741779363cfe", "example 4, 64 bytes")
+    out = bytearray(12)
+    c.tag_into(_NIST_PT, 40, out, 2, 8)
+    eq(bytes(out).hex(), "0000dfa66747de9ae6300000", "truncated, in place")
+
+
+def test_aes_cmac_allocates_nothing():
+    if not IS_MPY:
+        return
+    c = Cmac(_NIST_KEY)
+    buf = bytearray(_NIST_PT)
+    out = bytearray(8)
+
+    def run():
+        c.tag_into(buf, 28, out, 0, 8)
+    eq(allocated(run), 0, "bytes allocated by one tag")
