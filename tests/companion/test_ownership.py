@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from corecue import ownership as O
+from corecue.link import auth as O
 from corecue.interp import ROOT, firmware_module
 
 P = firmware_module("belt.protocol")
