@@ -42,6 +42,7 @@ class App(Tasks):
         self.writer = None
         self.session_id = -1
         self.calibrating = False
+        self.cal_adopted = False     # the last committed calibration was saved and is in use
         self.cal_frames = 0          # frames labelled in the current calibration phase
         self.session_wall = 0        # wall time in the open session's header (0 unknown)
         self._config_stale = False   # a changed config waits for the run to end
@@ -73,15 +74,25 @@ class App(Tasks):
         self.cal_frames = 0
 
     def cal_commit(self):
+        """Commit the calibration: adopted only once it is saved, so what the belt says it uses
+        is what it uses after the next reboot. self.cal_adopted says whether it was."""
         res = self.calibrator.commit()
         self.calibrating = False
+        self.cal_adopted = False
+        verdict = "refused"
         if res.ok:
-            self.chain.calibrate(res.rest, res.mvc)
+            before = self.config.as_dict()
             self.config.set_calibration(res.rest, res.mvc, self.chain.mode,
                                         self.clock.wall_time(self.board.ticks_ms()))
-            self._save_config()
+            if self._save_config():
+                self.chain.calibrate(res.rest, res.mvc)
+                self.cal_adopted = True
+                verdict = "saved"
+            else:                       # the flash refused it: keep the one that is saved
+                self.config.update(before)
+                verdict = "not saved"
         self.log("calibration %s: rest %d mvc %d spread %d reasons %d" % (
-            "saved" if res.ok else "refused", res.rest, res.mvc, res.spread_pm, res.reasons))
+            verdict, res.rest, res.mvc, res.spread_pm, res.reasons))
         return res
 
     def cal_abort(self):
@@ -220,8 +231,10 @@ class App(Tasks):
     def _save_config(self):
         try:
             self.config.save()
+            return True
         except OSError as e:                # a full or failing flash must not stop the run
             self.log("config not saved: %r" % e)
+            return False
 
     # -- what the sense task does with each frame ----------------------------------------------
 

@@ -181,7 +181,7 @@ class Commands:
             # calibrator's evaluation has no side effects, and commit evaluates the same data.
             return self._cal_reply(req, op, a.calibrator.evaluate(), adopted=False)
         res = a.cal_commit()
-        return self._cal_reply(req, op, res, adopted=res.ok)
+        return self._cal_reply(req, op, res, adopted=a.cal_adopted)
 
     def _cal_reply(self, req, op, res=None, adopted=False):
         a = self.app

@@ -7,6 +7,7 @@ from fwtest import eq, raises
 
 import beltrig as rig
 from belt import app as _app
+from belt import config as _config
 from belt import protocol as P
 from belt import sessionformat as sf
 from belt.commands import Commands
@@ -85,4 +86,27 @@ def test_a_wall_time_past_2106_is_time_unknown_not_1970():
         eq(_do(cmd, "session_stop")[2][0], sid, "the session starts and stops")
         hdr, _, _, _, status = read_session(app.store.find(sid))
         eq((status, hdr["wall_time"]), (sf.CLOSED, 0), "closed, wall time unknown (not 1970)")
+    rig.run(board, app, body)
+
+
+def test_a_calibration_is_adopted_only_once_it_is_saved():
+    # The reply said "adopted" when the config could not be saved, and the calibration was gone
+    # at the next reboot: the companion told the runner it was kept.
+    d = rig.fresh("calnosave")
+    board, app, _ = rig.boot(d)
+    cmd = Commands(app)
+    saved_path = app.config.path
+
+    async def body():
+        app.config.path = d + "/no-such-folder/corecue.cfg"     # the flash refuses the save
+        f = (await rig.calibrate(board, cmd))[0]
+        eq((f[7], f[8]), (0, 0), "a good calibration, not adopted: it was not saved")
+        eq((app.config.cal_rest, app.config.cal_mvc, app.config.cal_mode), (0, 0, ""),
+           "the config keeps what is saved")
+        eq(app.calibration(), None, "and the app uses none")
+        eq(_do(cmd, "status")[2][10], 0, "the belt says it is not calibrated")
+        app.config.path = saved_path
+        f = (await rig.calibrate(board, cmd))[0]
+        eq(f[8], 1, "saved, so adopted")
+        eq(_config.load(saved_path)[0].cal_mvc, f[5], "and there after a reboot")
     rig.run(board, app, body)
