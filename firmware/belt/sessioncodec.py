@@ -42,12 +42,19 @@ _NPROBS = const(69)
 class _Model:
     def __init__(self):
         self.p = array.array("H", [_PHALF] * _NPROBS)
+        self._saved = array.array("H", self.p)
+        self._saved_rest = [0, 0, 0, 0]
+        self.reset()
+
+    def reset(self):
+        """The model at the start of a file, in place (a reader reused for the next file)."""
+        p = self.p
+        for i in range(_NPROBS):
+            p[i] = _PHALF
         self.prev = NONE     # last effort coded
         self.pd = 0          # last delta
         self.mean = 0        # running mean of effort, x16
         self.q = 0           # last quality mask
-        self._saved = array.array("H", self.p)
-        self._saved_rest = [0, 0, 0, 0]
 
     def save(self):
         """Remember the model as it is, so a block coded from it can be coded again."""

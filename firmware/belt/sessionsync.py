@@ -8,11 +8,14 @@
 import os
 import struct
 
+from micropython import const
+
 from belt import protocol as P
 from belt import ticks
 from belt.sessionformat import EV_BOOT
-from belt.sessionread import describe
+from belt.sessionread import describe, reader
 
+_ENOENT = const(2)
 ENTRY_LEN = struct.calcsize(P.ENTRY)
 CHUNK_MAX = P.MAX_PAYLOAD - struct.calcsize(P.reply_format(P.type_of("data"))[:-1])   # 1016
 _PAGE_ROOM = P.MAX_PAYLOAD - struct.calcsize(P.reply_format(P.type_of("session_list") |
@@ -27,12 +30,15 @@ class Catalog:
     def __init__(self, app):
         self.app = app
         self._info = {}     # id -> (size, start ticks, wall time in the header, duration, boot)
+        # One reader for every file described, made at boot while the heap is whole: a new
+        # one per session not yet cached ran a 256 KB heap out during the first list.
+        self._reader = reader()
 
     def _about(self, sid, path, size):
         hit = self._info.get(sid)
         if hit is not None and hit[0] == size:
             return hit
-        hdr, trailer, events = describe(path)
+        hdr, trailer, events = describe(path, self._reader)
         boot = 0
         for kind, arg in events:
             if kind == EV_BOOT:
@@ -64,11 +70,13 @@ class Catalog:
                 dur = ticks.diff(app.board.ticks_ms(), start)
                 crc, flags, boot = 0, P.FL_OPEN, app.clock.boot_id
             else:
-                path = store.find(sid)
-                if path is None:
-                    continue            # reclaimed since list()
-                _, start, wall, dur, boot = self._about(sid, path, size)
-                crc = store.crc(sid) or 0
+                try:
+                    _, start, wall, dur, boot = self._about(sid, store.path(sid, synced), size)
+                    crc = store.crc_of(sid, synced, size)
+                except OSError as e:
+                    if e.args and e.args[0] == _ENOENT:
+                        continue        # reclaimed since list()
+                    raise               # any other failure is not a missing session
                 flags = P.FL_SYNCED if synced else 0
             if not wall and boot:       # started before the belt knew the time: the anchor
                 wall = app.clock.wall_time(start, boot)

@@ -51,9 +51,10 @@ _ACTIONS = ("ok", "closed", "truncated", "removed", "unreadable")
 _UNREADABLE = const(4)
 
 
-def file_crc(path):
-    """CRC32 (zlib, as binascii.crc32) of a whole file, read 512 bytes at a time."""
-    buf = bytearray(512)
+def file_crc(path, buf=None):
+    """CRC32 (zlib, as binascii.crc32) of a whole file, read len(buf) (512) bytes at a time."""
+    if buf is None:
+        buf = bytearray(512)
     mv = memoryview(buf)
     c = 0
     with open(path, "rb") as f:
@@ -100,6 +101,7 @@ class Storage:
         self.reclaimed = []     # ids the last ensure_space() deleted, in order
         self.recovered = []     # (id, action) from the last recover_all()
         self._crcs = {}         # id -> (size, crc), for closed sessions
+        self._crc_buf = bytearray(512)  # one read buffer for every CRC computed
         self.id_note = None     # why an id file was refused, when one was
         # The next id is kept in two files, each replaced atomically: one damaged file (a bit
         # flipped in flash) still leaves the other to say which ids are spent.
@@ -197,10 +199,13 @@ class Storage:
         e = self._find(sid)
         if e is None or sid == self.open_id:
             return None
-        size = self._size(e[2])
+        return self.crc_of(sid, e[1], self._size(e[2]))
+
+    def crc_of(self, sid, synced, size):
+        """crc(sid) for an entry list() gave, without looking the file up again."""
         c = self._cached(sid, size)
         if c is None:
-            c = file_crc(self.root + "/" + e[2])
+            c = file_crc(self.path(sid, synced), self._crc_buf)
             self._crcs[sid] = (size, c)
         return c
 
@@ -212,7 +217,7 @@ class Storage:
             size = self._size(name)
             c = None
             if sid != self.open_id:
-                c = self.crc(sid) if crcs else self._cached(sid, size)
+                c = self.crc_of(sid, synced, size) if crcs else self._cached(sid, size)
             out.append((sid, size, synced, c))
         return out
 

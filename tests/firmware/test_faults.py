@@ -2,6 +2,7 @@
 # MicroPython, a folder under CPython): a session that cannot be started, a flash full at boot
 # recovery, a calibration that could not be saved, damaged clock files, a wall time past 2106.
 import os
+import struct
 
 from fwtest import eq, raises
 
@@ -10,7 +11,9 @@ from belt import app as _app
 from belt import config as _config
 from belt import protocol as P
 from belt import sessionformat as sf
+from belt import sessionread, storage
 from belt.commands import Commands
+from belt.sessionformat import EV_BOOT
 from belt.sessionlog import SessionWriter, read_session
 
 _NEAR_2106 = 0xFFFFFFFF - 3         # 3 s before a u32 of unix seconds runs out
@@ -110,3 +113,60 @@ def test_a_calibration_is_adopted_only_once_it_is_saved():
         eq(f[8], 1, "saved, so adopted")
         eq(_config.load(saved_path)[0].cal_mvc, f[5], "and there after a reboot")
     rig.run(board, app, body)
+
+
+STORED = 60         # two months of runs between syncs
+
+
+def stored_sessions(app, n=STORED):
+    """n closed sessions of a minute each in the belt's store, as its own writer leaves them."""
+    store = app.store
+    for k in range(n):
+        sid, path = store.new_session()
+        w = SessionWriter(path, sid, 1000 * k, 0, 0, 0, 0, 0, (150, 200, 300))
+        w.add_event(EV_BOOT, 1 + k // 3)
+        for i in range(600):
+            w.add_frame(150 + (i * 7 + k) % 120, 0)
+        w.close()
+        store.closed(sid)
+
+
+def _list_all(cmd):
+    first, n = 0, 0
+    while True:
+        got = _do(cmd, "session_list", first)
+        if got[2][0] == 0:
+            return n
+        n += got[2][0]
+        first = _last_id(got[3]) + 1
+
+
+def _last_id(tail):
+    return struct.unpack_from(P.ENTRY, tail, len(tail) - struct.calcsize(P.ENTRY))[0]
+
+
+def test_the_first_session_list_after_boot_needs_no_buffer_per_session():
+    # A new reader (a read buffer of several KB) for every session not yet cached ran the
+    # ESP32-S3's 256 KB heap out in the first session_list after boot. The catalog's one reader,
+    # made at boot, now serves them all; so does the store's one CRC buffer.
+    d = rig.fresh("listheap")
+    board, app, _ = rig.boot(d)
+    stored_sessions(app)
+    board, app, _ = rig.boot(d)             # a reboot: nothing cached
+    cmd = Commands(app)
+    made = []
+
+    class Counted(sessionread._Reader):
+        def __init__(self, f=None):
+            made.append(1)
+            super().__init__(f)
+
+    plain, plain_crc = sessionread._Reader, storage.file_crc
+    sessionread._Reader = Counted
+    storage.file_crc = lambda path, buf=None: made.append(2) if buf is None else \
+        plain_crc(path, buf)
+    try:
+        eq(_list_all(cmd), STORED, "every session listed")
+    finally:
+        sessionread._Reader, storage.file_crc = plain, plain_crc
+    eq(made, [], "no reader and no CRC buffer made for the %d sessions listed" % STORED)
