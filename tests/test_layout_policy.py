@@ -71,6 +71,43 @@ def imports(path, known, top_level_only=False):
     return out
 
 
+def unresolved(path, known):
+    """The corecue imports in the file at path that name no module (a module moved or gone):
+    `import corecue.x` needs module corecue.x; `from corecue.p import n` needs module corecue.p.n,
+    or n defined in module corecue.p (for a package, in its __init__)."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    bad = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            bad += [a.name for a in node.names
+                    if a.name.split(".")[0] == "corecue" and a.name not in known]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                and node.module.split(".")[0] == "corecue":
+            if node.module not in known:
+                bad.append(node.module)
+                continue
+            for a in node.names:
+                if f"{node.module}.{a.name}" not in known and a.name not in _names(known[node.module]):
+                    bad.append(f"{node.module}.{a.name}")
+    return bad
+
+
+def _names(path):
+    """The names a module binds at its top level."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    out = set()
+    for node in _top_level(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+    return out
+
+
 def _top_level(tree):
     """The statements that run at import: module body, descending into if/try/with blocks and
     class bodies, not into functions."""
@@ -182,6 +219,17 @@ def test_the_companion_is_found_whole():
 def test_layers_import_one_way():
     bad = layer_violations(companion_modules())
     assert not bad, "imports against the layers (docs/architecture.md): " + "; ".join(bad)
+
+
+def test_every_corecue_import_names_a_module():
+    """Across the companion, its tests and the benchmarks: a module that moved leaves no import
+    of its old name behind."""
+    known = companion_modules()
+    files = list(known.values())
+    for top in ("tests", "bench"):
+        files += _modules(os.path.join(ROOT, top)).values()
+    bad = sorted(f"{os.path.relpath(p, ROOT)}: {n}" for p in files for n in unresolved(p, known))
+    assert not bad, "imports of no module: " + "; ".join(bad)
 
 
 def test_the_twin_is_plugged_in_only_where_a_belt_is_chosen():
