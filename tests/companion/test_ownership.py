@@ -1,12 +1,12 @@
-"""The companion's ownership codec (corecue.ownership, on the `cryptography` package) against the
+"""The companion's ownership codec (corecue.link.auth, on the `cryptography` package) against the
 golden vectors the belt's own code is tested with, and against the belt's code itself: a pairing
-and a connection between corecue.ownership and firmware/belt/auth.py with fresh random keys."""
+and a connection between corecue.link.auth and firmware/belt/auth.py with fresh random keys."""
 import importlib.util
 import os
 
 import pytest
 
-from corecue import ownership as O
+from corecue.link import auth as O
 from corecue.interp import ROOT, firmware_module
 
 P = firmware_module("belt.protocol")

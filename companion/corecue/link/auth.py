@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from corecue.errors import BeltError
+from corecue.link.errors import BeltError
 from corecue.interp import firmware_module
 
 P = firmware_module("belt.protocol")
