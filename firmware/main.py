@@ -66,8 +66,19 @@ def _options(argv):
     return opts
 
 
+def _compile(*names):
+    # On the desktop the modules are compiled from source. Garbage left by one module's compile
+    # and collected only when the heap runs out leaves it in pieces too small for the next; a
+    # collection after each keeps the 256 KB heap whole, as loading .mpy files on the belt does.
+    import gc
+    for name in names:
+        __import__(name)
+        gc.collect()
+
+
 def _board(opts, usb):
     if opts["board"] == "sim":
+        _compile("boards.sim", "belt.app", "belt.config", "belt.storage", "belt.link")
         from boards.sim import Board
         try:
             minutes = int(opts["minutes"]) if opts["minutes"] else None
@@ -98,8 +109,6 @@ async def _run(app, board, links):
 
 
 def _boot(opts, usb):
-    # The board first: on the desktop the sim's modules are compiled from source, which wants a
-    # heap that the app's modules have not yet broken into pieces (the virtual belt has 256 KB).
     board = _board(opts, usb)
     from belt.app import App
     from belt import config as _config

@@ -9,7 +9,7 @@
 #   s.find(sid)                     # the path of its file now, or None
 #   s.confirm(sid, crc)             # OK, or E_* when unknown, open, or the CRC differs
 #   s.ensure_space(need)            # True when `need` bytes are free, reclaiming synced sessions
-#   s.recover_all(log)              # at boot: sessionlog.recover on every file; one-line report
+#   s.recover_all(log)              # at boot: belt.recovery on every file; one-line report
 #
 # The synced flag lives in the file name ("00000042.cs" -> "00000042.cy"), so marking a session
 # synced is one rename, which LittleFS commits atomically: a power cut leaves one name or the
@@ -24,7 +24,7 @@ import os
 from micropython import const
 
 from belt.atomicfile import read_atomic, write_atomic
-from belt.sessionread import recover
+from belt import recovery
 
 # confirm() and remove() results.
 OK = const(0)
@@ -44,11 +44,7 @@ DEFAULT_NEED = const(RESERVE_HOURS * BYTES_PER_HOUR + 4 * 4096)
 
 _UNSYNCED = ".cs"
 _SYNCED = ".cy"
-_TMP = ".tmp"
 _ID_FILES = ("next_id", "next_id.2")
-# recover()'s actions as counted in the boot report; anything else counts as unreadable.
-_ACTIONS = ("ok", "closed", "truncated", "removed", "unreadable")
-_UNREADABLE = const(4)
 
 
 def file_crc(path, buf=None):
@@ -283,42 +279,7 @@ class Storage:
         return False
 
     def recover_all(self, log=None):
-        """At boot: make every session file whole (sessionlog.recover). A file that cannot be
-        read is left as it is and reported. Returns a one-line report; log(line) if given."""
+        """At boot: make every session file whole (belt.recovery). Returns a one-line report;
+        log(line) if given."""
         self._crcs = {}
-        self._adopt_orphans()
-        counts = [0] * len(_ACTIONS)
-        bad = []
-        self.recovered = []
-        for sid, synced, name in self._scan():
-            if sid == self.open_id:
-                continue        # being written: its writer closes it
-            try:
-                action = recover(self.root + "/" + name)[0]
-            except Exception as e:   # one damaged file must not stop the boot
-                action = "error %s" % type(e).__name__
-            self.recovered.append((sid, action))
-            k = _ACTIONS.index(action) if action in _ACTIONS else _UNREADABLE
-            counts[k] += 1
-            if k == _UNREADABLE:
-                bad.append("%d %s" % (sid, action))
-        line = "sessions: " + ", ".join(["%d %s" % (counts[i], _ACTIONS[i])
-                                         for i in range(len(_ACTIONS))])
-        if bad:
-            line += " (" + ", ".join(bad) + ")"
-        if self.id_note:
-            line += "; " + self.id_note
-        if log is not None:
-            log(line)
-        return line
-
-    def _adopt_orphans(self):
-        # recover() rewrites a torn file to name + ".tmp" and renames it over the file. Where
-        # rename cannot replace, the old file is removed first: a cut right then leaves only the
-        # complete copy, which becomes the session again. Next to its file, recover() removes it.
-        names = os.listdir(self.root)
-        for name in names:
-            if name.endswith(_TMP):
-                base = name[:-4]
-                if (base.endswith(_UNSYNCED) or base.endswith(_SYNCED)) and base not in names:
-                    os.rename(self.root + "/" + name, self.root + "/" + base)
+        return recovery.recover_all(self, log)
