@@ -19,8 +19,8 @@ import re
 import numpy as np
 
 from corecue.history import analytics
-from corecue.views.export import placement_name, write_atomic
 from corecue.history.sessiondata import State
+from corecue.views.export import placement_name, write_atomic
 
 RUN = State.RUN
 _STATES = {State.IDLE: "idle", State.WARMUP: "warm-up", State.PRIME: "prime", RUN: "run",

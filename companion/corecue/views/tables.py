@@ -1,5 +1,5 @@
-"""The runner's history, from the store alone (no belt needed): `corecue sessions`, `show ID`,
-`report ID | --trend`, `export ID | --all`. Figures come from corecue.history.analytics
+"""The runner's history as text, from the store alone (no belt needed): the `corecue sessions`
+table, `show ID` and the trend line. Figures come from corecue.history.analytics
 (docs/analytics.md); the table reads only the stored summaries, never the session bytes."""
 from corecue.history import analytics
 from corecue.history.sessions import cue_count, load, minutes, when
