@@ -89,6 +89,9 @@ def open_store(data_dir=None, create=True, *, clock=time.time):
     or file is made. clock: seconds since the epoch, replaceable in tests."""
     folder = _find_dir(data_dir)
     path = os.path.join(folder, DB_NAME)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise StoreError(f"{folder} is not a folder: --data-dir (or $CORECUE_DATA_DIR) names "
+                         "the folder your history is kept in")
     if not create and not os.path.exists(path):
         raise StoreError(f"no history in {folder} yet: pair a belt and sync a run first")
     try:
