@@ -202,7 +202,7 @@ def test_calibration_asks_again_until_yes_or_no_and_a_no_exits_0(tmp_path, monke
     answers(monkeypatch, "", "", "", "maybe", "no")
     code, out, err = corecue(capsys, "calibrate")
     assert code == 0, err
-    assert out.count("press Enter") == 3
+    assert out.count("press Enter to start the brace") == 3
     assert "please answer y or n" in out.lower()
     assert "Not saved" in out
     assert "10 s left" in out and "1 s left" in out         # a countdown per timed phase
