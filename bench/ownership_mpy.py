@@ -1,5 +1,5 @@
 # The belt's ownership code, timed on the interpreter that runs this script (the MicroPython
-# unix port, or CPython through corecue/mpshim). Run by bench/ownership_cost.py:
+# unix port, or CPython through corecue/twin/mpshim). Run by bench/ownership_cost.py:
 #   micropython -X heapsize=256k bench/ownership_mpy.py FIRMWARE_DIR [SHIM_DIR]
 # Prints "name microseconds bytes" lines: the median time of one operation and the bytes the heap
 # handed out for it (-1 where the interpreter cannot count them).

@@ -1,6 +1,6 @@
-"""The companion's ownership codec (corecue.ownership, on the `cryptography` package) against the
+"""The companion's ownership codec (corecue.link.auth, on the `cryptography` package) against the
 golden vectors the belt's own code is tested with, and against the belt's code itself: a pairing
-and a connection between corecue.ownership and firmware/belt/auth.py with fresh random keys."""
+and a connection between corecue.link.auth and firmware/belt/auth.py with fresh random keys."""
 import importlib.util
 import os
 
