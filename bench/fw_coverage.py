@@ -146,10 +146,12 @@ def main(argv):
                     "-x" if "-x" in argv else "--maxfail=1000"] + [a for a in argv if a != "-x"],
                    cwd=repo, env=env)
     ran = {rel: [False] * len(t) for rel, t in tables.items()}
+    imported = set()            # files MicroPython loaded (their module code ran)
     for name in os.listdir(hits_dir):
         with open(os.path.join(hits_dir, name)) as f:
             for line in f:
                 rel, bits = line.split()
+                imported.add(rel)
                 if rel in ran:
                     for i, b in enumerate(bits[:len(ran[rel])]):
                         ran[rel][i] = ran[rel][i] or b == "1"
@@ -162,14 +164,14 @@ def main(argv):
         r = sum(1 for (q, ok), hit in zip(t, ran[rel]) if ok and hit)
         total += n
         done += r
-        files_run += 1 if r or (n == 0 and any(ran[rel])) else 0
-        print("%-28s %3d / %3d" % (rel, r, n))
+        files_run += 1 if rel in imported else 0
+        print("%-28s %3d / %3d%s" % (rel, r, n, "" if rel in imported else "   never loaded"))
         missed += ["%s:%s" % (rel, q) for (q, ok), hit in zip(t, ran[rel]) if ok and not hit]
         flat += ["%s:%s" % (rel, q) for q, ok in t if not ok]
     print("not run under MicroPython:", ", ".join(missed) or "none")
     if flat:
         print("not instrumented (body on the def line):", ", ".join(flat))
-    print("files with a function run under MicroPython: %d of %d; functions: %d of %d (%.1f %%)"
+    print("files loaded under MicroPython: %d of %d; functions run: %d of %d (%.1f %%)"
           % (files_run, len(tables), done, total, 100.0 * done / max(total, 1)))
     shutil.rmtree(work, ignore_errors=True)
     return 0
