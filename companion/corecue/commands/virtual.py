@@ -52,7 +52,10 @@ def _virtual_serve(args):
 def _virtual_ble(args):
     import asyncio
 
-    from corecue.twin.virtualbelt import serve_hci
+    if args.interpreter == "micropython":
+        from corecue.twin.mpble import serve_hci
+    else:
+        from corecue.twin.virtualbelt import serve_hci
 
     def ready(name):
         print(f"{name} is on the air for the host on {args.hci} (Ctrl-C stops it)", flush=True)
@@ -115,7 +118,8 @@ def add_virtual_parsers(sub):
     vs.set_defaults(func=_virtual_serve)
 
     vb = vsub.add_parser("ble", help="the virtual belt on a real Bluetooth host (Linux vhci)",
-                         description="Run the virtual belt in this process and put one more "
+                         description="Run the virtual belt (in this process, or under "
+                         "MicroPython with --interpreter micropython) and put one more "
                          "controller on its emulated radio for another Bluetooth host: with "
                          "--hci vhci (the default; needs a kernel with Bluetooth and "
                          "/dev/vhci), BlueZ gets a new adapter on which bluetoothctl and bleak "
@@ -127,6 +131,9 @@ def add_virtual_parsers(sub):
                     help="a Bumble HCI transport: vhci, or tcp-server:HOST:PORT")
     vb.add_argument("--speed", type=float, default=1.0,
                     help="virtual seconds per real second (default 1)")
+    vb.add_argument("--interpreter", choices=["cpython", "micropython"], default="cpython",
+                    help="run the firmware in this process (cpython, the default) or as "
+                    "MicroPython (main.py --board sim --ble, the unix port's bluetooth)")
     vb.set_defaults(func=_virtual_ble)
 
 
