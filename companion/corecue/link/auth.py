@@ -200,16 +200,16 @@ async def pair(belt, host_id):
 
 async def authenticate(belt, key, host_id):
     """The challenge and response on the pairing key; from then on the client seals every
-    request and opens every packet from the belt (belt.channel)."""
+    request and opens every packet from the belt (belt.sealed)."""
     ch = Challenge(key, belt.info.device_id, host_id)
     (belt_nonce, belt_proof), _ = await belt.request("auth", ch.host_id, ch.nonce)
     host_proof = ch.prove(belt_nonce, belt_proof)
     # The reply to auth_proof is the belt's first sealed packet: the channel opens it, while the
     # request itself goes plain.
-    belt.channel = ch.channel()
+    belt.sealed = ch.channel()
     try:
         await belt.request("auth_proof", host_proof, plain=True)
     except BaseException:
-        belt.channel = None
+        belt.sealed = None
         raise
 

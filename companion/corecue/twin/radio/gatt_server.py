@@ -4,16 +4,15 @@
 after every notify/indicate value, as NimBLE places it) and returns MicroPython's handle tuples;
 remote reads and writes go through the value store (`_Entry`: 20-byte default buffers, writes cut
 to the buffer, append mode) and raise `_IRQ_GATTS_READ_REQUEST` / `_IRQ_GATTS_WRITE`;
-`gatts_notify` / `gatts_indicate` send to a connection whether or not it subscribed, as NimBLE
-does. A mixin of `ble_object.BLE`, kept apart because the attribute database is the largest and
+`gatts_notify` / `gatts_indicate` (gatt_push.py) send to a connection whether or not it
+subscribed, as NimBLE does. A mixin of `ble_object.BLE`, kept apart because the attribute database is the largest and
 most self-contained part of the stack: nothing here starts advertising or handles connections.
 """
 from __future__ import annotations
 
-import asyncio
 import errno as _errno
 
-from bumble import att, core
+from bumble import att
 from bumble.gatt import (
     GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR,
     Characteristic,
@@ -24,12 +23,12 @@ from bumble.gatt import (
 from bumble.profiles.gap import GenericAccessService
 
 from corecue.twin.radio.ble_types import (
-    _BLE_HS_ENOTCONN, _BLE_HS_ETIMEOUT, _DEFAULT_ATTR_LEN, _FLAG_READ_AUTHENTICATED,
-    _FLAG_READ_AUTHORIZED, _FLAG_READ_ENCRYPTED, _FLAG_WRITE_AUTHENTICATED,
-    _FLAG_WRITE_AUTHORIZED, _FLAG_WRITE_ENCRYPTED, _IRQ_GATTS_INDICATE_DONE,
+    _DEFAULT_ATTR_LEN, _FLAG_READ_AUTHENTICATED, _FLAG_READ_AUTHORIZED, _FLAG_READ_ENCRYPTED,
+    _FLAG_WRITE_AUTHENTICATED, _FLAG_WRITE_AUTHORIZED, _FLAG_WRITE_ENCRYPTED,
     _IRQ_GATTS_READ_REQUEST, _IRQ_GATTS_WRITE, _MAX_SERVICES, FLAG_INDICATE, FLAG_NOTIFY,
     FLAG_READ, FLAG_WRITE, FLAG_WRITE_NO_RESPONSE, UUID, _buffer_bytes, _oserror,
 )
+from corecue.twin.radio.gatt_push import GattPush
 
 
 class _Entry:
@@ -65,9 +64,9 @@ def _permissions(flags: int, descriptor: bool) -> int:
     return perms
 
 
-class GattServer:
+class GattServer(GattPush):
     """bluetooth.BLE's gatts_* methods, on the Bumble device's GATT server (state: `_db`,
-    `_indications`, `_gap_service`, set up by `BLE._setup`)."""
+    `_indications`, `_gap_service`, set up by `BLE._setup`); notify and indicate in GattPush."""
 
     def _rebuild_server(self, services: list[Service]) -> None:
         server = self._dev.gatt_server
@@ -226,83 +225,6 @@ class GattServer:
             return None
         finally:
             self._depth -= 1
-
-    def _payload(self, value_handle: int, data) -> bytes:
-        if data is None:
-            entry = self._db.get(value_handle)
-            if entry is None:
-                raise _oserror(_errno.ENOENT)
-            return bytes(entry.data[: entry.length])
-        return _buffer_bytes(data)
-
-    def _send_notification(self, conn, value_handle: int, payload: bytes) -> None:
-        payload = payload[: conn.att_mtu - 3]
-        pdu = att.ATT_Handle_Value_Notification(
-            attribute_handle=value_handle, attribute_value=payload
-        )
-        self._dev.gatt_server.send_gatt_pdu(conn, bytes(pdu))
-
-    def gatts_notify(self, conn_handle, value_handle, data=None):
-        self._push(self._send_notification, conn_handle, value_handle, data)
-
-    def gatts_indicate(self, conn_handle, value_handle, data=None):
-        self._push(self._start_indication, conn_handle, value_handle, data)
-
-    def _push(self, send, conn_handle, value_handle, data):
-        """What notify and indicate share: an active stack, a live connection, the value (given,
-        or the local one), then `send`."""
-        self._depth += 1
-        try:
-            self._require_active()
-            conn = self._conns.get(int(conn_handle))
-            if conn is None:
-                raise _oserror(_errno.ENOTCONN)
-            handle = int(value_handle)
-            send(conn, handle, self._payload(handle, data))
-        finally:
-            self._depth -= 1
-
-    def _start_indication(self, conn, value_handle: int, payload: bytes) -> None:
-        server = self._dev.gatt_server
-        attribute = server.get_attribute(value_handle)
-        if attribute is None:
-            attribute = att.Attribute(
-                GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR, att.Attribute.READABLE
-            )
-            attribute.handle = value_handle
-        record = {"done": False, "handle": value_handle, "task": None}
-        pending = self._indications.setdefault(conn.handle, [])
-
-        async def indicate():
-            status = 0
-            try:
-                await server.indicate_subscriber(conn, attribute, payload, force=True)
-            except (TimeoutError, core.TimeoutError, asyncio.TimeoutError):
-                status = _BLE_HS_ETIMEOUT
-            except asyncio.CancelledError:
-                if not record["done"]:
-                    raise
-                return
-            except Exception:
-                status = _BLE_HS_ENOTCONN
-            finally:
-                if record in pending:
-                    pending.remove(record)
-            if not record["done"]:
-                record["done"] = True
-                self._dispatch(_IRQ_GATTS_INDICATE_DONE, (conn.handle, value_handle, status))
-
-        pending.append(record)
-        record["task"] = self._loop().create_task(indicate())
-
-    def _fail_indications(self, conn_handle: int) -> None:
-        for record in self._indications.pop(conn_handle, []):
-            if record["done"]:
-                continue
-            record["done"] = True
-            self._dispatch(_IRQ_GATTS_INDICATE_DONE, (conn_handle, record["handle"], _BLE_HS_ENOTCONN))
-            if record["task"] is not None:
-                record["task"].cancel()
 
     def gatts_set_buffer(self, value_handle, len, append=False):  # noqa: A002 - MicroPython's name
         self._require_active()
