@@ -112,3 +112,53 @@ def test_the_firmware_under_micropython_over_ble_scan_config_calibration_live_dr
             await mp.close()
         assert b"Unhandled exception" not in mp.output and b"failed" not in mp.output, mp.output
     run(body)
+
+
+def test_under_micropython_notifications_refused_for_want_of_buffers_are_sent_again(tmp_path):
+    folder = str(tmp_path)
+    data = R.write_sessions(folder, [20000])[1]
+
+    async def body():
+        mp = await MpBleBelt(folder, speed=10).start()
+        try:
+            await mp.wait_output(b"sessions:")
+            transport = await T.connect(backend=mp.backend())
+            belt = Belt(transport)
+            await belt.hello()
+            got = await belt.download(1, window=16)
+            assert got == data
+            assert mp.server.module.BLE()._airtime.refused > 0     # the stack said ENOMEM
+            assert belt.last_download.rereads == 0                 # and the belt sent again
+            await transport.close()
+        finally:
+            await mp.close()
+    run(body)
+
+
+def test_under_micropython_a_switched_off_irq_handler_is_noticed_and_bluetooth_comes_back(tmp_path):
+    # The stack hands the handler an event it cannot take (a write event without its handles):
+    # the handler raises, MicroPython switches it off; the belt notices a request nobody
+    # announced, restarts Bluetooth and advertises again; the companion connects anew.
+    folder = str(tmp_path)
+
+    async def body():
+        mp = await MpBleBelt(folder, speed=10).start()
+        backend = mp.backend()
+        try:
+            await mp.wait_output(b"sessions:")
+            transport = await T.connect(backend=backend)
+            belt = Belt(transport)
+            await belt.hello()
+            mp.server.inject(3, [])
+            await mp.wait_output(b"Unhandled exception in IRQ callback handler")
+            try:
+                await belt.status()             # heard only by the belt's own look
+            except LinkLost:
+                pass
+            await mp.wait_output(b"restarting Bluetooth")
+            transport2 = await T.connect(backend=backend)
+            assert (await Belt(transport2).hello()).capabilities & P.CAP_BLE
+            await transport2.close()
+        finally:
+            await mp.close()
+    run(body)

@@ -110,6 +110,44 @@ class MpBleBelt(AirProcess):
         self.speed = speed
         self.extra = tuple(extra)
 
+    def name(self):
+        """corecue-XXXX, from the device id the belt keeps in its flash."""
+        with open(os.path.join(self.folder, "flash", "device_id"), "rb") as f:
+            i = f.read()
+        return "corecue-%02X%02X" % (i[-2], i[-1])
+
     def command(self):
         return [self.interpreter, "-X", SIM_HEAP, MAIN, "--board", "sim", "--flash", self.folder,
                 "--ble", "--speed", "%g" % self.speed] + list(self.extra)
+
+
+async def serve_hci(folder, transport, speed=1.0, on_ready=print):
+    """`corecue virtual ble DIR --interpreter micropython`: the belt under MicroPython on the air,
+    and one more controller on it driven over an HCI transport by another Bluetooth host (as
+    virtualbelt.serve_hci does for the belt in this process). Runs until cancelled."""
+    from bumble.transport import open_transport
+
+    from corecue.link.errors import BeltError
+    from corecue.twin.mpbelt import BeltInUse
+    from corecue.twin.recording import RecordingError
+    os.makedirs(folder, exist_ok=True)
+    try:
+        lock = BeltInUse(folder).__enter__()
+    except RecordingError as e:
+        raise BeltError(str(e)) from None
+    belt = MpBleBelt(folder, speed)
+    try:
+        await belt.start()
+        await belt.wait_output(b"sessions:")
+        try:
+            hci = await open_transport(transport)
+        except Exception as e:          # Bumble raises whatever the OS gave it: say it in a line
+            raise BeltError(f"cannot open the HCI transport {transport}: "
+                            f"{' '.join(str(e).split()) or type(e).__name__}") from None
+        async with hci:
+            belt.air.attach_host_controller(hci.source, hci.sink)
+            on_ready(belt.name())
+            await belt.proc.wait()
+    finally:
+        await belt.close()
+        lock.__exit__(None, None, None)

@@ -51,6 +51,7 @@ class RadioServer:
         self.device = device
         self.module = air.bluetooth_module(device, gap_name=ESP32_GAP_NAME)
         self._server = None
+        self._writer = None
         self.clients = 0
         self.gone = asyncio.Event()         # the last client has gone (the process ended)
 
@@ -68,6 +69,7 @@ class RadioServer:
         self.clients += 1
         self.gone.clear()
         ble = self.module.BLE()
+        self._writer = writer
 
         def forward(event, data):
             items = [{"m": bytes(x).hex()} if isinstance(x, memoryview) else x for x in data]
@@ -93,6 +95,11 @@ class RadioServer:
                 pass
             writer.close()
             self.gone.set()
+
+    def inject(self, event, items):
+        """Hand the process's IRQ handler an event the stack makes up (items as the handler
+        gets them): for tests that force a fault the way a misbehaving stack would."""
+        self._writer.write(json.dumps(["ev", event, list(items)]).encode() + b"\n")
 
     @staticmethod
     def _answer(ble, forward, name, raw):

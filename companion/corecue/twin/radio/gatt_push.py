@@ -1,6 +1,7 @@
 """Notifications and indications from the emulated `bluetooth.BLE`'s GATT server, as NimBLE sends
-them: to a live connection whether or not it subscribed, a notification cut to the ATT MTU, an
-indication confirmed (or failed, on a timeout or a dropped link) by one
+them: to a live connection whether or not it subscribed, a notification cut to the ATT MTU and
+sent through NimBLE's finite buffers in the connection's events (airtime.py), an indication
+confirmed (or failed, on a timeout or a dropped link) by one
 `_IRQ_GATTS_INDICATE_DONE`. A mixin of `gatt_server.GattServer`."""
 from __future__ import annotations
 
@@ -25,16 +26,19 @@ class GattPush:
         return _buffer_bytes(data)
 
     def _send_notification(self, conn, value_handle: int, payload: bytes) -> None:
+        """Into NimBLE's buffers (OSError(ENOMEM) when they are full), then onto the air in
+        one of the connection's events (airtime.py)."""
         payload = payload[: conn.att_mtu - 3]
-        pdu = att.ATT_Handle_Value_Notification(
+        pdu = bytes(att.ATT_Handle_Value_Notification(
             attribute_handle=value_handle, attribute_value=payload
-        )
-        self._dev.gatt_server.send_gatt_pdu(conn, bytes(pdu))
+        ))
+        server = self._dev.gatt_server
+        self._airtime.send(conn, pdu, lambda: server.send_gatt_pdu(conn, pdu))
 
-    def gatts_notify(self, conn_handle, value_handle, data=None):
+    def gatts_notify(self, conn_handle, value_handle, data=None, /):
         self._push(self._send_notification, conn_handle, value_handle, data)
 
-    def gatts_indicate(self, conn_handle, value_handle, data=None):
+    def gatts_indicate(self, conn_handle, value_handle, data=None, /):
         self._push(self._start_indication, conn_handle, value_handle, data)
 
     def _push(self, send, conn_handle, value_handle, data):

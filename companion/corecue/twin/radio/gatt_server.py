@@ -5,7 +5,8 @@ after every notify/indicate value, as NimBLE places it) and returns MicroPython'
 remote reads and writes go through the value store (`_Entry`: 20-byte default buffers, writes cut
 to the buffer, append mode) and raise `_IRQ_GATTS_READ_REQUEST` / `_IRQ_GATTS_WRITE`;
 `gatts_notify` / `gatts_indicate` (gatt_push.py) send to a connection whether or not it
-subscribed, as NimBLE does. A mixin of `ble_object.BLE`, kept apart because the attribute database is the largest and
+subscribed, as NimBLE does. Arguments are positional only and `gatts_read` / `gatts_write`
+return what modbluetooth.c does. A mixin of `ble_object.BLE`, kept apart because the attribute database is the largest and
 most self-contained part of the stack: nothing here starts advertising or handles connections.
 """
 from __future__ import annotations
@@ -84,7 +85,7 @@ class GattServer(GattPush):
         for service in services:
             server.add_service(service)
 
-    def gatts_register_services(self, services_definition):
+    def gatts_register_services(self, services_definition, /):
         self._require_active()
         if self._advertising or self._conns:
             raise _oserror(_errno.EBUSY)
@@ -191,17 +192,18 @@ class GattServer(GattPush):
         conn_handle = self._announce(connection)
         self._dispatch(_IRQ_GATTS_WRITE, (conn_handle, handle))
 
-    def gatts_read(self, value_handle):
-        self._require_active()
-        entry = self._db.get(int(value_handle))
+    def gatts_read(self, value_handle, /):
+        # modbluetooth.c ignores the stack's error here: an unknown handle, or a stack that is
+        # off, reads as b"".
+        entry = self._db.get(int(value_handle)) if self._active else None
         if entry is None:
-            raise _oserror(_errno.EINVAL)
+            return b""
         value = bytes(entry.data[: entry.length])
         if entry.append:
             entry.length = 0
         return value
 
-    def gatts_write(self, value_handle, data, send_update=False):
+    def gatts_write(self, value_handle, data, send_update=False, /):
         self._depth += 1
         try:
             self._require_active()
@@ -219,14 +221,17 @@ class GattServer(GattPush):
                 for conn_handle, conn in list(self._conns.items()):
                     cccd = subscribers.get(conn, {}).get(handle, b"")
                     if len(cccd) == 2 and cccd[0] & 0x01:
-                        self._send_notification(conn, handle, value)
+                        try:
+                            self._send_notification(conn, handle, value)
+                        except OSError:
+                            pass    # ble_gatts_chr_updated reports nothing to Python
                     elif len(cccd) == 2 and cccd[0] & 0x02:
                         self._start_indication(conn, handle, value)
-            return None
+            return len(value)       # modbluetooth.c returns the length written
         finally:
             self._depth -= 1
 
-    def gatts_set_buffer(self, value_handle, len, append=False):  # noqa: A002 - MicroPython's name
+    def gatts_set_buffer(self, value_handle, len, append=False, /):  # noqa: A002 - MicroPython's
         self._require_active()
         entry = self._db.get(int(value_handle))
         if entry is None:
