@@ -6,6 +6,7 @@ import os
 
 import asyncio
 from flashsim import clear_dir
+from fwtest import SCRATCH
 
 from belt import config as _config
 from belt import framing
@@ -15,7 +16,7 @@ from belt.storage import Storage
 from boards.scenarios import Responsive
 from boards.sim import Board
 
-_TMP = "/tmp/corecue-fwtest-proto"
+_TMP = SCRATCH + "-proto"
 
 
 def fresh(name):

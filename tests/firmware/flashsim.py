@@ -2,7 +2,7 @@
 # temporary folders of the host, one set per interpreter so both can run side by side.
 import os
 
-from fwtest import IS_MPY
+from fwtest import SCRATCH
 
 BLOCK = 4096
 
@@ -69,7 +69,7 @@ def clear_dir(d):
 
 def tmp_dir(name):
     """An empty directory of the host's temporary space, one per interpreter."""
-    base = (os.getenv("TMPDIR") or "/tmp") + "/corecue_fwtest_" + ("mpy" if IS_MPY else "cpy")
+    base = SCRATCH + "-tmp"
     for d in (base, base + "/" + name):
         try:
             os.mkdir(d)

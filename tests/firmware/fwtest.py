@@ -20,6 +20,19 @@ if not IS_MPY:
     sys.path.insert(0, ROOT + "/companion/corecue/twin/mpshim")
 
 
+def _scratch():
+    # Per interpreter and per checkout: two test runs side by side (both interpreters, or two
+    # clones of the repository) never share a folder.
+    import binascii
+    import os
+    where = (os.getcwd() + "/" + __file__).encode()
+    return "%s/corecue-fwtest-%s-%08x" % (os.getenv("TMPDIR") or "/tmp", "mpy" if IS_MPY else "cpy",
+                                          binascii.crc32(where) & 0xFFFFFFFF)
+
+
+SCRATCH = _scratch()
+
+
 class Skip(Exception):
     pass
 

@@ -5,7 +5,7 @@ import asyncio
 import os
 import sys
 
-from fwtest import eq, record
+from fwtest import SCRATCH, eq, record
 
 from belt import button
 from belt.app import App
@@ -14,7 +14,7 @@ from belt.sessionlog import read_session
 from belt.storage import Storage
 from boards.sim import Board
 
-_TMP = "/tmp/corecue-fwtest-app"
+_TMP = SCRATCH + "-app"
 
 
 def _fresh(name):

@@ -1,14 +1,14 @@
 import binascii
 import os
 
-from fwtest import IS_MPY, allocated, eq, raises, record, skip_unless_micropython
+from fwtest import SCRATCH, allocated, eq, raises, record, skip_unless_micropython
 from flashsim import clear_dir, mount_ram_flash, read_bytes as _read, unmount, write_bytes as _write
 from belt import coach, effort, haptics, runflow
 from belt import config as cf
 
 
 def _tmp():
-    d = (os.getenv("TMPDIR") or "/tmp") + "/corecue_config_" + ("mpy" if IS_MPY else "cpy")
+    d = SCRATCH + "-config"
     try:
         os.mkdir(d)
     except OSError:
