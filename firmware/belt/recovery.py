@@ -13,6 +13,39 @@ _TMP = ".tmp"
 # recover()'s actions as counted in the boot report; anything else counts as unreadable.
 _ACTIONS = ("ok", "closed", "truncated", "removed", "unreadable")
 _UNREADABLE = const(4)
+_ENOSPC = const(28)
+# One flash block kept free for boot recovery: a session cut off by a full flash still needs
+# room for its trailer, and LittleFS appends by rewriting the file's last block. The store makes
+# it whenever a session may start; boot recovery gives it up to close such a session.
+_RESERVE = "reserve"
+_RESERVE_BYTES = const(4096)
+
+
+def keep_reserve(root, buf):
+    """Make the reserve block in the store's directory root, if it is missing and there is
+    room; buf: a buffer to write it from (its bytes do not matter)."""
+    p = root + "/" + _RESERVE
+    try:
+        if os.stat(p)[6] >= _RESERVE_BYTES:
+            return True
+    except OSError:
+        pass
+    try:
+        with open(p, "wb") as f:
+            for _ in range(_RESERVE_BYTES // len(buf)):
+                f.write(buf)
+        return True
+    except OSError:
+        _remove(p)
+        return False
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+        return True
+    except OSError:
+        return False
 
 
 def recover_all(store, log=None):
@@ -25,10 +58,7 @@ def recover_all(store, log=None):
     for sid, synced, name in store._scan():
         if sid == store.open_id:
             continue        # being written: its writer closes it
-        try:
-            action = recover(store.root + "/" + name)[0]
-        except Exception as e:   # one damaged file must not stop the boot
-            action = "error %s" % type(e).__name__
+        action = _recover(store, store.root + "/" + name)
         store.recovered.append((sid, action))
         k = _ACTIONS.index(action) if action in _ACTIONS else _UNREADABLE
         counts[k] += 1
@@ -43,6 +73,20 @@ def recover_all(store, log=None):
     if log is not None:
         log(line)
     return line
+
+
+def _recover(store, path):
+    try:
+        try:
+            return recover(path)[0]
+        except OSError as e:
+            # A flash that filled up during the session has no room for its trailer: the
+            # reserve block is given up for it (the store makes it again before a session).
+            if not (e.args and e.args[0] == _ENOSPC and _remove(store.root + "/" + _RESERVE)):
+                raise
+            return recover(path)[0]
+    except Exception as e:      # one damaged file must not stop the boot
+        return "error %s" % type(e).__name__
 
 
 def _adopt_orphans(root):

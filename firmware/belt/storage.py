@@ -264,8 +264,10 @@ class Storage:
     def ensure_space(self, need=DEFAULT_NEED):
         """Make `need` bytes free by deleting synced sessions, oldest first. Unsynced sessions
         are never deleted. Returns False when even that is not enough: the belt then refuses to
-        start a session (runflow's storage_full)."""
+        start a session (runflow's storage_full). Boot recovery's reserve block is made first
+        (belt.recovery)."""
         self.reclaimed = []
+        recovery.keep_reserve(self.root, self._crc_buf)
         if self.free() >= need:
             return True
         for sid, synced, name in self._scan():

@@ -4,7 +4,7 @@
 import os
 import struct
 
-from fwtest import eq, raises
+from fwtest import eq, raises, skip_unless_micropython
 
 import beltrig as rig
 from belt import app as _app
@@ -170,3 +170,53 @@ def test_the_first_session_list_after_boot_needs_no_buffer_per_session():
     finally:
         sessionread._Reader, storage.file_crc = plain, plain_crc
     eq(made, [], "no reader and no CRC buffer made for the %d sessions listed" % STORED)
+
+
+def _fill_until_full(w, frames):
+    """Frames into the writer until the flash refuses a block (the guard then retries once, as
+    the app's does); returns how many frames are in blocks that reached the flash."""
+    i = 0
+    while True:
+        pm = 150 + (i * 7) % 90
+        i += 1
+        try:
+            w.add_frame(pm, 0)
+        except OSError:
+            try:
+                w.flush()
+            except OSError:
+                return w.stats.blocks * 100
+        frames.append(pm)
+
+
+def test_a_flash_full_mid_session_still_gets_its_session_closed_at_boot():
+    # Only the block being written was lost (good), but boot recovery then failed with ENOSPC
+    # appending the trailer, at every boot: the session was never closed.
+    skip_unless_micropython("a full flash is LittleFS's, mounted through MicroPython's vfs")
+    from flashsim import RamFlash, mount_ram_flash, unmount
+    import vfs
+    mp = "/cqfull"
+    flash = mount_ram_flash(mp, 24)
+    try:
+        s = storage.Storage(mp + "/sessions")
+        eq(s.ensure_space(16 * 1024), True, "room to start")
+        sid, path = s.new_session()
+        w = SessionWriter(path, sid, 0, 0, 0, 0, 0, 0, (150, 200, 300))
+        kept = _fill_until_full(w, [])
+        if kept < 1000:
+            raise AssertionError("only %d frames before the flash was full" % kept)
+        image = bytearray(flash.data)           # the power goes while the flash is full
+    finally:
+        unmount(mp)
+    vfs.mount(vfs.VfsLfs2(RamFlash(0, image)), mp)
+    try:
+        s = storage.Storage(mp + "/sessions")
+        line = s.recover_all()
+        eq(s.recovered, [(sid, "closed")], "closed at boot: " + line)
+        _, trailer, _ = sessionread.describe(s.find(sid))
+        eq((trailer["closed_by"], trailer["frames"]), (sf.CLOSED_BY_RECOVERY, kept),
+           "closed, with every block that reached the flash")
+        eq(s.recover_all(), "sessions: 1 ok, 0 closed, 0 truncated, 0 removed, 0 unreadable",
+           "and the next boot has nothing to do")
+    finally:
+        vfs.umount(mp)
