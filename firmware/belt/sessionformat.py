@@ -77,7 +77,9 @@ def pack_header(block_frames, session_id, start_ticks, wall_time, mode, placemen
 def parse_header(b):
     """The header dict from HEADER_LEN bytes, or None when they are not a header we can read."""
     v = struct.unpack_from(_HDR, b, 0)
-    if v[0] != MAGIC or v[1] != VERSION or v[2] != HEADER_LEN or v[4] == 0:
+    # A frame period of 0 would make every duration and time axis a division by zero: such a
+    # header is no session of ours, whatever its CRC says.
+    if v[0] != MAGIC or v[1] != VERSION or v[2] != HEADER_LEN or v[3] == 0 or v[4] == 0:
         return None
     if struct.unpack_from("<I", b, HEADER_LEN - 4)[0] != crc(memoryview(b)[:HEADER_LEN - 4]):
         return None

@@ -118,6 +118,18 @@ def test_a_file_that_is_not_a_session_is_a_one_line_error(tmp_path):
         decode(b"id,t_ms,effort\n" * 10)
 
 
+def test_a_header_with_frame_period_0_is_refused_in_one_line():
+    # Its CRC is good, so it passed for a session, and every duration divided by zero.
+    import struct
+    import zlib
+    raw = bytearray(session_bytes([("f", 200, 0, 50)]))
+    raw[6] = 0                                  # the frame period (docs/session-format.md)
+    struct.pack_into("<I", raw, 36, zlib.crc32(bytes(raw[:36])))
+    with pytest.raises(SessionFileError, match="frame period") as e:
+        decode(bytes(raw))
+    assert "\n" not in str(e.value)
+
+
 def test_read_file_reads_and_names_the_file_in_errors(tmp_path):
     p = tmp_path / "run3.cs"
     p.write_bytes(session_bytes([("f", 200, 0, 15)]))

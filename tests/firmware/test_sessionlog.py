@@ -7,7 +7,7 @@ import struct
 import micropython
 
 from flashsim import RamFlash
-from fwtest import IS_MPY, eq, raises, record, skip_unless_micropython
+from fwtest import SCRATCH, eq, raises, record, skip_unless_micropython
 from belt import sessioncodec, sessionformat
 from belt import sessionlog as sl
 
@@ -73,7 +73,7 @@ def _expected_trailer(frames, events, blocks, closed_by, duration_ms, data_bytes
 
 
 def _tmpdir():
-    d = (os.getenv("TMPDIR") or "/tmp") + "/corecue_sessionlog_" + ("mpy" if IS_MPY else "cpy")
+    d = SCRATCH + "-sessionlog"
     try:
         os.mkdir(d)
     except OSError:
@@ -547,3 +547,19 @@ def test_a_failed_block_write_loses_nothing_and_codes_no_wrong_frame():
                 eq(len(got), len(frames), what + ": frames read back")
                 eq(got, frames, what + ": every frame as given")
                 eq(trailer["frames"], len(frames), what + ": trailer")
+
+
+def test_a_header_with_frame_period_0_is_no_session():
+    # Its CRC was good, so it passed for a session; the companion then divided by zero.
+    tape = _Tape()
+    w = _writer(tape)
+    for i in range(150):
+        w.add_frame(200, 0)
+    w.close()
+    raw = bytearray(tape.data)
+    raw[6] = 0
+    struct.pack_into("<I", raw, 36, binascii.crc32(bytes(raw[:36])) & 0xFFFFFFFF)
+    eq(sl.read_session(bytes(raw))[4], sl.BAD_HEADER, "refused")
+    p = _tmpdir() + "/period0.cs"
+    _write_file(p, raw)
+    eq(sl.recover(p), ("unreadable", None), "left alone at boot, as any header it cannot read")

@@ -125,7 +125,7 @@ def decode(raw, device="", start_utc=None):
                                % len(raw))
     if status == _fmt.BAD_HEADER:
         raise SessionFileError("not a session file: no valid session header "
-                               "(magic, version or CRC)")
+                               "(magic, version, frame period, block size or CRC)")
     fr = np.array(frames, dtype=np.int32).reshape(-1, 2)
     pm = fr[:, 0]
     effort = np.where(pm < 0, np.nan, pm / 10.0).astype(np.float32)
