@@ -3,7 +3,7 @@
 # The tasks that drive it (belt.tasks) are its other half.
 from belt import battery as _battery
 from belt import button as _button
-from belt import haptics
+from belt import haptics, recovery
 from belt.calibration import Calibrator
 from belt.clock import Clock
 from belt.coach import Coach
@@ -23,7 +23,8 @@ class App(Tasks):
         self.store = store
         self.log = log or print
         # Constructing the app is the boot: the clock counts it (boot id) unless handed one.
-        self.clock = clock or Clock(store.root, board.wall_time, self.log)
+        self.clock = clock or Clock(store.root, board.wall_time, self.log,
+                                    lambda: recovery.boots_seen(store))
         self.chain = EffortChain(config.mode)
         self.calibrator = Calibrator(self.chain.law)
         cal = self.calibration()

@@ -43,20 +43,29 @@ def _parse(data):
 
 
 class Clock:
-    def __init__(self, folder, fallback=None, log=None):
+    def __init__(self, folder, fallback=None, log=None, boots_seen=None):
         """Count this boot. folder: where the clock files live (the session directory).
-        fallback(): wall time from the board when there is no anchor (0 when it has no clock)."""
+        fallback(): wall time from the board when there is no anchor (0 when it has no clock).
+        boots_seen(): the highest boot id any session on the flash names, asked only when
+        neither clock file can be read."""
         self._paths = tuple(folder + "/" + name for name in _FILES)
         self._fallback = fallback
         boot, self.anchors = 0, []
         self.note = None
+        found = False
         for path in self._paths:
             got, why = read_atomic(path, _parse)
             if why is None:
                 boot, self.anchors = got
+                found = True
                 break
             if why != "missing":
                 self.note = "%s: %s" % (path, why)
+        if not found and boots_seen is not None:
+            # Counting from 1 again would give a boot id an old session already names, and
+            # that session the new boot's time anchor: a wrong date. Above every id in use, the
+            # old sessions' time is unknown (their anchors went with the files), never wrong.
+            boot = boots_seen()
         self.boot_id = boot % BOOT_MAX + 1
         self.saved = self._save(log)
 

@@ -5,7 +5,8 @@ import os
 
 from micropython import const
 
-from belt.sessionread import recover
+from belt.sessionformat import EV_BOOT
+from belt.sessionread import describe, reader, recover
 
 _UNSYNCED = ".cs"
 _SYNCED = ".cy"
@@ -99,3 +100,18 @@ def _adopt_orphans(root):
             base = name[:-4]
             if (base.endswith(_UNSYNCED) or base.endswith(_SYNCED)) and base not in names:
                 os.rename(root + "/" + name, root + "/" + base)
+
+
+def boots_seen(store):
+    """The highest boot id the sessions on the flash name (their first block's EV_BOOT event),
+    0 if none: read only when the clock files are lost (belt.clock)."""
+    top = 0
+    r = reader()
+    for sid, synced, name in store._scan():
+        try:
+            for kind, arg in describe(store.root + "/" + name, r)[2]:
+                if kind == EV_BOOT and arg > top:
+                    top = arg
+        except Exception:       # a file that cannot be read names no boot
+            pass
+    return top

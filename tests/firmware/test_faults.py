@@ -220,3 +220,26 @@ def test_a_flash_full_mid_session_still_gets_its_session_closed_at_boot():
            "and the next boot has nothing to do")
     finally:
         vfs.umount(mp)
+
+
+def test_both_clock_files_damaged_is_time_unknown_never_a_wrong_date():
+    # Boot ids started again at 1, and a session of the old boot 1 got the new boot 1's time
+    # anchor: a date that was never true.
+    d = rig.fresh("clocklost")
+    board, app, _ = rig.boot(d)                 # boot 1: a session before the time was known
+    cmd = Commands(app)
+    sid = _do(cmd, "session_start")[2][0]
+    _do(cmd, "session_stop")
+    old_boot = app.clock.boot_id
+    root = app.store.root
+    for name in ("clock", "clock.2"):
+        with open(root + "/" + name, "wb") as f:
+            f.write(b"\xff" * 40)               # erased flash where the files were
+    board, app, _ = rig.boot(d)
+    cmd = Commands(app)
+    eq(app.clock.boot_id > old_boot, True, "boot id %d, above the %d a session names" % (
+        app.clock.boot_id, old_boot))
+    _do(cmd, "time_set", 1767225600)
+    got = _do(cmd, "session_list", 0)
+    e = struct.unpack_from(P.ENTRY, got[3], 0)
+    eq((e[0], e[2], e[7]), (sid, 0, old_boot), "the old session: time unknown, its boot kept")
