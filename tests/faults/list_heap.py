@@ -4,7 +4,7 @@
 #   micropython -X heapsize=256k list_heap.py FIRMWARE DIR list       # boot, list every page
 #   micropython -X heapsize=256k list_heap.py FIRMWARE DIR pieces     # the same, heap in pieces
 #
-# "pieces" first breaks the free heap into holes of 3 KB (as hours of BLE traffic, runs and
+# "pieces" first breaks the free heap into holes of 2 KB (as hours of BLE traffic, runs and
 # syncs leave it), so no buffer of several KB can be had any more. The script prints
 # "listed N" or the MemoryError's one line. Imports follow main.py: the board
 # first, then the app (the sim's modules compile from source and want the heap whole).
@@ -47,7 +47,7 @@ def pieces():
     hold = []
     try:
         while True:
-            hold.append(bytearray(3000))
+            hold.append(bytearray(2000))
     except MemoryError:
         pass
     for i in range(0, len(hold), 2):
