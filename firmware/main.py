@@ -119,6 +119,8 @@ def _boot(opts, usb):
     def log(msg):
         board.log(msg)
 
+    if getattr(board, "flash_note", None):
+        log(board.flash_note)
     config, reason = _config.load(root + "/corecue.cfg")
     if reason:
         log("config: %s; using defaults" % reason)

@@ -60,7 +60,9 @@ class Board:
 
     def __init__(self, flash_dir, scenario="morning", run_min=30, tick_start=0, recording=None,
                  wall_time=0, seed=1, usb=None, speed=0, bluetooth=None, image=None):
+        simflash.note = None
         self.root = simflash.mount(flash_dir, image)
+        self.flash_note = simflash.note     # the data area was formatted anew: why (main logs it)
         self.flash_dir = flash_dir
         # A scenario is a name, (segments, events, end_s) or a person, as in boards/scenarios.py.
         if isinstance(scenario, str):

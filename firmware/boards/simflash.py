@@ -4,8 +4,11 @@
 # data partition the belt's MicroPython build leaves for files.
 import os
 
+from belt import dataarea
+
 BLOCK = 4096
 BLOCKS = 475
+note = None     # what the last mount did to a damaged data area (belt.dataarea), or None
 
 
 class FileBlockDevice:
@@ -86,6 +89,7 @@ def _mount_image(image_path, create, mount_point="/flash"):
     except ImportError:
         raise ValueError("this virtual belt keeps its flash in a LittleFS image (%s), which only "
                          "the MicroPython interpreter can mount" % image_path)
+    global note
     dev = FileBlockDevice(image_path, create=create)
     if dev.fresh:
         vfs.VfsLfs2.mkfs(dev)
@@ -93,7 +97,7 @@ def _mount_image(image_path, create, mount_point="/flash"):
         vfs.umount(mount_point)        # a reboot of the same virtual belt in one process
     except OSError:
         pass
-    vfs.mount(vfs.VfsLfs2(dev), mount_point)
+    note = dataarea.mount(vfs, dev, mount_point)     # the belt's own: formats a damaged one
     try:
         os.mkdir(mount_point + "/sessions")
     except OSError:

@@ -243,3 +243,27 @@ def test_both_clock_files_damaged_is_time_unknown_never_a_wrong_date():
     got = _do(cmd, "session_list", 0)
     e = struct.unpack_from(P.ENTRY, got[3], 0)
     eq((e[0], e[2], e[7]), (sid, 0, old_boot), "the old session: time unknown, its boot kept")
+
+
+def test_a_damaged_data_area_is_formatted_anew_and_the_belt_boots():
+    # The sim board stopped at boot with OSError 84 on an erased, zeroed or garbled image.
+    skip_unless_micropython("the data area is LittleFS, mounted through MicroPython's vfs")
+    from boards import simflash
+    for what, fill in (("erased", b"\xff"), ("zeroed", b"\x00"), ("garbled", None)):
+        d = rig.fresh("area-" + what)
+        block = bytearray(fill * simflash.BLOCK if fill else
+                          bytes(((j * 131) ^ (j >> 3)) & 0xFF for j in range(simflash.BLOCK)))
+        with open(d + "/flash.img", "wb") as f:
+            for i in range(simflash.BLOCKS):
+                if not fill:
+                    block[0] = i & 0xFF     # no two blocks alike
+                f.write(block)
+        board = rig.Board(d, image=True)
+        eq(board.flash_note is not None and "formatted anew" in board.flash_note, True,
+           what + ": says what it did: %r" % board.flash_note)
+        board, app, _ = rig.boot(d)
+        eq(board.flash_note, None, what + ": the next boot mounts it as it is")
+        cmd = Commands(app)
+        sid = _do(cmd, "session_start")[2][0]
+        eq(_do(cmd, "session_stop")[2][0], sid, what + ": and a session is kept on it")
+        eq(read_session(app.store.find(sid))[4], sf.CLOSED, what + ": whole")

@@ -1,0 +1,23 @@
+# The data area: the LittleFS file system the sessions, the config and the clock live on. The
+# boot path mounts it itself; one it cannot mount (erased, zeroed, garbled: a flash that was
+# wiped, or whose superblock a fault destroyed) is formatted anew, so the belt keeps running and
+# says what it did, instead of stopping at boot. Nothing on such a file system can be read any
+# more, so formatting it loses nothing the belt still had.
+#
+#   note = mount(vfs, block_device, "/flash")   # None, or one line saying what was done
+#
+# vfs is MicroPython's module, handed in: the core imports no board module.
+_ERRNO = -1
+
+
+def mount(vfs, dev, mount_point):
+    """Mount LittleFS (vfs.VfsLfs2) on dev at mount_point; format it first when it cannot be
+    mounted. Returns None, or the line to log when the data area was formatted anew."""
+    try:
+        vfs.mount(vfs.VfsLfs2(dev), mount_point)
+        return None
+    except OSError as e:
+        why = e.args[0] if e.args and type(e.args[0]) is int else _ERRNO
+    vfs.VfsLfs2.mkfs(dev)
+    vfs.mount(vfs.VfsLfs2(dev), mount_point)
+    return "data area unreadable (errno %d): formatted anew" % why
