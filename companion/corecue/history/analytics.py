@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from corecue.interp import firmware_module
 from corecue.history.sessiondata import CUE_NAMES, State
+from corecue.interp import firmware_module
 
 _coach = firmware_module("belt.coach")
 

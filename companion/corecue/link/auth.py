@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from corecue.link.errors import BeltError
 from corecue.interp import firmware_module
+from corecue.link.errors import BeltError
 
 P = firmware_module("belt.protocol")
 A = firmware_module("belt.auth")

@@ -17,8 +17,8 @@ import asyncio
 import os
 import time
 
-from corecue.link.client import BeltError
 from corecue.interp import firmware_module
+from corecue.link.client import BeltError
 
 firmware_module("belt.app")                     # firmware/ and the MicroPython shims on sys.path
 from belt import config as _config  # noqa: E402
