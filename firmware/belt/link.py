@@ -19,7 +19,6 @@ from micropython import const
 from belt import framing
 from belt import protocol as P
 from belt.commands import Commands
-from belt.owned import Owned
 from belt.outbound import DATA_HEAD, EFFORT_LEN, Outbound
 from belt.sessionsync import CHUNK_MAX
 
@@ -32,7 +31,12 @@ class Link:
         self.app = app
         self.board = app.board
         self.commands = commands or Commands(app)
-        self.owned = None if owner is None else Owned(self.commands, owner, True, on_paired)
+        self.owned = None
+        if owner is not None:
+            # Imported only then: compiling the ownership modules from source takes more than a
+            # 256 KB heap has left at boot on the unix port (the belt loads them as .mpy).
+            from belt.owned import Owned
+            self.owned = Owned(self.commands, owner, True, on_paired)
         self.deframer = framing.Deframer()
         self._rx = bytearray(_RX_BUF)
         self._wake = app.board.flag()
