@@ -191,3 +191,35 @@ def test_a_wiped_belt_counting_from_one_again_is_not_mistaken_for_what_is_stored
     assert store.session(stored[0]).raw == new[1]
     assert lines[0].startswith("#") and "already stored" not in lines[0]
     assert after[0].synced and [r.belt_sid for r in store.sessions()].count(1) == 2
+
+
+def test_a_new_run_with_the_crc_of_a_stored_one_is_never_confirmed_unstored(belt):
+    """The file CRC does not see the header (it ends with its own CRC32, which leaves CRC32 in
+    the same state for every header): a wiped belt's new run over the same frames had the CRC of
+    the stored one and was "already stored; confirmed to the belt now", though it never was."""
+    import shutil
+    import struct
+    folder, files, store = belt
+
+    async def sync_all():
+        async with Connection(Target("virtual", folder)) as conn:
+            lines = []
+            try:
+                await sync.sync(conn, store, out=lines.append)
+            except sync.SyncError as err:
+                lines.append(f"error: {err}")
+            return lines, await conn.belt.sessions()
+    run(sync_all)
+    sessions = folder + "/flash/sessions"
+    shutil.rmtree(sessions)                         # the wipe: ids start from 1 again
+    R.write_sessions(folder, [9000])                # the same frames as the stored session 1
+    path = sessions + "/00000001.cs"
+    raw = bytearray(open(path, "rb").read())
+    struct.pack_into("<I", raw, 12, 777000)         # another start: another run
+    struct.pack_into("<I", raw, 36, zlib.crc32(bytes(raw[:36])))
+    open(path, "wb").write(raw)
+    assert zlib.crc32(bytes(raw)) == zlib.crc32(files[1]) and bytes(raw) != files[1]
+    lines, after = run(sync_all)
+    assert "already stored" not in lines[0] and "not stored" in lines[0], lines
+    assert not after[0].synced, "confirmed to the belt, but never stored"
+    assert "\n" not in lines[0]

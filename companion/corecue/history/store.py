@@ -185,6 +185,14 @@ class Store:
             sql, params = sql + " AND crc = ?", params + [crc]
         return self._db.execute(sql, params).fetchone() is not None
 
+    def stored_file(self, device, belt_sid, crc):
+        """The bytes stored under (device, belt_sid, crc), or None."""
+        r = self._db.execute(
+            "SELECT raw FROM sessions JOIN session_files ON session_files.session_id = "
+            "sessions.id WHERE device = ? AND belt_sid = ? AND crc = ?",
+            (_device(device), belt_sid, crc)).fetchone()
+        return bytes(r[0]) if r else None
+
     def add_session(self, device, belt_sid, raw, crc, start_utc, duration_s, summary):
         """Store a downloaded session; returns its local id. The same file (device, belt_sid,
         crc) again returns the same id; another file under the same belt session id (a belt
@@ -198,6 +206,15 @@ class Store:
             old = db.execute("SELECT id FROM sessions WHERE device = ? AND belt_sid = ? "
                              "AND crc = ?", (device, belt_sid, crc)).fetchone()
             if old:
+                # The belt's file CRC does not see its header (the header ends with its own CRC,
+                # which leaves CRC32 in the same state for every header): the same key may be
+                # another run. Only the same bytes are the same session.
+                kept = db.execute("SELECT raw FROM session_files WHERE session_id = ?",
+                                  (old[0],)).fetchone()
+                if kept is not None and bytes(kept[0]) != raw:
+                    raise StoreError(f"session {belt_sid} of belt {device}: another run with "
+                                     f"the CRC32 of stored session {old[0]} ({crc:08x}) but "
+                                     "another header; not stored, the belt keeps it")
                 local_id = old[0]
             else:
                 local_id = db.execute(

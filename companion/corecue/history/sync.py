@@ -12,9 +12,15 @@ that did not come back, Ctrl-C) are kept in the store and the next sync continue
 import zlib
 
 from corecue.history import analytics, sessiondata
+from corecue.history.storeinput import StoreError
+from corecue.interp import firmware_module
 from corecue.history.calibrations import note_belt_calibration
 from corecue.history.sessions import line, summary_of
 from corecue.link.client import BeltError, DownloadError
+
+
+_read = firmware_module("belt.sessionread")
+_EV_BOOT = firmware_module("belt.sessionformat").EV_BOOT
 
 
 class SyncError(BeltError):
@@ -40,8 +46,9 @@ async def sync(conn, store, out=print, progress=None):
             out(f"session {e.id} on the belt is still being recorded: it will sync next time")
             continue
         # The same id with another CRC is another run (a belt whose flash was wiped counts from
-        # 1 again): only this exact file, stored, may be confirmed.
-        if store.has_session(device, e.id, e.crc):
+        # 1 again): only this exact file, stored, may be confirmed. The CRC misses the header,
+        # so what the list says of it (start, size, boot) must match the stored file too.
+        if _stored_as_listed(store, device, e):
             if not e.synced:
                 await conn.belt.confirm(e.id, e.crc)
                 out(f"session {e.id}: already stored; confirmed to the belt now")
@@ -62,6 +69,17 @@ async def sync(conn, store, out=print, progress=None):
         raise SyncError(f"{len(failed)} session{'s' if many else ''} not stored (first: "
                         f"{failed[0]}); the belt keeps {'them' if many else 'it'}")
     return stored
+
+
+def _stored_as_listed(store, device, e):
+    raw = store.stored_file(device, e.id, e.crc)
+    if raw is None:
+        return False
+    header, _, events, _, _ = _read.read_session(raw)
+    if header is None or len(raw) != e.size or header["start_ticks"] != e.start_ticks:
+        return False
+    boot = next((arg for _, kind, arg in events if kind == _EV_BOOT), 0)
+    return boot == e.boot_id
 
 
 async def _download(conn, store, device, e, progress):
@@ -109,6 +127,10 @@ async def _one(conn, store, device, e, progress):
     except sessiondata.SessionFileError as err:
         raise SyncError(str(err)) from None
     summary = analytics.summarize(sd)
-    local = store.add_session(device, e.id, data, crc, start, sd.duration_s, summary.as_dict())
+    try:
+        local = store.add_session(device, e.id, data, crc, start, sd.duration_s,
+                                  summary.as_dict())
+    except StoreError as err:
+        raise SyncError(str(err)) from None
     await conn.belt.confirm(e.id, crc)
     return local
