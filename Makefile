@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench faults clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/store_sessions.py
 	$(BIN)/python bench/analytics_cost.py
 	$(BIN)/python bench/ownership_cost.py
+
+# The fault-injection suite in full (docs/reliability.md has its figures; make test runs it
+# reduced): a power cut at every flash operation of a 30-block session and in the middle of
+# each, and at every operation of boot recovery, all under MicroPython.
+faults: $(STAMP)
+	$(BIN)/micropython -X heapsize=8M tests/faults/powercut.py firmware 3000 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache
