@@ -7,7 +7,9 @@
 #   note = mount(vfs, block_device, "/flash")   # None, or one line saying what was done
 #
 # vfs is MicroPython's module, handed in: the core imports no board module.
-_ERRNO = -1
+from micropython import const
+
+_ERRNO = const(-1)
 
 
 def mount(vfs, dev, mount_point):
