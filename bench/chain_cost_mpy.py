@@ -17,7 +17,9 @@ REPS = 10
 
 
 def signal():
-    buf = array("H", [0] * (N_BLOCKS * 100))
+    buf = array("H")
+    for _ in range(N_BLOCKS):             # in pieces: a 10,000-item list would not fit the heap
+        buf.extend(array("H", [0] * 100))
     s = 12345
     for i in range(len(buf)):
         s = (s * 1103515245 + 12345) & 0x7FFFFFFF
