@@ -9,7 +9,7 @@ import statistics
 import sys
 import time
 
-from corecue import analytics, sessiondata
+from corecue.history import analytics, sessiondata
 
 import onehour  # bench/, the script's folder
 

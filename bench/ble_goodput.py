@@ -1,5 +1,5 @@
 """Downloading a one-hour session over Bluetooth LE: the real firmware (belt.blelink on the sim
-board) and the companion's bleak transport, joined by the emulated radio (corecue.bleemu), at the
+board) and the companion's bleak transport, joined by the emulated radio (corecue.twin.radio), at the
 negotiated MTU. For each window size, in the same run: session bytes / notification payload bytes
 (the share of the link's notification capacity that is session data) and the round trips (acks
 the belt had to wait for). Then an estimate of the time on a real ESP32-S3 at a 30 ms connection
@@ -12,9 +12,9 @@ import os
 import sys
 import tempfile
 
-from corecue import transport_ble as T
-from corecue.bleemu import EmulatedAir
-from corecue.client import Belt
+from corecue.link import ble as T
+from corecue.twin.radio import EmulatedAir
+from corecue.link.client import Belt
 from corecue.interp import firmware_module
 
 firmware_module("belt.app")                      # firmware/ and the shims on sys.path

@@ -22,8 +22,8 @@ import tempfile
 import threading
 import time
 
-from corecue import virtual
-from corecue.transport_serial import open_belt
+from corecue.twin import mpbelt as virtual
+from corecue.link.usb import open_belt
 
 WINDOWS = (1, 2, 4, 8, 16)
 CHUNKS = (1016, 256)

@@ -1,5 +1,5 @@
 """Effort accuracy of the firmware chain against named baselines, on synthetic running EMG whose
-true effort is known (companion/corecue/synth.py; model in docs/signal.md).
+true effort is known (companion/corecue/twin/synth.py; model in docs/signal.md).
 
     .venv/bin/python bench/effort_accuracy.py [--seeds N] [--interpreter micropython|cpython]
 
@@ -13,8 +13,8 @@ import sys
 import numpy as np
 from scipy import signal
 
-from corecue import synth
-from corecue.replay import run_chain
+from corecue.twin import synth
+from corecue.twin.replay import run_chain
 
 FS = synth.FS
 

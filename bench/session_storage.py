@@ -12,7 +12,7 @@ import tempfile
 import time
 import zlib
 
-from corecue import virtual
+from corecue.twin import mpbelt as virtual
 from corecue.interp import firmware_module
 
 FLASH_BYTES = 1_900_000       # the data partition of a 4 MB ESP32 board

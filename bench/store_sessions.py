@@ -1,5 +1,5 @@
 """Listing a long history in the companion's store: 500 one-hour sessions stored as the belt's own
-range-coded files (corecue.store), against a named baseline built in the same run: the same
+range-coded files (corecue.history.store), against a named baseline built in the same run: the same
 sessions with one row per 100 ms frame (36,000 rows a session) and the listing's summaries
 computed by SQL GROUP BY; and a variant of the store with the file bytes inline in the session
 row. For each: the time to list (median of several repeats, time.perf_counter), the pages the
@@ -23,9 +23,10 @@ import tempfile
 import time
 import zlib
 
-from corecue import analytics, history, sessiondata
+from corecue.history import analytics, sessiondata
+from corecue.views import tables as history
 from corecue.interp import firmware_module
-from corecue.store import open_store
+from corecue.history.store import open_store
 
 firmware_module("belt.sessionlog")              # firmware/ and the shims on sys.path
 from belt.sessionread import read_session  # noqa: E402

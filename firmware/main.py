@@ -7,7 +7,7 @@
 # --help lists the options. Everything after the board is the same app, tasks and files; the
 # protocol link runs wherever there is a USB serial line (always on the ESP32; on the sim with
 # --serial, over the process's stdin and stdout), and over Bluetooth LE on the ESP32 (the sim's
-# radio is the companion's emulated one, in the companion's process: corecue.virtualbelt).
+# radio is the companion's emulated one, in the companion's process: corecue.twin.virtualbelt).
 import sys
 
 import asyncio

@@ -9,7 +9,7 @@ import tty
 
 import pytest
 
-from corecue import deploy
+from corecue.flash import deploy
 from corecue.interp import FIRMWARE, micropython_path
 
 MPY_ARCH_XTENSAWIN = 10     # MicroPython's MP_NATIVE_ARCH_XTENSAWIN

@@ -1,5 +1,5 @@
 """Runs every firmware test module under both interpreters: the MicroPython unix port (the real
-interpreter the belt runs) and CPython (through the thin shims in corecue/mpshim). Each must pass
+interpreter the belt runs) and CPython (through the thin shims in corecue/twin/mpshim). Each must pass
 on both, and the figures the tests record must be identical on both."""
 import glob
 import os

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from corecue import virtual
+from corecue.twin import mpbelt as virtual
 from corecue.interp import FIRMWARE, SHIMS, firmware_module, micropython_path
 
 P = firmware_module("belt.protocol")

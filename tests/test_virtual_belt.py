@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from corecue import virtual
+from corecue.twin import mpbelt as virtual
 from corecue.interp import firmware_module
 
 fmt = firmware_module("belt.sessionformat")
@@ -133,7 +133,7 @@ def test_a_recording_plays_through_the_belt(tmp_path):
     """The sim sensor can replay a recording (here the numpy runner's calibration and a minute
     of running) instead of its own synthetic signal; the scenario's script still drives it."""
     import numpy as np
-    from corecue import synth
+    from corecue.twin import synth
     cal, _ = synth.calibration()
     prof = synth.run_profile(minutes=1.0)
     run = synth.render(prof["effort"], prof["running"], prof["hr"], prof["cadence"], seed=3)

@@ -5,7 +5,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIRMWARE = os.path.join(ROOT, "firmware")
-SHIMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpshim")
+SHIMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "twin", "mpshim")
 
 
 def micropython_path():

@@ -173,3 +173,16 @@ class Calibrator:
             self.good = res
         self.active = False
         return res
+
+
+def levels_refused(rest, mvc, law):
+    """Why rest and MVC levels (Q4) could not be a calibration under this law, or None: the
+    span evaluate() demands of a new one, so a setting cannot adopt what a measurement could
+    not (an MVC of 0 would read every brace as 0 %, or as 200 % below rest, for ever)."""
+    if law == LAW_QUADRATURE:
+        if mvc < _MIN_RATIO * rest or mvc - rest < _MIN_SPAN_Q4:
+            return "maximum %d not at least %dx rest %d and %d above it" % (
+                mvc, _MIN_RATIO, rest, _MIN_SPAN_Q4)
+    elif abs(mvc - rest) < _MIN_SPAN_LINEAR_Q4:
+        return "maximum %d not %d or more away from rest %d" % (mvc, _MIN_SPAN_LINEAR_Q4, rest)
+    return None

@@ -17,7 +17,7 @@ import json
 
 from micropython import const
 
-from belt import coach, effort, haptics, runflow
+from belt import calibration, coach, effort, haptics, runflow
 from belt.storage import read_atomic, write_atomic
 
 VERSION = const(1)
@@ -177,17 +177,21 @@ def _hysteresis(v, changed):
 
 
 def _calibration(v, changed):
-    # effort.EffortChain reads mvc == rest as "not calibrated": only 0 and 0 may say so.
+    # effort.EffortChain reads mvc == rest as "not calibrated": only 0 and 0 may say so. Any
+    # other pair must be levels the calibrator itself could have measured in that mode.
     rest, mvc, mode = v["cal_rest"], v["cal_mvc"], v["cal_mode"]
-    if rest == mvc:
-        if rest:
-            if _blame(changed, "cal_mvc", "cal_rest") == "cal_mvc":
-                return "cal_mvc: %d equals cal_rest (no calibration is 0 and 0)" % mvc
-            return "cal_rest: %d equals cal_mvc (no calibration is 0 and 0)" % rest
+    if rest == 0 and mvc == 0:
         if mode:
             return "cal_mode: %s given without a calibration" % _show(mode)
-    elif not mode:
-        return "cal_mode: \"\" but a calibration is present (name its sensor mode)"
+        return None
+    blame = _blame(changed, "cal_mvc", "cal_rest")
+    if not mode:
+        if "cal_mode" in changed or not ("cal_mvc" in changed or "cal_rest" in changed):
+            return "cal_mode: \"\" but a calibration is present (name its sensor mode)"
+        return "%s: a calibration needs cal_rest, cal_mvc and cal_mode together" % blame
+    why = calibration.levels_refused(rest, mvc, effort.MODES[mode][4])
+    if why:
+        return "%s: %s" % (blame, why)
     return None
 
 

@@ -93,7 +93,7 @@ class Board:
         self.app = None
         self._world_task = None
         self.usb = usb
-        self._bluetooth = bluetooth  # a `bluetooth` module (corecue.bleemu's emulated radio)
+        self._bluetooth = bluetooth  # a `bluetooth` module (corecue.twin.radio's emulated radio)
         self.speed = speed          # virtual ms per real ms; 0: as fast as possible
         self.battery = _BATTERY_MV  # what the cell reads now (mV): a test may drain it
         self.ended = False          # end() was called: the host went away, or a reboot

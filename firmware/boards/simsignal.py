@@ -1,5 +1,5 @@
 # The sim board's sensor: a synthetic runner, sample by sample, in integers only, so MicroPython
-# and CPython render the same samples. (The companion's numpy generator, corecue/synth.py, is the
+# and CPython render the same samples. (The companion's numpy generator, corecue/twin/synth.py, is the
 # richer model used for accuracy benchmarks; recordings from it can be played with --recording.)
 import micropython
 from micropython import const

@@ -165,7 +165,7 @@ def is_reply(name):
 
 class RealBelt:
     """A firmware belt on the sim board, and the client's transport to it (bind / send / close,
-    as corecue.client expects). Packets cross unframed to the client, each in a later loop
+    as corecue.link.client expects). Packets cross unframed to the client, each in a later loop
     iteration, as over a radio link; on the belt's side they are framed on its USB line.
 
     Faults (all on the link):

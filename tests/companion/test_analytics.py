@@ -1,5 +1,5 @@
-"""corecue.analytics on sessions with known answers, written by the firmware's SessionWriter and
-decoded by corecue.sessiondata; the in-band counts checked against the belt's own coach."""
+"""corecue.history.analytics on sessions with known answers, written by the firmware's SessionWriter and
+decoded by corecue.history.sessiondata; the in-band counts checked against the belt's own coach."""
 import dataclasses
 import json
 
@@ -8,9 +8,9 @@ import pytest
 from test_sessiondata import (EV_BACK, EV_CHECK, EV_CUE_OVER, EV_CUE_UNDER, EV_MARK,
                               run_script, session_bytes)
 
-from corecue import analytics as A
+from corecue.history import analytics as A
 from corecue.interp import firmware_module
-from corecue.sessiondata import SessionData, State, decode
+from corecue.history.sessiondata import SessionData, State, decode
 
 _coach = firmware_module("belt.coach")
 

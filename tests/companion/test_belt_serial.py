@@ -23,10 +23,10 @@ import zlib
 
 import pytest
 
-from corecue import client as C
-from corecue import virtual
+from corecue.link import client as C
+from corecue.twin import mpbelt as virtual
 from corecue.interp import FIRMWARE, firmware_module, micropython_path
-from corecue.transport_serial import open_belt
+from corecue.link.usb import open_belt
 
 fmt = firmware_module("belt.sessionformat")
 read_session = firmware_module("belt.sessionread").read_session

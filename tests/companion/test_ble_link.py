@@ -1,14 +1,14 @@
 """The belt's Bluetooth LE link end to end, in one process: the real firmware (belt.blelink, the
 App, Storage, commands) on the sim board, its `bluetooth` module the emulated radio
-(corecue.bleemu), and the companion's client on corecue.transport_ble through bleak's public API
+(corecue.twin.radio), and the companion's client on corecue.link.ble through bleak's public API
 with the emulated backend. The belt runs in its virtual time; the client's timeouts in the loop's."""
 import asyncio
 import zlib
 
 import realbelt as R  # noqa: F401  (puts firmware/ on sys.path)
-from corecue import transport_ble as T
-from corecue.bleemu import EmulatedAir
-from corecue.client import Belt, LinkLost
+from corecue.link import ble as T
+from corecue.twin.radio import EmulatedAir
+from corecue.link.client import Belt, LinkLost
 
 from belt import config as _config
 from belt import protocol as P

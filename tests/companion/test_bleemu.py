@@ -9,7 +9,7 @@ import pytest
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakError, BleakGATTProtocolError
 
-from corecue.bleemu import EmulatedAir
+from corecue.twin.radio import EmulatedAir
 
 # MicroPython's event codes, as firmware defines them for itself.
 _IRQ_CENTRAL_CONNECT = 1
@@ -616,7 +616,7 @@ def test_pairing_from_bleak_reaches_the_firmware_as_encryption_update():
 
 
 def test_firmware_imports_bluetooth_as_on_the_device():
-    from corecue.bleemu import micropython_ble
+    from corecue.twin.radio import micropython_ble
 
     async def main():
         air = EmulatedAir()

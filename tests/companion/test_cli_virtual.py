@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from corecue import cli
-from corecue.store import open_store
+from corecue.history.store import open_store
 
 
 
@@ -46,7 +46,7 @@ def test_pair_calibrate_run_sync_and_read_the_history(belt, capsys, tmp_path):
                                                                           "calibration"]
 
     # A run logged by the MicroPython virtual belt on the same flash folder.
-    from corecue import virtual
+    from corecue.twin import mpbelt as virtual
     lines, _ = virtual.run(belt, 4, "morning")
     assert len(lines) == 1 and lines[0].startswith("session 1:")
 
@@ -106,7 +106,7 @@ def test_scan_hears_the_virtual_belt_by_its_service(belt, capsys):
 
 
 def test_the_calibration_history_shows_a_drifting_maximum(tmp_path):
-    from corecue.calibrate import history
+    from corecue.commands.calibrate import history
     with open_store(str(tmp_path / "h")) as store:
         dev = "a1b2c3d4e5f63f2a"
         for t, mvc, ok in ((1.79e9, 5000, True), (1.7901e9, 4000, False), (1.7902e9, 3500, True)):
@@ -121,9 +121,9 @@ def test_the_calibration_history_shows_a_drifting_maximum(tmp_path):
 def test_a_flat_battery_is_said_in_words_and_refuses_a_session(tmp_path):
     import asyncio
 
-    from corecue.beltcli import _battery_words
-    from corecue.client import WrongState
-    from corecue.connect import Connection, Target
+    from corecue.commands.belt import _battery_words
+    from corecue.link.client import WrongState
+    from corecue.link.connect import Connection, Target
     assert _battery_words(3900) == ""
     assert "may not last" in _battery_words(3700)
     assert "too low to start" in _battery_words(3480)

@@ -9,7 +9,7 @@ import pytest
 
 import realbelt as R
 from realbelt import P
-from corecue import client as C
+from corecue.link import client as C
 
 
 def with_belt(belt, body, timeout=3.0):

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from corecue import doctor
+from corecue.commands import doctor
 from corecue.interp import micropython_path
 
 

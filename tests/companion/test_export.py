@@ -1,4 +1,4 @@
-"""corecue.export: CSV and JSON of sessions written by the firmware's own SessionWriter, stored in
+"""corecue.views.export: CSV and JSON of sessions written by the firmware's own SessionWriter, stored in
 and read back from the companion's store."""
 import ast
 import csv
@@ -11,11 +11,11 @@ import zlib
 import numpy as np
 import pytest
 
-from corecue import analytics
-from corecue.export import (CSV_COLUMNS, PLACEMENTS, ExportError, export_sessions, iso_utc)
+from corecue.history import analytics
+from corecue.views.export import (CSV_COLUMNS, PLACEMENTS, ExportError, export_sessions, iso_utc)
 from corecue.interp import ROOT
-from corecue.sessiondata import decode
-from corecue.store import open_store
+from corecue.history.sessiondata import decode
+from corecue.history.store import open_store
 from test_report import run_bytes
 from test_sessiondata import WALL, session_bytes
 

@@ -1,12 +1,12 @@
 """The belt's radio is off for the run (hardware/power.md): from the warm-up press to the end of
 the lie-down it neither advertises nor keeps a connection, and it is back once the run flow is
-done. The real firmware (corecue.virtualbelt) on the emulated radio, seen through bleak."""
+done. The real firmware (corecue.twin.virtualbelt) on the emulated radio, seen through bleak."""
 import asyncio
 
-from corecue import transport_ble as T
-from corecue.client import Belt
+from corecue.link import ble as T
+from corecue.link.client import Belt
 from corecue.interp import firmware_module
-from corecue.virtualbelt import VirtualBelt
+from corecue.twin.virtualbelt import VirtualBelt
 
 State = firmware_module("belt.runflow").State
 

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from corecue import synth
-from corecue.demo import write_csv
+from corecue.twin import synth
+from corecue.commands.demo import write_csv
 
 
 def corecue(*args, cwd=None):

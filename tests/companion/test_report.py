@@ -1,4 +1,4 @@
-"""corecue.report: the session picture and page, and the trend over runs, made from session files
+"""corecue.views.report: the session picture and page, and the trend over runs, made from session files
 written by the firmware's own SessionWriter. test_export.py builds its sessions with run_bytes()
 from here."""
 import base64
@@ -10,9 +10,9 @@ import struct
 import numpy as np
 import pytest
 
-from corecue import analytics
-from corecue.report import ReportError, _spans, session_minute, session_report, trend_report
-from corecue.sessiondata import State, decode
+from corecue.history import analytics
+from corecue.views.report import ReportError, _spans, session_minute, session_report, trend_report
+from corecue.history.sessiondata import State, decode
 from test_sessiondata import EV_CHECK, EV_CUE_OVER, EV_CUE_UNDER, WALL, run_script, session_bytes
 
 DAY = 86400

@@ -1,4 +1,4 @@
-"""corecue.sessiondata: session files written by the firmware's own SessionWriter, decoded into
+"""corecue.history.sessiondata: session files written by the firmware's own SessionWriter, decoded into
 arrays. test_analytics.py builds its sessions with session_bytes() from here."""
 import io
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from corecue.interp import firmware_module
-from corecue.sessiondata import SessionFileError, State, decode, read_file
+from corecue.history.sessiondata import SessionFileError, State, decode, read_file
 
 _log = firmware_module("belt.sessionlog")
 EV_CUE_UNDER, EV_CUE_OVER, EV_BACK, EV_CHECK = 1, 2, 3, 4

@@ -9,8 +9,8 @@ import zlib
 import platformdirs
 import pytest
 
-from corecue import migrations
-from corecue.store import ENV_VAR, StoreError, data_dir, open_store
+from corecue.history import migrations
+from corecue.history.store import ENV_VAR, StoreError, data_dir, open_store
 
 A, B = "a1b2c3d4e5f63f2a", "0011223344557c01"
 

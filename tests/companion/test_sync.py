@@ -1,5 +1,5 @@
 """`corecue sync` is safe to interrupt at any moment, on the real firmware over the emulated radio
-(corecue.virtualbelt): a dropped link resumes by itself; an interrupted sync keeps what arrived
+(corecue.twin.virtualbelt): a dropped link resumes by itself; an interrupted sync keeps what arrived
 and the next one continues from there; a session stored but not yet confirmed is confirmed by the
 next sync without a second download; nothing is ever stored twice or confirmed unstored."""
 import asyncio
@@ -8,9 +8,10 @@ import zlib
 import pytest
 
 import realbelt as R
-from corecue import connect, sync
-from corecue.connect import Connection, Target
-from corecue.store import open_store
+from corecue.link import connect
+from corecue.history import sync
+from corecue.link.connect import Connection, Target
+from corecue.history.store import open_store
 
 
 def run(body, limit_s=60):

@@ -12,8 +12,8 @@ import pytest
 import serial
 
 import realbelt as R
-from corecue import client as C
-from corecue import transport_serial as T
+from corecue.link import client as C
+from corecue.link import usb as T
 
 NOISE = (b"MicroPython v1.28.0 on 2026-11-01; ESP32S3 module with ESP32S3\r\n"
          b"Type \"help()\" for more information.\r\n>>> \xff\xfe\x80 line noise \x03"

@@ -10,9 +10,9 @@ from bumble import hci
 from bumble.device import Device
 from bumble.transport import open_transport
 
-from corecue import transport_ble as T
-from corecue.client import BeltError
-from corecue.virtualbelt import serve_hci
+from corecue.link import ble as T
+from corecue.link.client import BeltError
+from corecue.twin.virtualbelt import serve_hci
 
 
 def _free_port():

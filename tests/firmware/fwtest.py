@@ -1,7 +1,7 @@
 """A test runner that works the same under MicroPython and CPython.
 
     micropython tests/firmware/fwtest.py test_effort      # the real interpreter
-    python      tests/firmware/fwtest.py test_effort      # CPython, through corecue/mpshim
+    python      tests/firmware/fwtest.py test_effort      # CPython, through corecue/twin/mpshim
 
 Every test_* function of the named modules runs; `record(key, value)` prints a line that the
 pytest wrapper (tests/test_firmware_runtimes.py) compares between the two interpreters, so the
@@ -17,7 +17,7 @@ FIRMWARE = ROOT + "/firmware"
 sys.path.insert(0, FIRMWARE)
 sys.path.insert(0, _HERE)
 if not IS_MPY:
-    sys.path.insert(0, ROOT + "/companion/corecue/mpshim")
+    sys.path.insert(0, ROOT + "/companion/corecue/twin/mpshim")
 
 
 class Skip(Exception):

@@ -1,0 +1,268 @@
+"""The plumbing of the `corecue` commands that talk to a belt (which belt, connecting, the
+history), and the plain ones: status, config get/set, the belt's own session list, download.
+Each prints for a person; every failure is a one-line error that cli.main prints with exit
+status 2."""
+import asyncio
+import json
+import os
+import sys
+import time
+import zlib
+
+from corecue.interp import firmware_module
+from corecue.link.client import DEFAULT_TIMEOUT
+
+
+class UsageError(Exception):
+    """A command asked for something that cannot be: a setting the belt lacks, an argument of the
+    wrong form, an output file that cannot be written (one line, exit status 2)."""
+
+
+def open_history(args, create=True):
+    """The history the options name. create=False for commands that only read it: a mistyped
+    --data-dir must not leave an empty history behind."""
+    from corecue.history.store import open_store
+    return open_store(getattr(args, "data_dir", None), create=create)
+
+
+def run(command, args, speed=0.0, target=None, store=None):
+    """Connect to the belt the options name (connect.resolve), run `await command(conn, args,
+    store)`, disconnect. speed: a virtual belt's time, x real time (0: as fast as it runs)."""
+    from corecue.link.connect import Connection, resolve
+    explicit = args.port or getattr(args, "belt", None) or getattr(args, "virtual", None)
+    if store is None and command_needs_store(command):
+        store = open_history(args)
+    elif store is None and (not explicit or getattr(args, "belt", None)):
+        store = _existing_history(args)     # only to find the remembered belt
+    target = target or resolve(args.port, getattr(args, "belt", None),
+                               getattr(args, "virtual", None), store)
+
+    async def go():
+        async with Connection(target, args.timeout or DEFAULT_TIMEOUT, speed=speed) as conn:
+            if store is not None and target.remembered:
+                store.touch_belt(conn.device)
+            return await command(conn, args, store)
+    try:
+        return asyncio.run(go())
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _existing_history(args):
+    """The history if there is one (None on a fresh install: nothing is created for a lookup)."""
+    from corecue.history.store import DB_NAME, data_dir
+    folder = data_dir(getattr(args, "data_dir", None))
+    if not os.path.exists(os.path.join(folder, DB_NAME)):
+        return None
+    return open_history(args, create=False)
+
+
+def command_needs_store(command):
+    return getattr(command, "needs_store", False)
+
+
+def uses_store(fn):
+    """Mark a belt command that reads or writes the history."""
+    fn.needs_store = True
+    return fn
+
+
+def on_belt(fn):
+    """A command written for the client alone: (belt, args)."""
+    async def command(conn, args, store):
+        return await fn(conn.belt, args)
+    return command
+
+
+def _state_name(code):
+    names = {v: k.lower() for k, v in vars(firmware_module("belt.runflow").State).items()
+             if k.isupper()}
+    return {"warmup": "warm-up", "cooldown": "lie-down"}.get(names.get(code), names.get(code)) \
+        or f"state {code}"
+
+
+def _mode_name(code):
+    names = firmware_module("belt.effort").MODE_NAMES
+    return names[code] if 0 <= code < len(names) else f"mode {code}"
+
+
+def _battery_words(mv):
+    """What the belt makes of this voltage (belt.battery's edges, before its 3-reading wait)."""
+    b = firmware_module("belt.battery")
+    if mv < b.EMPTY_MV:
+        return " (flat: charge it)"
+    if mv < b.CRITICAL_MV:
+        return " (too low to start a run: charge it)"
+    if mv < b.LOW_MV:
+        return " (low: may not last a long run)"
+    return ""
+
+
+def _size(n):
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / 1024 / 1024:.2f} MB"
+
+
+def _duration(ms):
+    s = ms // 1000
+    if s >= 3600:
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def _yes(flag):
+    return "yes" if flag else "no"
+
+
+async def status(belt, args):
+    h = belt.info
+    st = await belt.status()
+    caps = ", ".join(h.capability_names()) or "none"
+    print(f"belt {h.device}, firmware {h.firmware}, protocol {h.version} ({caps})")
+    battery = f"{st.battery_mv / 1000:.2f} V{_battery_words(st.battery_mv)}" \
+        if st.battery_mv else "unknown"
+    print(f"state: {_state_name(st.state)}; sensor: {_mode_name(st.sensor_mode)}; "
+          f"battery: {battery}")
+    print(f"calibrated: {_yes(st.calibrated)}; calibrating: {_yes(st.calibrating)}; "
+          f"live view: {'on' if st.live else 'off'}")
+    print(f"session being recorded: {st.open_session or 'none'}")
+    print(f"flash: {_size(st.flash_used)} used by sessions, {_size(st.flash_free)} free")
+    print(f"since boot: {st.frames} frames, {st.late} late callbacks, {st.missed} missed samples,"
+          f" {st.overruns} overrun blocks, {st.restarts} task restarts")
+    return 0
+
+
+async def config_get(belt, args):
+    cfg = await belt.config_get()
+    if args.name:
+        if args.name not in cfg:
+            raise UsageError(f"the belt has no setting {args.name} "
+                             f"(it has: {', '.join(cfg)})")
+        print(json.dumps(cfg[args.name]))
+        return 0
+    for k, v in cfg.items():
+        print(f"{k} = {json.dumps(v)}")
+    return 0
+
+
+def parse_assignments(items):
+    """["low_pm=120", "mode=emg_env", 'holds=[[1,30000]]'] -> dict; values are JSON when they
+    parse as JSON, else strings."""
+    changes = {}
+    for item in items:
+        name, eq, text = item.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise UsageError(f"config set takes NAME=VALUE, not {item!r}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        changes[name] = value
+    return changes
+
+
+async def config_set(belt, args):
+    changes = parse_assignments(args.assignments)
+    cfg = await belt.config_set(changes)
+    for k in changes:
+        print(f"{k} = {json.dumps(cfg.get(k))}")
+    return 0
+
+
+def _start(e):
+    if e.wall:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.wall))
+    return f"boot {e.boot_id} +{_duration(e.start_ticks)}"
+
+
+async def sessions(belt, args):
+    entries = await belt.sessions()
+    if not entries:
+        print("no sessions on the belt")
+        return 0
+    rows = [("id", "start", "duration", "size", "synced")]
+    for e in entries:
+        synced = "open" if e.open else _yes(e.synced)
+        rows.append((str(e.id), _start(e), _duration(e.duration_ms), _size(e.size), synced))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.rjust(w) if i in (0, 3) else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    return 0
+
+
+async def download(belt, args):
+    tty = sys.stderr.isatty()
+
+    def progress(got, size):
+        if tty:
+            pct = 100 * got // size if size else 100
+            print(f"\rsession {args.id}: {got} / {size} bytes ({pct} %)", end="",
+                  file=sys.stderr, flush=True)
+
+    try:
+        data = await belt.download(args.id, window=args.window, progress=progress)
+    finally:
+        if tty:
+            print(file=sys.stderr)
+    crc = zlib.crc32(data) & 0xFFFFFFFF
+    tmp = args.output + ".part"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, args.output)
+    except OSError as e:
+        raise UsageError(f"{args.output}: cannot write: {e.strerror}") from None
+    print(f"session {args.id}: {len(data)} bytes written to {args.output} "
+          f"(CRC32 {crc:08x}, verified against the belt)")
+    if args.confirm:
+        await belt.confirm(args.id, crc)
+        print(f"session {args.id} confirmed: the belt marks it synced and may reclaim its space")
+    return 0
+
+
+def add_parsers(sub, port_parent):
+    """The belt commands, each taking the global options of port_parent as well."""
+    s = sub.add_parser("status", parents=[port_parent], help="the belt's state and health")
+    s.set_defaults(func=lambda a: run(on_belt(status), a))
+
+    c = sub.add_parser("config", help="read or change the belt's settings (docs/device-config.md)")
+    csub = c.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    g = csub.add_parser("get", parents=[port_parent], help="all settings, or one")
+    g.add_argument("name", nargs="?", metavar="NAME")
+    g.set_defaults(func=lambda a: run(on_belt(config_get), a))
+    st = csub.add_parser("set", parents=[port_parent], help="change settings, all or nothing",
+                         description="Change settings, all or nothing: the belt refuses the "
+                         "whole change if any value is out of range. VALUE is JSON (120, "
+                         "[[1,30000]]) or a plain word (emg_env).")
+    st.add_argument("assignments", nargs="+", metavar="NAME=VALUE")
+    st.set_defaults(func=lambda a: run(on_belt(config_set), a))
+
+
+    d = sub.add_parser("download", parents=[port_parent], help="copy a session off the belt",
+                       description="Copy session ID off the belt into FILE; its CRC32 is checked "
+                       "against the belt's. --confirm then tells the belt the copy is safe, "
+                       "which marks it synced (only synced sessions are ever reclaimed).")
+    d.add_argument("id", type=int, metavar="ID")
+    d.add_argument("-o", "--output", required=True, metavar="FILE")
+    d.add_argument("--window", type=_window, default=8,
+                   help="chunks in flight before an acknowledgement (default 8)")
+    d.add_argument("--confirm", action="store_true",
+                   help="after a verified download, confirm it to the belt")
+    d.set_defaults(func=lambda a: run(on_belt(download), a))
+
+
+def _window(text):
+    import argparse
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 256:
+        raise argparse.ArgumentTypeError(f"window must be 1..256 chunks, not {text}")
+    return n

@@ -1,0 +1,230 @@
+"""What a run was like, and how runs change over weeks: pure numpy functions on SessionData.
+
+summarize(sd) scores one session the way the belt's coach scores the run (belt/coach.py: in band
+means low <= effort <= high on the prescribed band, no hysteresis, no fading; flagged frames are
+not judged), and adds what the belt does not compute: the longest in-band stretch, the mean
+effort and the minute the brace fades. trend(summaries) fits the direction over many sessions.
+docs/analytics.md defines every figure, with the edge cases. No I/O here: the store keeps
+Summary.as_dict() as JSON and gives it back through Summary.from_dict().
+"""
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from corecue.interp import firmware_module
+from corecue.history.sessiondata import CUE_NAMES, State
+
+_coach = firmware_module("belt.coach")
+
+FADE_WINDOW_S = 60.0        # the rolling mean behind fade onset
+FADE_MIN_JUDGED = 0.5       # share of a window that must be judged for its mean to count
+# A flagged stretch shorter than this does not end an in-band stretch: the coach's own grace
+# (bad_grace_ms), so one jolt of the cable does not cut the longest brace in two.
+BRIDGE_MS = _coach.DEFAULTS["bad_grace_ms"]
+SECONDS_PER_WEEK = 7 * 86400.0
+
+# Per-frame zones, the coach's numbers (Z_IN 1, Z_UNDER 2, Z_OVER 3); 0 = not judged.
+Z_NONE, Z_IN, Z_UNDER, Z_OVER = _coach.Z_NONE, _coach.Z_IN, _coach.Z_UNDER, _coach.Z_OVER
+
+
+@dataclass
+class Summary:
+    session_id: int
+    device: str
+    start_utc: float | None
+    status: str                 # closed / open / torn: open and torn cover what was whole
+    mode: str
+    placement: int
+    frame_ms: int
+    duration_s: float           # every frame in the file
+    run_s: float                # frames in RUN (all frames when the file has no state events)
+    run_from_states: bool       # False: no state events, the whole session was taken as the run
+    judged_s: float             # run frames with an effort value and no quality flag
+    in_band_s: float
+    under_s: float
+    over_s: float
+    pct_in_band: float | None   # in_band_s / judged_s x 100; None when nothing was judged
+    flagged_s: float            # run frames with any quality flag (the coach's frames_bad)
+    uncalibrated_s: float       # unflagged run frames without effort (frames_uncalibrated)
+    longest_in_band_s: float
+    mean_effort: float | None   # %MVC over judged run frames
+    fade_onset_min: int | None  # None: the brace never faded
+    cues: dict                  # {"under", "over", "back", "check_sensor": count}
+    band: tuple                 # (low, target, high) %MVC
+    cal_rest: int
+    cal_mvc: int
+
+    def as_dict(self):
+        d = asdict(self)
+        d["band"] = list(self.band)
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in d]
+        if missing:
+            raise ValueError("summary is missing %s" % ", ".join(missing))
+        kw = {n: d[n] for n in names}
+        kw["band"] = tuple(kw["band"])
+        kw["cues"] = dict(kw["cues"])
+        return cls(**kw)
+
+    @property
+    def endurance_min(self):
+        """Minutes the brace held: to fade onset, or the whole run when it never faded."""
+        return self.fade_onset_min if self.fade_onset_min is not None else self.run_s / 60.0
+
+
+def run_mask(sd):
+    """Frames of the run: state RUN; every frame when the file has no state events (a session
+    started by command, outside the run flow)."""
+    if not sd.has_states:
+        return np.ones(sd.frames, dtype=bool)
+    return sd.state == State.RUN
+
+
+def zones(effort, band_pm):
+    """Z_IN / Z_UNDER / Z_OVER per frame against (low, target, high) in 0.1 %MVC, Z_NONE where
+    effort is NaN. Compared in whole 0.1 %MVC units, as the belt compares."""
+    with np.errstate(invalid="ignore"):
+        pm = np.rint(np.asarray(effort, dtype=np.float64) * 10.0)
+        z = np.where(pm < band_pm[0], Z_UNDER, np.where(pm > band_pm[2], Z_OVER, Z_IN))
+    return np.where(np.isnan(pm), Z_NONE, z).astype(np.uint8)
+
+
+def rolling_mean(x, window, min_valid=1):
+    """Means of x over every full window of `window` samples, ignoring NaN: element s covers
+    x[s:s + window]. NaN where fewer than min_valid samples are numbers. Empty when x is
+    shorter than the window."""
+    x = np.asarray(x, dtype=np.float64)
+    if window < 1 or len(x) < window:
+        return np.empty(0)
+    ok = ~np.isnan(x)
+    s = np.concatenate(([0.0], np.cumsum(np.where(ok, x, 0.0))))
+    c = np.concatenate(([0], np.cumsum(ok)))
+    tot = s[window:] - s[:-window]
+    cnt = c[window:] - c[:-window]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt >= max(min_valid, 1), tot / cnt, np.nan)
+
+
+def runs(a):
+    """Run-length encoding: (values, starts, lengths) of the stretches of equal values."""
+    a = np.asarray(a)
+    if len(a) == 0:
+        return a[:0], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    starts = np.concatenate(([0], np.flatnonzero(a[1:] != a[:-1]) + 1))
+    lengths = np.diff(np.concatenate((starts, [len(a)])))
+    return a[starts], starts, lengths
+
+
+def longest_stretch(inband, bad, bridge_frames):
+    """Frames in the longest stretch of `inband`, where a stretch of `bad` frames shorter than
+    bridge_frames with in-band frames on both sides joins them (and counts in the length)."""
+    code = np.where(inband, 1, np.where(bad, 2, 0))
+    vals, _, lens = runs(code)
+    if len(vals) == 0:
+        return 0
+    prev = np.concatenate(([0], vals[:-1]))
+    nxt = np.concatenate((vals[1:], [0]))
+    vals = np.where((vals == 2) & (lens < bridge_frames) & (prev == 1) & (nxt == 1), 1, vals)
+    v2, _, l2 = runs(np.repeat(vals, lens))
+    inb = l2[v2 == 1]
+    return int(inb.max()) if len(inb) else 0
+
+
+def fade_onset(effort_run, low, frame_ms, window_s=FADE_WINDOW_S, min_judged=FADE_MIN_JUDGED):
+    """The first whole minute m of the run such that every full window starting at or after it
+    has a mean below `low` (and there is at least one such window); None when it never fades.
+    effort_run: the run's effort, NaN where not judged. Windows with less than min_judged of
+    their frames judged have no mean and neither hold nor break a fade."""
+    w = int(round(window_s * 1000.0 / frame_ms))
+    per_min = int(round(60000.0 / frame_ms))
+    r = rolling_mean(effort_run, w, int(np.ceil(min_judged * w)))
+    valid = ~np.isnan(r)
+    if not valid.any():
+        return None
+    held = np.flatnonzero(valid & (r >= low))
+    m = int(held[-1]) // per_min + 1 if len(held) else 0
+    return m if valid[m * per_min:].any() else None
+
+
+def summarize(sd):
+    """Summary of one SessionData (docs/analytics.md defines every figure)."""
+    def sec(n):                 # frames to seconds, exact to the millisecond
+        return int(n) * sd.frame_ms / 1000.0
+
+    run = run_mask(sd)
+    flagged = run & (sd.quality != 0)
+    judged = run & ~flagged & ~np.isnan(sd.effort)
+    z = np.where(judged, zones(sd.effort, sd.band_pm), Z_NONE)
+    counts = np.bincount(z, minlength=4)
+    n_judged = int(judged.sum())
+    low = sd.band_pm[0] / 10.0
+    cues = {name: 0 for name in CUE_NAMES.values()}
+    for _, kind, _ in sd.events:
+        if kind in CUE_NAMES:
+            cues[CUE_NAMES[kind]] += 1
+    return Summary(
+        session_id=int(sd.session_id), device=sd.device, start_utc=sd.start_utc,
+        status=sd.status, mode=sd.mode, placement=int(sd.placement), frame_ms=int(sd.frame_ms),
+        duration_s=sec(sd.frames), run_s=sec(run.sum()), run_from_states=sd.has_states,
+        judged_s=sec(n_judged), in_band_s=sec(counts[Z_IN]),
+        under_s=sec(counts[Z_UNDER]), over_s=sec(counts[Z_OVER]),
+        pct_in_band=100.0 * int(counts[Z_IN]) / n_judged if n_judged else None,
+        flagged_s=sec(flagged.sum()),
+        uncalibrated_s=sec((run & ~flagged & np.isnan(sd.effort)).sum()),
+        longest_in_band_s=sec(longest_stretch(z == Z_IN, flagged,
+                                              int(np.ceil(BRIDGE_MS / sd.frame_ms)))),
+        mean_effort=float(np.mean(sd.effort[judged], dtype=np.float64)) if n_judged else None,
+        fade_onset_min=fade_onset(np.where(judged, sd.effort, np.nan)[run], low, sd.frame_ms),
+        cues=cues, band=tuple(float(b) for b in sd.band),
+        cal_rest=int(sd.calibration[0]), cal_mvc=int(sd.calibration[1]))
+
+
+@dataclass
+class TrendPoint:
+    session_id: int
+    start_utc: float | None
+    pct_in_band: float | None
+    endurance_min: float
+    faded: bool
+
+
+@dataclass
+class Trend:
+    points: list                        # TrendPoint per run, oldest first
+    in_band_per_run: float | None       # least-squares slope, percentage points per run
+    in_band_per_week: float | None      # ... per week, over the runs with a start time
+    endurance_per_run: float | None     # minutes per run
+    endurance_per_week: float | None    # minutes per week
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def slope(x, y):
+    """Least-squares slope of y on x over the pairs where both are numbers; None with fewer
+    than two distinct x."""
+    xy = [(float(a), float(b)) for a, b in zip(x, y) if a is not None and b is not None]
+    if len({a for a, _ in xy}) < 2:
+        return None
+    xs, ys = np.array(xy).T
+    xs = xs - xs.mean()
+    return float(np.dot(xs, ys - ys.mean()) / np.dot(xs, xs))
+
+
+def trend(summaries):
+    """Trend over Summary objects: sessions without run time are left out; the rest are taken
+    in start-time order when every one has a start time, else in the order given."""
+    ss = [s for s in summaries if s.run_s > 0]
+    if all(s.start_utc is not None for s in ss):
+        ss.sort(key=lambda s: s.start_utc)
+    pts = [TrendPoint(s.session_id, s.start_utc, s.pct_in_band, s.endurance_min,
+                      s.fade_onset_min is not None) for s in ss]
+    idx = list(range(len(pts)))
+    weeks = [None if p.start_utc is None else p.start_utc / SECONDS_PER_WEEK for p in pts]
+    pib = [p.pct_in_band for p in pts]
+    end = [p.endurance_min for p in pts]
+    return Trend(pts, slope(idx, pib), slope(weeks, pib), slope(idx, end), slope(weeks, end))

@@ -1,0 +1,111 @@
+"""`corecue sync`: every new session off the belt, into the history, then confirmed to the belt.
+
+The order is what makes it safe to interrupt at any moment:
+  1. download (resuming a partial download kept from an earlier, interrupted sync);
+  2. check the CRC32 against the belt's list, decode it, store it in one transaction;
+  3. only then confirm it to the belt, which may then reclaim its space.
+A crash between 2 and 3 leaves a session stored but not confirmed: the next sync confirms it
+without downloading it again. Nothing is stored twice (the store is keyed by belt and session
+id) and nothing is confirmed that is not stored. Bytes of a download cut short (a dropped link
+that did not come back, Ctrl-C) are kept in the store and the next sync continues from there.
+"""
+import zlib
+
+from corecue.history import analytics, sessiondata
+from corecue.history.sessions import line
+from corecue.link.client import BeltError, DownloadError
+
+
+class SyncError(BeltError):
+    """A session that cannot be stored (one line, names the session)."""
+
+
+def _start_utc(entry, raw_header_wall):
+    # The belt's wall time at the start (the list entry places a session that began before the
+    # belt knew the time by its boot's time anchor). 0 means the belt never learned the time.
+    return float(raw_header_wall or entry.wall) or None
+
+
+async def sync(conn, store, out=print, progress=None):
+    """Download, store and confirm every closed session the store lacks. Returns the local ids
+    of the sessions stored now. out(line) gets one line per session. A session that cannot be
+    stored is said and skipped (the others still sync); SyncError at the end names it."""
+    device = conn.device
+    entries = await conn.belt.sessions()
+    stored, failed = [], []
+    for e in entries:
+        if e.open:
+            out(f"session {e.id} on the belt is still being recorded: it will sync next time")
+            continue
+        # The same id with another CRC is another run (a belt whose flash was wiped counts from
+        # 1 again): only this exact file, stored, may be confirmed.
+        if store.has_session(device, e.id, e.crc):
+            if not e.synced:
+                await conn.belt.confirm(e.id, e.crc)
+                out(f"session {e.id}: already stored; confirmed to the belt now")
+            continue
+        try:
+            local = await _one(conn, store, device, e, progress)
+        except SyncError as err:
+            failed.append(str(err))
+            out(f"session {e.id}: not stored: {err}")
+            continue
+        stored.append(local)
+        out(line(store.session(local)))
+    if not stored and not failed:
+        out("nothing new on the belt")
+    if failed:
+        many = len(failed) > 1
+        raise SyncError(f"{len(failed)} session{'s' if many else ''} not stored (first: "
+                        f"{failed[0]}); the belt keeps {'them' if many else 'it'}")
+    return stored
+
+
+async def _download(conn, store, device, e, progress):
+    """The session's bytes, CRC-checked. A kept partial download that turns out wrong (its CRC
+    key matched, its bytes did not) is dropped and the session read again from the start."""
+    have = store.partial(device, e.id, e.crc)
+
+    def keep(data):
+        store.save_partial(device, e.id, e.crc, bytes(data))
+
+    def report(got, size):
+        if progress:
+            progress(e.id, got, size)
+    for attempt in (1, 2):
+        try:
+            data = await conn.download(e.id, have=have, progress=report, on_partial=keep)
+        except DownloadError as err:
+            # The whole file did not match the belt's CRC (the client checks it).
+            if have:
+                store.drop_partial(device, e.id)
+                have = b""
+                continue
+            raise SyncError(str(err)) from None
+        except BaseException:
+            # Whatever arrived stays for the next sync: a dropped link, a refusal, Ctrl-C.
+            p = getattr(conn.belt, "partial", None) if conn.belt else None
+            if p and p[0] == e.id and len(p[1]) > len(have):
+                keep(p[1])
+            raise
+        crc = zlib.crc32(data) & 0xFFFFFFFF
+        if crc == e.crc:
+            return data, crc
+        if not have:
+            break
+        store.drop_partial(device, e.id)
+        have = b""
+    raise SyncError(f"CRC32 {crc:08x} of the download differs from the belt's {e.crc:08x}")
+
+
+async def _one(conn, store, device, e, progress):
+    data, crc = await _download(conn, store, device, e, progress)
+    start = _start_utc(e, 0)
+    try:
+        sd = sessiondata.decode(data, device=device, start_utc=start)
+    except sessiondata.SessionFileError as err:
+        raise SyncError(str(err)) from None
+    summary = analytics.summarize(sd)
+    local = store.add_session(device, e.id, data, crc, start, sd.duration_s, summary.as_dict())
+    await conn.belt.confirm(e.id, crc)
+    return local

