@@ -76,6 +76,7 @@ class EffortChain:
         self._weights = array("H", weights)
         self.stats = array("i", [0] * frontend.STATS_LEN)
         self.stats[frontend.SUB] = _SUB if self._src == _SRC_DIFF else self.block
+        self._ring = array("H", [0] * frontend.RING_LEN)
         self._sums = array("i", [0] * _WINDOW_MAX)
         self._ac = array("i", [0] * (frontend.RHYTHM_LAGS + 1))
         self._work = array("i", [0] * frontend.RHYTHM_WORK)
@@ -135,10 +136,12 @@ class EffortChain:
             st[0] = buf[start]
             st[13] = buf[start]
             st[14] = buf[start]
-            for i in range(15, 19 + frontend.COMB_LEN):
+            for i in range(15, 19):
                 st[i] = frontend.BIAS
+            for i in range(frontend.COMB_LEN):
+                self._ring[i] = frontend.COMB_BIAS
             self._primed = True
-        frontend.scan(buf, start, self.block, st)
+        frontend.scan(buf, start, self.block, st, self._ring)
         if self._src == _SRC_DIFF:
             self._emg_frame(extra_quality)
         else:
@@ -168,7 +171,7 @@ class EffortChain:
     @micropython.native
     def _emg_frame(self, q):
         fs = self._fs
-        q |= emgframe.frame(self.stats, fs, self.block, self._rest, self._mvc)
+        q |= emgframe.frame(self.stats, self._ring, fs, self.block, self._rest, self._mvc)
         self.block_level = fs[emgframe.BLOCK_LEVEL]
         self.level = fs[emgframe.LEVEL]
         self.quality = q
@@ -181,7 +184,7 @@ class EffortChain:
         in 260-500 ms, refined by a parabola through its neighbours. A range narrower than an
         octave cannot lock onto the stride or a half step."""
         ac = self._ac
-        frontend.rhythm(self.stats, self.stats[11], self._work, ac)
+        frontend.rhythm(self._ring, self.stats[frontend.ENV_POS], self._work, ac)
         e0 = ac[0]
         if e0 <= 0:
             return

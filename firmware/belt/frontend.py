@@ -25,18 +25,21 @@ SUM_VAL = const(2)   # sum of x[n]: the level for envelope and stretch sensors
 RAILS = const(3)     # samples within RAIL_MARGIN counts of 0 or 4095 (clipping, lost contact)
 MAX_DIFF = const(4)  # largest single-sample jump (cable jerk, electrode pop)
 SUM_AMP = const(5)   # sum of |high-passed x|, x8 (Q3): the amplitude measure
-SUM_COMB = const(6)  # sum of |hp[n] - hp[n-100]|, Q3: the amplitude with mains hum cancelled
+SUM_COMB = const(6)  # sum of |hp[n] - hp[n-100]|, Q1: the amplitude with mains hum cancelled
 HALF_MAX = const(9)  # the larger of the two half-block sums of |x[n] - x[n-1]|
 SUB = const(10)      # samples per envelope sub-block, set by the owner; a block holds whole ones
 ENV_POS = const(11)  # next slot of the envelope ring
 COMB_POS = const(12)
 _F = const(13)       # filter state: x[n-1], x[n-2], y1[n-1], y1[n-2], y2[n-1], y2[n-2]
-BIAS = const(1048576)  # added to the signed filter and comb values in the array (2**20)
-COMB = const(19)     # 100 high-passed samples, the comb's delay line
-COMB_LEN = const(100)
-ENV = const(119)     # the envelope ring: sum of |x[n] - x[n-1]| per sub-block
-ENV_LEN = const(512)
-STATS_LEN = const(631)
+BIAS = const(1048576)  # added to the signed filter values in the array (2**20)
+STATS_LEN = const(19)
+
+# The ring array (array('H', [0] * RING_LEN)): the comb's delay line, then the envelope.
+COMB_LEN = const(100)   # high-passed samples / 4 + 16384 (|hp| / 4 < 11400: 16 bits)
+COMB_BIAS = const(16384)
+ENV = const(100)        # the envelope ring: sum of |x[n] - x[n-1]| per sub-block (< 40960)
+ENV_LEN = const(320)
+RING_LEN = const(420)
 
 RAIL_MARGIN = const(8)   # scan() spells out 8 and 4087: viper code sees literals only
 
@@ -48,7 +51,7 @@ RAIL_MARGIN = const(8)   # scan() spells out 8 and 4087: viper code sees literal
 
 
 @micropython.viper
-def scan(buf: ptr16, start: int, n: int, st: ptr32):
+def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
     prev = st[0]
     x1 = st[13]
     x2 = st[14]
@@ -97,8 +100,8 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32):
             y = e + ((7508 * b1 - 3548 * b2) >> 12)
             b2 = b1
             b1 = y
-            c = y - (st[19 + cpos] - 1048576)
-            st[19 + cpos] = y + 1048576
+            c = (y >> 2) - (int(ring[cpos]) - 16384)
+            ring[cpos] = (y >> 2) + 16384
             cpos += 1
             if cpos >= 100:
                 cpos = 0
@@ -109,9 +112,9 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32):
                 c = 0 - c
             s_comb += c
             i += 1
-        st[119 + epos] = s_env
+        ring[100 + epos] = s_env
         epos += 1
-        if epos >= 512:
+        if epos >= 320:
             epos = 0
         s_diff += s_env
         if i <= half:
@@ -142,7 +145,7 @@ RHYTHM_WORK = const(153)   # RHYTHM_HIST + RHYTHM_LAG0 + RHYTHM_LAGS - 1
 
 
 @micropython.viper
-def rhythm(st: ptr32, end: int, w: ptr32, out: ptr32):
+def rhythm(ring: ptr16, end: int, w: ptr32, out: ptr32):
     """Autocorrelation of the envelope, decimated to 20 ms, over its newest 2.56 s (mean
     removed) at lags of 260 .. 500 ms into out[1..13]; out[0] gets the lag-0 energy. w is
     scratch (RHYTHM_WORK slots). Values are first scaled so that the largest is below 2048:
@@ -153,12 +156,12 @@ def rhythm(st: ptr32, end: int, w: ptr32, out: ptr32):
     while k >= 0:
         pos -= 1
         if pos < 0:
-            pos = 511
-        v = st[119 + pos]
+            pos = 319
+        v = int(ring[100 + pos])
         pos -= 1
         if pos < 0:
-            pos = 511
-        v += st[119 + pos]
+            pos = 319
+        v += int(ring[100 + pos])
         w[k] = v
         if v > vmax:
             vmax = v

@@ -87,3 +87,16 @@ def running(n, sd, noise, step_ms, depth_pct, mid=2048, floor_sd=4):
         v = mid + (noise.gauss() * a // 100 + noise.gauss() * floor_sd) // 1024
         buf[i] = 0 if v < 0 else (4095 if v > 4095 else v)
     return buf
+
+
+def add_hum(buf, amp, hz, start=0):
+    """Add a mains sine of amp counts at hz (50 or 60) from sample start, by an integer
+    recurrence s[n+1] = 2 cos(w) s[n] - s[n-1] in Q8 (both interpreters compute the same)."""
+    k, sin_w = {50: (31164, 5063), 60: (30467, 6031)}[hz]     # 2 cos(w), sin(w) in Q14
+    s0 = 0
+    s1 = (amp * sin_w) >> 6               # amp sin(w), Q8
+    for i in range(start, len(buf)):
+        v = buf[i] + (s0 >> 8)
+        buf[i] = 0 if v < 0 else (4095 if v > 4095 else v)
+        s0, s1 = s1, ((k * s1) >> 14) - s0
+    return buf

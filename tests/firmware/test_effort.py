@@ -2,9 +2,9 @@ from array import array
 
 import micropython
 from fwtest import allocated, eq, near, raises, record, skip_unless_micropython
-from signals import Noise, emg, feed, running, shaped
+from signals import Noise, add_hum, emg, feed, running, shaped
 
-from belt.effort import (EffortChain, Q_ARTEFACT, Q_CONTACT, Q_SATURATION, UNCALIBRATED,
+from belt.effort import (EffortChain, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION, UNCALIBRATED,
                          isqrt)
 
 
@@ -236,3 +236,56 @@ def test_every_cadence_and_a_deep_stride_pulse_read_the_brace():
         if rms > 25:
             raise AssertionError("%d steps/min: effort swings by %d per mille RMS" % (spm, rms))
         record("cadence_%d" % spm, "%d %d %d" % (mean, rms, c.cadence_spm))
+
+
+def _flags(c, buf):
+    q = []
+    for start in range(0, len(buf) - 99, 100):
+        c.push_block(buf, start)
+        q.append(c.quality)
+    return q
+
+
+def test_a_floating_electrode_quieter_than_rest_is_contact_lost():
+    """Unplugged, the input floats with a few counts of noise: not flat, not railed, but quieter
+    than the calibrated rest (electrodes and skin make more noise than the amplifier alone)."""
+    c, n = calibrated(rest_sd=8)
+    q = _flags(c, emg(3000, 8, n))
+    eq(sum(1 for f in q if f & Q_CONTACT), 0, "rest is not contact lost")
+    q = _flags(c, emg(3000, 0, n, floor_sd=2))          # floating: 2 counts of noise
+    eq(q[5] & Q_CONTACT, 0, "not after half a second")
+    eq(q[-1] & Q_CONTACT, Q_CONTACT, "after a second")
+    record("floating", "".join(str(f & Q_CONTACT) for f in q))
+
+
+def test_intermittent_contact_keeps_the_flag_through_the_reseating():
+    c, n = calibrated()
+    buf = emg(3000, 60, n)
+    for i in range(1000, 1100):
+        buf[i] = 4095                    # one block on the rail: contact came and went
+    q = _flags(c, buf)
+    eq([f & Q_CONTACT for f in q[9:17]], [0, 1, 1, 1, 1, 1, 1, 0], "flag held for 0.5 s")
+
+
+def test_mains_hum_that_appears_mid_run_is_flagged():
+    for hz in (50, 60):
+        c, n = calibrated()
+        buf = add_hum(emg(8000, 60, n), 40, hz, start=4000)   # a cable near a mains source
+        q = _flags(c, buf)
+        eq(sum(1 for f in q[:40] if f), 0, "%d Hz: no flag before the hum" % hz)
+        eq(q[-1] & (Q_HUM | Q_ARTEFACT), Q_HUM | Q_ARTEFACT, "%d Hz: hum flagged" % hz)
+        record("hum_%d" % hz, "".join("h" if f & Q_HUM else "." for f in q))
+    c, n = calibrated()
+    q = _flags(c, add_hum(emg(8000, 60, n), 6, 50))       # the usual few counts: not flagged
+    eq(sum(1 for f in q if f & Q_HUM), 0, "small hum")
+
+
+def test_a_short_strong_contraction_is_not_an_artefact():
+    """A 300 ms contraction at MVC that starts halfway through a block, from rest."""
+    c, n = calibrated()
+    buf = emg(2000, 0, n)
+    burst = emg(300, 300, n)
+    for i in range(300):
+        buf[1050 + i] = burst[i]
+    q = _flags(c, buf)
+    eq(sum(1 for f in q if f & Q_ARTEFACT), 0, "artefact flags")
