@@ -58,8 +58,8 @@ class CalResult:
 class Calibrator:
     def __init__(self, law=LAW_QUADRATURE):
         self.law = law
-        self._rest = array("i", [0] * _MAX_REST)
-        self._brace = array("i", [0] * (_MAX_BRACE * _MAX_TRIALS))
+        self._rest = array("i", bytes(4 * _MAX_REST))
+        self._brace = array("i", bytes(4 * (_MAX_BRACE * _MAX_TRIALS)))
         self._flags = bytearray(_MAX_BRACE * _MAX_TRIALS)
         self.good = None
         self.start()
@@ -70,7 +70,7 @@ class Calibrator:
         self._n_rest = 0
         self._rest_bad = 0
         self._trials = 0
-        self._n_brace = array("i", [0] * _MAX_TRIALS)
+        self._n_brace = array("i", bytes(4 * _MAX_TRIALS))
 
     def begin(self, phase):
         """Enter a phase (PH_REST, PH_BRACE, PH_PAUSE); each new brace is a new trial."""

@@ -74,13 +74,15 @@ class EffortChain:
         (self.rate_hz, self.block, weights, self._src, self.law, self._jump) = MODES[mode]
         self.window = len(weights)
         self._weights = array("H", weights)
-        self.stats = array("i", [0] * frontend.STATS_LEN)
+        # Zeroed from bytes, not from a list: a list of n zeros is 8n bytes of transient heap in
+        # one piece, which the simulated 256 KB heap may not have after the modules compiled.
+        self.stats = array("i", bytes(4 * frontend.STATS_LEN))
         self.stats[frontend.SUB] = _SUB if self._src == _SRC_DIFF else self.block
-        self._ring = array("H", [0] * frontend.RING_LEN)
-        self._sums = array("i", [0] * _WINDOW_MAX)
-        self._ac = array("i", [0] * (frontend.RHYTHM_LAGS + 1))
-        self._work = array("i", [0] * frontend.RHYTHM_WORK)
-        self._fs = array("i", [0] * emgframe.LEN)
+        self._ring = array("H", bytes(2 * frontend.RING_LEN))
+        self._sums = array("i", bytes(4 * _WINDOW_MAX))
+        self._ac = array("i", bytes(4 * (frontend.RHYTHM_LAGS + 1)))
+        self._work = array("i", bytes(4 * frontend.RHYTHM_WORK))
+        self._fs = array("i", bytes(4 * emgframe.LEN))
         self._rest = 0
         self._mvc = 0
         self.reset()

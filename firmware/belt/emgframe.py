@@ -9,29 +9,27 @@ from micropython import const
 
 EA = const(0)          # exponential means (x64, 6.4 s) of the block amplitude and mean |step|
 ED = const(1)
-HA = const(2)          # exponential means (x32, 3.2 s) of the amplitude and its comb estimate
-HC = const(3)
-QUIET = const(4)       # frames in a row quieter than half the calibrated rest
-HOLD = const(5)        # frames still flagged after a lost-contact block
+_HA = const(2)         # exponential means (x32, 3.2 s) of the amplitude and its comb estimate
+_HC = const(3)
+_QUIET = const(4)      # frames in a row quieter than half the calibrated rest
+_HOLD = const(5)       # frames still flagged after a lost-contact block
 STEP_Q4 = const(6)     # the step period, 1/16 of a 10 ms sub-block
 ENV_FILLED = const(7)  # envelope sub-blocks since the reset (up to the ring's 320)
-LAST_SUB = const(8)    # the last clean block's mean sub-block, to hold an artefact out
+_LAST_SUB = const(8)   # the last clean block's mean sub-block, to hold an artefact out
 LEVEL = const(9)       # out: the window level, Q4 amplitude
 BLOCK_LEVEL = const(10)  # out: this block's own amplitude, Q4
-RATIO_N = const(11)    # clean blocks in the ratio's sums so far (up to 64)
+_RATIO_N = const(11)   # clean blocks in the ratio's sums so far (up to 64)
 LEN = const(12)
 
-# Spelled out as literals in frame(): viper sees module constants only as literals.
-FLAT_Q4 = const(4)       # mean |step| under 0.25 count: no live electrode is that quiet
-SPIKE_RATIO = const(8)   # a Gaussian 50-sample half block peaks near 3x its mean |step|
-SPIKE_MIN = const(200)
-QUIET_FRAMES = const(10)  # 1 s quieter than half the calibrated rest: no electrode on skin
-CONTACT_HOLD = const(5)  # 0.5 s after a lost-contact block: re-seating, intermittent contact
+# frame() spells its thresholds out as literals (viper code sees module constants only so):
+# flat under 0.25 count of mean |step| (4 in Q4); a jump at least 200 counts and 8x the busier
+# half's mean |step|; 10 frames (1 s) under half the calibrated rest; 5 frames (0.5 s) held
+# after a lost-contact block.
 
 
 @micropython.viper
 def box(ring: ptr16, end: int, whole: int, frac16: int) -> int:
-    """Sum of the envelope ring (frontend.ENV) over `whole` sub-blocks ending before slot
+    """Sum of the envelope ring (frontend._ENV) over `whole` sub-blocks ending before slot
     `end`, plus frac16/16 of the one before them: a boxcar of fractional length."""
     pos = end
     s = 0

@@ -19,14 +19,14 @@ import micropython
 from micropython import const
 
 # Indices into the stats array (array('i', [0] * STATS_LEN)).
-PREV = const(0)      # last sample of the previous block: the difference runs across blocks
-SUM_DIFF = const(1)  # sum of |x[n] - x[n-1]|
-SUM_VAL = const(2)   # sum of x[n]: the level for envelope and stretch sensors
-RAILS = const(3)     # samples within RAIL_MARGIN counts of 0 or 4095 (clipping, lost contact)
-MAX_DIFF = const(4)  # largest single-sample jump (cable jerk, electrode pop)
-SUM_AMP = const(5)   # sum of |high-passed x|, x8 (Q3): the amplitude measure
-SUM_COMB = const(6)  # sum of |hp[n] - hp[n-100]|, Q1: the amplitude with mains hum cancelled
-HALF_MAX = const(9)  # the larger of the two half-block sums of |x[n] - x[n-1]|
+_PREV = const(0)      # last sample of the previous block: the difference runs across blocks
+_SUM_DIFF = const(1)  # sum of |x[n] - x[n-1]|
+_SUM_VAL = const(2)   # sum of x[n]: the level for envelope and stretch sensors
+_RAILS = const(3)     # samples within RAIL_MARGIN counts of 0 or 4095 (clipping, lost contact)
+_MAX_DIFF = const(4)  # largest single-sample jump (cable jerk, electrode pop)
+_SUM_AMP = const(5)   # sum of |high-passed x|, x8 (Q3): the amplitude measure
+_SUM_COMB = const(6)  # sum of |hp[n] - hp[n-100]|, Q1: the amplitude with mains hum cancelled
+_HALF_MAX = const(9)  # the larger of the two half-block sums of |x[n] - x[n-1]|
 SUB = const(10)      # samples per envelope sub-block, set by the owner; a block holds whole ones
 ENV_POS = const(11)  # next slot of the envelope ring
 COMB_POS = const(12)
@@ -37,11 +37,11 @@ STATS_LEN = const(19)
 # The ring array (array('H', [0] * RING_LEN)): the comb's delay line, then the envelope.
 COMB_LEN = const(100)   # high-passed samples / 4 + 16384 (|hp| / 4 < 11400: 16 bits)
 COMB_BIAS = const(16384)
-ENV = const(100)        # the envelope ring: sum of |x[n] - x[n-1]| per sub-block (< 40960)
-ENV_LEN = const(320)
+_ENV = const(100)        # the envelope ring: sum of |x[n] - x[n-1]| per sub-block (< 40960)
+_ENV_LEN = const(320)
 RING_LEN = const(420)
 
-RAIL_MARGIN = const(8)   # scan() spells out 8 and 4087: viper code sees literals only
+# Rails: scan() spells out 8 and 4087 (8 counts of either end); viper code sees literals only.
 
 # Butterworth high-pass, 4th order, 30 Hz at 1 kHz, as two biquads with Q12 coefficients
 # (scipy.signal.butter(4, 30, 'highpass', fs=1000, output='sos'), rounded):
@@ -138,7 +138,7 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
     st[18] = b2 + 1048576
 
 
-RHYTHM_HIST = const(128)   # 20 ms envelope samples in the autocorrelation: 2.56 s
+_RHYTHM_HIST = const(128)   # 20 ms envelope samples in the autocorrelation: 2.56 s
 RHYTHM_LAG0 = const(13)    # lags searched: 13 .. 25 x 20 ms = 260 .. 500 ms
 RHYTHM_LAGS = const(13)
 RHYTHM_WORK = const(153)   # RHYTHM_HIST + RHYTHM_LAG0 + RHYTHM_LAGS - 1
