@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/download_throughput.py
 	$(BIN)/python bench/store_sessions.py
 	$(BIN)/python bench/analytics_cost.py
+	$(BIN)/python bench/ownership_cost.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,6 +1,6 @@
 """Downloading a one-hour session over Bluetooth LE: the real firmware (belt.blelink on the sim
-board) and the companion's bleak transport, joined by the emulated radio (corecue.twin.radio), at the
-negotiated MTU. For each window size, in the same run: session bytes / notification payload bytes
+board) and the companion's bleak transport, joined by the emulated radio (corecue.twin.radio), at
+the negotiated MTU. For each window size, in the same run: session bytes / notification payload bytes
 (the share of the link's notification capacity that is session data) and the round trips (acks
 the belt had to wait for). Then an estimate of the time on a real ESP32-S3 at a 30 ms connection
 interval.

@@ -3,11 +3,14 @@
 #
 #   micropython firmware/main.py --board sim --flash DIR [--scenario morning] [--minutes 30]
 #   micropython firmware/main.py --board sim --flash DIR --serial [--speed 1]
+#   micropython firmware/main.py --board sim --flash DIR --ble [--speed 1]
 #
 # --help lists the options. Everything after the board is the same app, tasks and files; the
 # protocol link runs wherever there is a USB serial line (always on the ESP32; on the sim with
-# --serial, over the process's stdin and stdout), and over Bluetooth LE on the ESP32 (the sim's
-# radio is the companion's emulated one, in the companion's process: corecue.twin.virtualbelt).
+# --serial, over the process's stdin and stdout), and over Bluetooth LE on the ESP32, on the sim
+# in the companion's process (corecue.twin.virtualbelt), and on the sim with --ble (the unix
+# port's `bluetooth`, companion/corecue/twin/unixport, whose stack the companion runs:
+# corecue.twin.mpble).
 import sys
 
 import asyncio
@@ -17,12 +20,14 @@ The corecue belt. Without options (on the ESP32) it runs on the reference board.
 sim board options:
   --flash DIR        where the virtual belt's flash lives (DIR/flash, a folder); created if new
   --image            a new belt keeps its flash in a LittleFS image (DIR/flash.img) instead
+  --ble              speak the device protocol over Bluetooth LE (the `bluetooth` module on
+                     the path: on the desktop, the unix port's, whose stack the companion runs)
   --serial           speak the device protocol on stdin/stdout (a terminal is put in raw mode);
                      the belt stops, closing any open session, when stdin ends
   --speed X          virtual time runs X times real time; 0 runs as fast as possible
-                     (default 1 with --serial, else 0)
+                     (default 1 with --serial or --ble, else 0)
   --scenario NAME    morning (calibrate, warm up, run, lie down), calibrate, or responsive (a
-                     person who follows the belt: the default with --serial)
+                     person who follows the belt: the default with --serial or --ble)
   --minutes N        morning: length of the run (default 30); responsive: stop after N minutes
                      (default: run until stopped)
   --recording FILE   play raw 12-bit samples (uint16 little-endian) instead of the scenario's
@@ -31,13 +36,13 @@ sim board options:
   --mode MODE        sensor mode for a new belt: emg_raw, emg_env or stretch
   --motor-log FILE   write the motor's on/off edges as CSV (t_ms,level)"""
 
-_FLAGS = ("serial", "image")
+_FLAGS = ("serial", "image", "ble")
 
 
 def _options(argv):
     opts = {"board": "xiao_esp32s3", "flash": ".", "scenario": None, "minutes": None,
             "recording": None, "tick-start": "0", "wall-time": "0", "mode": None,
-            "motor-log": None, "speed": None, "serial": False, "image": False}
+            "motor-log": None, "speed": None, "serial": False, "image": False, "ble": False}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -53,10 +58,11 @@ def _options(argv):
             sys.exit(2)
         opts[a[2:]] = argv[i + 1]
         i += 2
+    linked = opts["serial"] or opts["ble"]
     if opts["scenario"] is None:
-        opts["scenario"] = "responsive" if opts["serial"] else "morning"
+        opts["scenario"] = "responsive" if linked else "morning"
     if opts["speed"] is None:
-        opts["speed"] = "1" if opts["serial"] else "0"
+        opts["speed"] = "1" if linked else "0"
     return opts
 
 
@@ -70,7 +76,8 @@ def _board(opts, usb):
                 raise ValueError("--speed must not be negative")
             return Board(opts["flash"], opts["scenario"], minutes, int(opts["tick-start"]),
                          opts["recording"], wall_time=int(opts["wall-time"]), usb=usb,
-                         speed=speed, image=opts["image"])
+                         speed=speed, image=opts["image"],
+                         bluetooth=__import__("bluetooth") if opts["ble"] else None)
         except ValueError as e:
             print("main.py: %s" % e)
             sys.exit(2)
@@ -113,7 +120,7 @@ def _boot(opts, usb):
     links = []
     if board.name != "sim" or usb:
         links.append(Link(app))
-    radio = board.ble() if board.name != "sim" else None
+    radio = board.ble()
     if radio:
         # The same protocol over Bluetooth LE; each link has its own commands and download, so
         # the USB cable and the radio can both be in use.

@@ -8,16 +8,27 @@
 # joins by the packet header's length. Session chunks go out on the data characteristic, sized
 # to fill one notification at the negotiated MTU; effort events on the live characteristic.
 #
-# The IRQ handler only records (copies the written packet, notes connect, disconnect, MTU) and
-# wakes the receiver task; requests are answered there by belt.commands, and the sender task
-# notifies one packet per scheduler turn, so sampling keeps running during a download. NimBLE
-# raises OSError(ENOMEM) when its buffers are full: the packet is kept and sent again after a
-# growing pause. Advertising stops when a central connects and starts again at every disconnect.
+# The IRQ handler only records, into a preallocated ring (connect, disconnect, MTU, "a request
+# came") and wakes the receiver task; it allocates nothing and cannot raise in normal running.
+# The control characteristic's buffer is in append mode, so written requests wait in the stack's
+# value store and the receiver reads them all at once, split by the packets' own lengths.
+# Requests are answered there by belt.commands, and the sender task notifies one packet per
+# scheduler turn, so sampling keeps running during a download. NimBLE raises OSError(ENOMEM)
+# when its buffers are full: the packet is kept and sent again after a growing pause.
+# Advertising stops when a central connects and starts again at every disconnect.
+#
+# MicroPython switches the IRQ handler off for good when it raises (modbluetooth.c, since 1.20):
+# no event would ever come again, so no disconnect, so no advertising until a reboot. The radio
+# task watches for it: a request in the control buffer that no write event announced, or a
+# connection that notifications find gone without a disconnect event, means the handler is off;
+# Bluetooth is then switched off and on again and advertises anew. The app, its open session and
+# the USB link do not notice.
 #
 # The radio is off for the run: from the warm-up to the end of the lie-down the belt neither
 # advertises nor keeps a connection (hardware/power.md: with the radio on, a marathon's logging
 # misses the 8-hour target on a worn cell). It comes back once the run flow is idle or done.
 import asyncio
+from array import array
 from micropython import const
 
 from belt import FIRMWARE_VERSION
@@ -46,7 +57,8 @@ _MTU_MIN = const(23)
 _ATT_OVERHEAD = const(3)         # opcode and handle before a notification's value
 _CONTROL_BUF = P.HEADER_LEN + P.MAX_PAYLOAD + P.AUTH_LEN   # the largest request a write carries
 _ADV_US = const(200000)          # found within a fraction of a second, at little current
-_INBOX = const(8)                # requests waiting for the receiver; more are lost (counted)
+_INBOX = const(8)                # events waiting for the receiver; more are lost (counted)
+_CONTROL_QUEUE = const(2)        # the largest requests the control buffer holds at once
 _BACKOFF_MS = const(2)
 _BACKOFF_MAX_MS = const(64)
 _AFTER_MS = const(50)            # lets a reply leave before a reboot
@@ -84,16 +96,29 @@ class BleLink:
         self.name = belt_name(app.board.device_id())
         self.conn = None
         self.mtu = _MTU_MIN
-        self._events = []           # (event, connection, value) recorded by the IRQ handler
+        self._ev = array("i", [0] * (3 * _INBOX))   # (event, connection, value) ring of the IRQ
+        self._ev_head = 0
+        self._ev_n = 0
+        self._tail_write = 0        # conn + 1 when the ring's newest event is its write
         self._replies = []          # reply packets waiting to be notified
         self._sent = 0              # bytes of _replies[0] already notified
         self._pkt = bytearray(DATA_HEAD + CHUNK_MAX)
         self._epkt = bytearray(EFFORT_LEN)
         self._body = None           # the data chunk's room at the current MTU
-        self.rx_dropped = 0         # requests lost because the receiver fell behind
+        self.rx_dropped = 0         # requests or events lost because the receiver fell behind
         self.enomem = 0             # notifications NimBLE refused for want of buffers
         self.connections = 0
+        self.irq_events = 0         # events the IRQ handler has recorded
+        self._checked = 0           # irq_events at the radio task's last look
+        self._gone = False          # a notification found the connection gone
+        self._strikes = 0           # looks in a row that found the handler silent
+        self.restarts = 0           # times Bluetooth was brought back after the handler went
         self.on_air = True          # advertising or connectable: off during a run
+        self._uuid = uuid
+        self._bring_up()
+
+    def _bring_up(self):
+        ble, uuid = self.ble, self._uuid
         ble.active(True)
         ble.config(gap_name=self.name, mtu=_MTU)
         ble.irq(self._irq)
@@ -106,7 +131,7 @@ class BleLink:
              (uuid(0x180A), ((uuid(0x2A29), _FLAG_READ), (uuid(0x2A24), _FLAG_READ),
                              (uuid(0x2A26), _FLAG_READ))),
              (uuid(0x180F), ((uuid(0x2A19), _FLAG_READ | _FLAG_NOTIFY),))))
-        ble.gatts_set_buffer(self.h_control, _CONTROL_BUF)
+        ble.gatts_set_buffer(self.h_control, _CONTROL_BUF * _CONTROL_QUEUE, True)
         ble.gatts_write(h_man, b"corecue")
         ble.gatts_write(h_model, ("corecue belt (%s)" % self.board.name).encode())
         ble.gatts_write(h_fw, FIRMWARE_VERSION.encode())
@@ -124,9 +149,12 @@ class BleLink:
             self.ble.gap_advertise(_ADV_US, adv_data=self._adv, resp_data=self._resp)
 
     async def radio(self):
-        """Radio off while the run flow runs (warm-up to the end of the lie-down), on otherwise."""
+        """Radio off while the run flow runs (warm-up to the end of the lie-down), on otherwise;
+        and Bluetooth brought back if its IRQ handler has been switched off."""
         while True:
             await self.board.sleep_ms(_RADIO_CHECK_MS)
+            if self.on_air and self._handler_gone():
+                self.restart()
             state = self.app.flow.state
             want = state == State.IDLE or state == State.DONE
             if want == self.on_air:
@@ -139,6 +167,37 @@ class BleLink:
                 self.ble.gap_advertise(None)
                 if self.conn is not None:
                     self.ble.gap_disconnect(self.conn)   # the IRQ then reports it as usual
+
+    def _handler_gone(self):
+        """True when the stack did what raises events and none came: a request waited in the
+        control buffer unannounced (it is answered all the same), or a notification found the
+        connection gone without a disconnect; and still no event by the next look (one may be
+        on its way at the moment of the first)."""
+        quiet = self.irq_events == self._checked and not self._ev_n
+        self._checked = self.irq_events
+        if not quiet:
+            self._strikes = 0
+            return False
+        if self._strikes:
+            return True
+        raw = self.ble.gatts_read(self.h_control)
+        if raw:
+            self._requests(self.conn, raw)
+        if raw or self._gone:
+            self._strikes = 1
+        return False
+
+    def restart(self):
+        """Bluetooth off and on again, advertising anew (the connection, if any, is dropped)."""
+        self.restarts += 1
+        self._strikes = 0
+        self.board.log("ble: no events from the stack: restarting Bluetooth")
+        self.ble.active(False)
+        self._ev_n = 0
+        self._tail_write = 0
+        self._lost()
+        self._bring_up()
+        self._advertise()
 
     def _battery(self):
         mv = getattr(self.board, "battery_mv", None)
@@ -155,43 +214,72 @@ class BleLink:
     # -- receiving -------------------------------------------------------------------------------
 
     def _irq(self, event, data):
-        # Record and wake; the receiver task does the work. The written value is copied now: the
-        # next write replaces it.
+        # Record and wake; the receiver task does the work. Nothing here allocates: small ints
+        # into a preallocated ring, and frames small enough for the C stack (a function with
+        # more locals gets its frame from the heap). A write only says that the control buffer
+        # has something; one already waiting at the ring's tail says it for both.
         if event == _IRQ_GATTS_WRITE:
-            if data[1] != self.h_control:
-                return
-            if len(self._events) >= _INBOX:
-                self.rx_dropped += 1
-                return
-            self._events.append((event, data[0], bytes(self.ble.gatts_read(self.h_control))))
+            if data[1] == self.h_control:
+                self._put(event, data[0], 0)
         elif event == _IRQ_CENTRAL_CONNECT or event == _IRQ_CENTRAL_DISCONNECT:
-            self._events.append((event, data[0], None))
+            self._put(event, data[0], 0)
         elif event == _IRQ_MTU_EXCHANGED:
-            self._events.append((event, data[0], data[1]))
-        else:
+            self._put(event, data[0], data[1])
+
+    def _put(self, event, conn, value):
+        self.irq_events += 1
+        if event == _IRQ_GATTS_WRITE and self._tail_write == conn + 1:
+            self._rx_flag.set()
             return
+        if self._ev_n >= _INBOX:
+            self.rx_dropped += 1
+            return
+        i = (self._ev_head + self._ev_n) % _INBOX * 3
+        self._ev[i] = event
+        self._ev[i + 1] = conn
+        self._ev[i + 2] = value
+        self._ev_n += 1
+        self._tail_write = conn + 1 if event == _IRQ_GATTS_WRITE else 0
         self._rx_flag.set()
+
+    def _requests(self, conn, raw):
+        """Answer every request in raw, what the control buffer held (written by conn)."""
+        at = 0
+        while len(raw) - at >= P.HEADER_LEN:
+            n = raw[at + 4] | raw[at + 5] << 8
+            end = at + P.HEADER_LEN + n + (P.AUTH_LEN if raw[at + 1] & P.F_AUTH else 0)
+            if end > len(raw):
+                break
+            if conn == self.conn:
+                reply = self.commands.handle(raw[at:end])
+                if reply is not None:
+                    self._replies.append(reply)
+            at = end
+        if at < len(raw):
+            self.rx_dropped += 1                # cut short: the buffer was full
+        self._tx_flag.set()
 
     async def rx(self):
         if self.conn is None:
             self._advertise()
         while True:
             await self._rx_flag.wait()
-            while self._events:
-                event, conn, value = self._events.pop(0)
+            while self._ev_n:
+                i = self._ev_head * 3
+                ev = self._ev
+                event, conn, value = ev[i], ev[i + 1], ev[i + 2]
+                self._ev_head = (self._ev_head + 1) % _INBOX
+                self._ev_n -= 1
+                if not self._ev_n:
+                    self._tail_write = 0
                 if event == _IRQ_CENTRAL_CONNECT:
                     self._connected(conn)
                 elif event == _IRQ_CENTRAL_DISCONNECT:
                     self._disconnected(conn)
-                elif conn != self.conn:
-                    continue                    # left over from a link that has gone
-                elif event == _IRQ_MTU_EXCHANGED:
+                elif event == _IRQ_GATTS_WRITE:
+                    self._requests(conn, self.ble.gatts_read(self.h_control))
+                elif conn == self.conn:
                     self._set_mtu(value)
-                else:
-                    reply = self.commands.handle(value)
-                    if reply is not None:
-                        self._replies.append(reply)
-                    self._tx_flag.set()
             after = self.commands.after
             if after is not None:           # reboot: the reply goes out, nothing more is read
                 self.commands.after = None
@@ -210,15 +298,19 @@ class BleLink:
     def _disconnected(self, conn):
         if conn != self.conn:
             return
+        self._lost()
+        self._advertise()
+
+    def _lost(self):
         # What this link was doing ends with it; a new connection asks again (a download resumes
         # with a session_read from the companion's last contiguous offset).
         self.conn = None
+        self._gone = False
         self.commands.live = False
         self.commands.download.active = False
         self.out.clear_live()
         self._replies = []
         self._sent = 0
-        self._advertise()
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -272,6 +364,7 @@ class BleLink:
                             backoff *= 2
                         continue
                     value = None                # not connected any more: the IRQ will say so
+                    self._gone = True
                     break
                 self._done(handle, value)
                 value = None

@@ -78,12 +78,19 @@ def _port(device, vid, pid):
     return SimpleNamespace(device=device, vid=vid, pid=pid)
 
 
-def test_serial_ports_with_espressif_ids():
+def test_serial_ports_say_which_esp32_interface_and_what_opening_does():
     ports = [_port("/dev/ttyUSB0", 0x10C4, 0xEA60), _port("/dev/ttyACM1", 0x303A, 0x4001),
-             _port("/dev/ttyS0", None, None)]
+             _port("/dev/ttyACM0", 0x303A, 0x1001), _port("/dev/ttyS0", None, None),
+             _port("/dev/ttyACM5", 0x2341, 0x0043)]
     c = doctor.check_serial_ports(ports)
-    assert c.ok is True and c.detail == "/dev/ttyACM1 (303A:4001)"
-    assert doctor.check_serial_ports(ports[:1] + ports[2:]).ok is None
+    lines = c.detail.split("; ")
+    assert c.ok is True and len(lines) == 3          # no built-in UART, no other maker's board
+    assert lines[0].startswith("/dev/ttyACM0 (303A:1001, the ESP32-S3's USB-Serial/JTAG: ")
+    assert "no reset" in lines[0]
+    assert lines[1].startswith("/dev/ttyACM1 (303A:4001, MicroPython's own USB CDC: ")
+    assert lines[2].startswith("/dev/ttyUSB0 (10C4:EA60, a CP210x USB-UART bridge: ")
+    assert "EN and GPIO0" in lines[2]
+    assert doctor.check_serial_ports(ports[3:]).ok is None
 
 
 def test_data_folder_from_option_environment_and_default(tmp_path, monkeypatch):

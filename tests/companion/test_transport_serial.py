@@ -101,9 +101,11 @@ def test_port_errors_are_one_line_each(tmp_path, monkeypatch):
     assert str(e.value) == f"{f}: not a serial port"
 
     def refuse(code):
-        def opener(port, *a, **kw):
-            raise serial.SerialException(code, f"could not open port {port}: [Errno {code}] x")
-        return opener
+        class Refusing(serial.Serial):
+            def open(self):
+                raise serial.SerialException(code, f"could not open port {self.port}: "
+                                                   f"[Errno {code}] x")
+        return Refusing
     monkeypatch.setattr(T.serial, "Serial", refuse(errno.EACCES))
     with pytest.raises(T.PortError) as e:
         T.SerialTransport("/dev/ttyACM0")
@@ -203,10 +205,11 @@ def test_cli_commands_against_the_belt(pty_belt, tmp_path):
     assert "battery: 3.90 V" in p.stdout and "session being recorded: 2" in p.stdout
 
     p = corecue("--port", pb.port, "config", "set", "target_pm=210", "low_pm=140")
-    assert (p.returncode, p.stdout) == (0, "target_pm = 210\nlow_pm = 140\n"), p.stderr
+    assert (p.returncode, p.stdout) == (0, "target_pm = 210   (21 %)\nlow_pm = 140   (14 %)\n"), p.stderr
     p = corecue("--port", pb.port, "config", "set", "target_pm=230", "high_pm=9000")
     assert p.returncode == 2
-    assert p.stderr == "corecue: belt refused config_set: high_pm: 9000 above maximum 2000\n"
+    assert p.stderr == ("corecue: the belt would refuse this: high_pm: 9000 above maximum 2000; "
+                        "nothing was changed\n")
     p = corecue("config", "get", "target_pm", "--port", pb.port)
     assert (p.returncode, p.stdout) == (0, "210\n")
     assert (pb.app.config.target_pm, pb.app.config.low_pm) == (210, 140)
@@ -233,3 +236,48 @@ def test_cli_commands_against_the_belt(pty_belt, tmp_path):
     assert p.returncode == 2
     assert p.stderr == "corecue: session 2 is still being recorded: stop it first\n"
     assert not (tmp_path / "s2.cs").exists()
+
+
+def test_dtr_and_rts_are_set_before_the_port_opens_and_never_hold_an_esp32_in_reset(monkeypatch):
+    # pyserial's own port object, recording what it does: the states it opens with and the order
+    # it applies them in. The device sees the lines the OS raises as the port opens (Linux and
+    # macOS raise both), then each state pyserial applies; DTR off with RTS on holds an
+    # ESP32-S3's USB-Serial/JTAG in reset (esptool's reset sequences step around it).
+    import os
+    import pty
+    seen = []
+
+    class Recording(serial.Serial):
+        def open(self):
+            seen.append(("open", self._dtr_state, self._rts_state))
+            super().open()
+
+        def _update_dtr_state(self):
+            seen.append(("dtr", self._dtr_state))
+            self._line(super()._update_dtr_state)
+
+        def _update_rts_state(self):
+            seen.append(("rts", self._rts_state))
+            self._line(super()._update_rts_state)
+
+        @staticmethod
+        def _line(apply):
+            try:
+                apply()
+            except OSError as e:       # a pseudo-terminal has no modem lines
+                assert e.errno in (errno.EINVAL, errno.ENOTTY)
+
+    master, slave = pty.openpty()
+    monkeypatch.setattr(T.serial, "Serial", Recording)
+    try:
+        t = T.SerialTransport(os.ttyname(slave))
+        t._ser.close()
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert seen[0] == ("open", True, True), seen          # set before it opened
+    assert [k for k, _ in seen[1:]] == ["dtr", "rts"]
+    dtr, rts = True, True                                  # as the OS raised them
+    for kind, state in seen[1:]:
+        dtr, rts = (state, rts) if kind == "dtr" else (dtr, state)
+        assert (dtr, rts) != (False, True), seen

@@ -6,12 +6,15 @@ the air and must hear the belt's advertisement with its service UUID and name.""
 import asyncio
 import socket
 
+import pytest
+
 from bumble import hci
 from bumble.device import Device
 from bumble.transport import open_transport
 
 from corecue.link import ble as T
 from corecue.link.client import BeltError
+from corecue.twin import mpble
 from corecue.twin.virtualbelt import serve_hci
 
 
@@ -21,7 +24,8 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_another_host_over_hci_hears_the_virtual_belt(tmp_path):
+@pytest.mark.parametrize("serve", [serve_hci, mpble.serve_hci], ids=["cpython", "micropython"])
+def test_another_host_over_hci_hears_the_virtual_belt(tmp_path, serve):
     port = _free_port()
 
     async def body():
@@ -31,11 +35,11 @@ def test_another_host_over_hci_hears_the_virtual_belt(tmp_path):
         def on_ready(name):
             names.append(name)
             ready.set()
-        server = asyncio.create_task(serve_hci(str(tmp_path / "belt"),
+        server = asyncio.create_task(serve(str(tmp_path / "belt"),
                                                f"tcp-server:127.0.0.1:{port}", speed=0,
                                                on_ready=on_ready))
         try:
-            async with asyncio.timeout(20):
+            async with asyncio.timeout(40):
                 await ready.wait()
                 async with await open_transport(f"tcp-client:127.0.0.1:{port}") as t:
                     host = Device.with_hci("outside-host", hci.Address("F0:F1:F2:F3:F4:F5"),

@@ -121,16 +121,49 @@ def check_bluetooth(sys_root="/sys", platform=None):
     return Check("bluetooth", True, ", ".join(names))
 
 
+# Which USB interface a belt's port is, and what opening it does to the chip (link/usb.py opens
+# every port with DTR and RTS asserted together: open_port).
+_INTERFACES = {
+    (0x303A, 0x1001): ("the ESP32-S3's USB-Serial/JTAG",
+                       "opening raises DTR and RTS together: no reset (DTR off with RTS on "
+                       "would hold the chip in reset)"),
+    (0x10C4, 0xEA60): ("a CP210x USB-UART bridge", None),
+    (0x1A86, 0x7523): ("a CH340 USB-UART bridge", None),
+    (0x1A86, 0x55D4): ("a CH9102 USB-UART bridge", None),
+    (0x0403, 0x6001): ("an FTDI USB-UART bridge", None),
+    (0x0403, 0x6015): ("an FTDI USB-UART bridge", None),
+}
+_BRIDGE = ("DTR and RTS drive EN and GPIO0 through the board's auto-reset transistors, and "
+           "raised together as it opens they leave both high: the chip runs")
+_TINYUSB = ("MicroPython's own USB CDC",
+            "opening raises DTR and RTS: a terminal is there, and no reset (only esptool's "
+            "RTS-then-DTR sequence starts the bootloader)")
+
+
+def usb_interface(vid, pid):
+    """(what the interface is, what opening it does), or None for a port that is no belt's."""
+    if (vid, pid) in _INTERFACES:
+        kind, opening = _INTERFACES[(vid, pid)]
+        return kind, opening or _BRIDGE
+    if vid == ESPRESSIF_VID:
+        return _TINYUSB
+    return None
+
+
 def check_serial_ports(ports=None):
     if ports is None:
         import serial.tools.list_ports
         ports = serial.tools.list_ports.comports()
-    found = [f"{p.device} ({p.vid:04X}:{(p.pid or 0):04X})" for p in ports
-             if p.vid == ESPRESSIF_VID]
+    found = []
+    for p in ports:
+        what = usb_interface(p.vid, p.pid) if p.vid is not None else None
+        if what:
+            found.append((p.vid != ESPRESSIF_VID, p.device,
+                          f"{p.device} ({p.vid:04X}:{(p.pid or 0):04X}, {what[0]}: {what[1]})"))
     if not found:
-        return Check("serial", None, "no port with Espressif USB ids: plug the belt in with a "
-                     "data cable, or use Bluetooth or --virtual")
-    return Check("serial", True, ", ".join(sorted(found)))
+        return Check("serial", None, "no port with Espressif USB ids or a USB-UART bridge: plug "
+                     "the belt in with a data cable, or use Bluetooth or --virtual")
+    return Check("serial", True, "; ".join(line for _, _, line in sorted(found)))
 
 
 def check_data_dir(data_dir=None):

@@ -1,6 +1,7 @@
 """The companion's own history: the belts the person paired, the sessions downloaded from them,
 downloads interrupted part way, and every calibration attempt. One SQLite file, corecue.db, in
-the data folder; the schema and its versions are in migrations.py.
+the data folder (database.py finds, opens and checks it; the schema and its versions are in
+migrations.py).
 
     store = open_store()                  # data_dir(): --data-dir > $CORECUE_DATA_DIR > platform
     sid = store.add_session(device, 3, raw, crc, start_utc, 3600.0, {"in_band": 0.8})
@@ -8,23 +9,21 @@ the data folder; the schema and its versions are in migrations.py.
 
 Every mistake a person can make (a bad path, a file that is not our database, one from a newer
 corecue, a CRC that does not match) is a StoreError with a one-line message, and changes nothing.
-So is a database that turns out damaged when it is read (see _db_errors_are_one_line).
+So is a database that turns out damaged when it is read (see database.errors_are_one_line).
 """
-import functools
 import json
-import os
-import pathlib
 import sqlite3
 import time
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from corecue.history import migrations
-from corecue.history.storeinput import StoreError, as_json as _json, belt_sid as _sid, device_id as _device
+from corecue.history import database
+from corecue.history.database import DB_NAME, ENV_VAR, data_dir  # noqa: F401
+from corecue.history.database import errors_are_one_line
+from corecue.history.storeinput import StoreError
+from corecue.history.storeinput import as_json as _json, belt_sid as _sid, device_id as _device
 
-DB_NAME = "corecue.db"
-ENV_VAR = "CORECUE_DATA_DIR"
 TRANSPORTS = ("ble", "usb", "virtual")
 
 
@@ -68,109 +67,19 @@ class CalibrationRow:
     detail: dict
 
 
-def data_dir(explicit=None):
-    """Where corecue.db lives: the --data-dir given, else $CORECUE_DATA_DIR, else the platform's
-    per-user data folder."""
-    if explicit:
-        return os.path.abspath(os.path.expanduser(explicit))
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return os.path.abspath(os.path.expanduser(env))
-    import platformdirs                     # only when needed: the other two cost nothing
-    return platformdirs.user_data_dir("corecue")
-
-
-_find_dir = data_dir                        # open_store's argument has the same name
-
-
 def open_store(data_dir=None, create=True, *, clock=time.time):
     """The Store in `data_dir` (see data_dir()), created and brought to the current schema.
     create=False (read-only commands): a StoreError when there is no history yet, and no folder
     or file is made. clock: seconds since the epoch, replaceable in tests."""
-    folder = _find_dir(data_dir)
-    path = os.path.join(folder, DB_NAME)
-    if not create and not os.path.exists(path):
-        raise StoreError(f"no history in {folder} yet: pair a belt and sync a run first")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as e:
-        raise StoreError(f"cannot create the data folder {folder}: {e.strerror or e}") from None
-    if os.path.exists(path) and not os.path.isfile(path):
-        raise StoreError(f"{path} is not a file")
-    # mode=rw: should the file vanish after the check above, SQLite must not make an empty one.
-    target = path if create else pathlib.Path(path).as_uri() + "?mode=rw"
-    try:
-        db = sqlite3.connect(target, timeout=10, isolation_level=None, uri=not create)
-    except sqlite3.Error as e:
-        raise StoreError(f"cannot open {path}: {e}") from None
-    try:
-        version = _check(db, path)
-        if version < migrations.CURRENT:     # the write lock only when there is work to do
-            version = migrations.migrate(db)
-        db.execute("PRAGMA foreign_keys = ON")
-    except StoreError:
-        db.close()
-        raise
-    except sqlite3.Error as e:
-        db.close()
-        raise _db_error(path, e) from None
+    db, path, version = database.connect(database.data_dir(data_dir), create)
     return Store(db, path, version, clock)
-
-
-def _check(db, path):
-    """Refuse, before writing a byte, a file that is not ours or is from a newer corecue."""
-    try:
-        v = migrations.version(db)
-        foreign = v == 0 and migrations.user_tables(db)
-    except sqlite3.OperationalError as e:       # locked, unreadable: the file may be fine
-        raise StoreError(f"cannot open {path}: {e}") from None
-    except sqlite3.DatabaseError as e:
-        raise StoreError(f"{path} is not a corecue database ({e})") from None
-    if foreign:
-        raise StoreError(f"{path} is not a corecue database (it has other tables)")
-    if v > migrations.CURRENT:
-        raise StoreError(f"{path} was made by a newer corecue (schema version {v}, this one "
-                         f"knows up to {migrations.CURRENT}); upgrade corecue")
-    return v
-
-
-# Errors that say the file is in use or out of reach, not that it is damaged.
-_NOT_DAMAGE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_FULL", "SQLITE_PERM",
-               "SQLITE_CANTOPEN", "SQLITE_INTERRUPT", "SQLITE_NOMEM")
-
-
-def _db_error(path, e):
-    """The StoreError for an sqlite3.Error on the database at `path`."""
-    name = getattr(e, "sqlite_errorname", "")
-    if any(name == n or name.startswith(n + "_") for n in _NOT_DAMAGE):
-        return StoreError(f"cannot use {path}: {e}")
-    return StoreError(f"{path}: the history database is damaged ({e}); restore a backup or "
-                      "move it away")
-
-
-def _db_errors_are_one_line(cls):
-    """Wrap every public method of `cls` so that an sqlite3.Error from it (a damaged page, a
-    table missing) becomes one StoreError line instead of a traceback: one place for every
-    read, present and future. Writes already say "cannot write" in Store._transaction."""
-    def guard(method):
-        @functools.wraps(method)
-        def guarded(self, *args, **kwargs):
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.Error as e:
-                raise _db_error(self.path, e) from None
-        return guarded
-    for name, attr in list(vars(cls).items()):
-        if callable(attr) and not name.startswith("_"):
-            setattr(cls, name, guard(attr))
-    return cls
 
 
 _BELT_COLS = "device, name, transport, address, paired_utc, last_used_utc"
 _SESSION_COLS = "id, device, belt_sid, crc, start_utc, duration_s, size, stored_utc, summary"
 
 
-@_db_errors_are_one_line
+@errors_are_one_line
 class Store:
     def __init__(self, db, path, version, clock=time.time):
         self._db = db

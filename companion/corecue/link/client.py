@@ -15,13 +15,16 @@ transport carries the same packets without framing.
 
 Packets are built and parsed by the firmware's own belt.protocol, never by a copy of it. Replies
 are matched to requests by request id, so events (live effort, session data, cues) may interleave
-with them. Every failure is a BeltError whose message is one line a person can act on.
+with them (corecue.link.channel); downloads are windowed (corecue.link.download). Every failure
+is a BeltError whose message is one line a person can act on.
 """
-import asyncio
 import json
 import struct
-import zlib
 
+from corecue.interp import firmware_module
+from corecue.link import download as _download
+from corecue.link.channel import DEFAULT_TIMEOUT, Channel
+from corecue.link.download import DOWNLOAD_RETRIES  # noqa: F401
 # Errors and records live in their own modules; re-exported so `from corecue.link.client import X`
 # keeps working for every X.
 from corecue.link.errors import (  # noqa: F401
@@ -29,7 +32,6 @@ from corecue.link.errors import (  # noqa: F401
     DownloadError, IncompatibleBelt, InvalidValue, LinkLost, Malformed, NotFound, Unknown,
     VersionMismatch, WrongState, one_line, refusal,
 )
-from corecue.interp import firmware_module
 from corecue.link.records import (  # noqa: F401
     Calibration, Cue, Data, DownloadStats, Effort, Hello, Session, Status, TimeAnchor, _record,
 )
@@ -40,145 +42,17 @@ ENTRY_SIZE = struct.calcsize(P.ENTRY)
 # The oldest belt protocol this companion can talk to. The companion announces it in HELLO and
 # also checks the belt's answer itself.
 OLDEST_BELT = 1
-DEFAULT_TIMEOUT = 3.0
-DOWNLOAD_RETRIES = 5
 
-_EVENTS = {"effort": (Effort, None), "data": (Data, "data"), "cue": (Cue, None)}
 CAL_PHASES = ("rest", "brace", "pause")
 
 # -- the client --------------------------------------------------------------------------------
 
-class Belt:
+class Belt(Channel):
     def __init__(self, transport, timeout=DEFAULT_TIMEOUT):
-        self.transport = transport
-        self.timeout = timeout
         self.info = None                 # the Hello, once hello() succeeded
-        self._pending = {}               # request id -> (name, future)
-        self._next_id = 1
-        self._subscribers = {name: [] for name in _EVENTS}
-        self._subscribers["error"] = []  # ERROR packets that answer no request of ours
-        self._lost = None
-        self._on_lost = []               # called when the link goes (wakes waiting downloads)
-        self.unmatched = 0               # replies to no pending request (e.g. after a timeout)
-        self.malformed = 0               # packets that did not parse
         self.last_download = None   # DownloadStats of the latest download
         self.partial = None         # (session id, bytes so far) of the latest download
-        transport.bind(self)
-
-    # -- receiving (called by the transport on the loop's thread) --
-
-    def packet_received(self, pkt):
-        try:
-            t, _flags, req, payload = P.parse(pkt)
-        except P.ProtocolError:
-            self.malformed += 1
-            return
-        if t == P.T_ERROR:
-            code = payload[0] if payload else 0
-            message = bytes(payload[1:]).decode("utf-8", "replace")
-            slot = self._pending.pop(req, None) if req else None
-            if slot is None:
-                for fn in list(self._subscribers["error"]):
-                    fn(code, message)
-                if req:
-                    self.unmatched += 1
-                return
-            name, fut = slot
-            if not fut.done():
-                fut.set_exception(refusal(name, code, message))
-            return
-        if t & P.REPLY:
-            slot = self._pending.pop(req, None)
-            if slot is None:
-                self.unmatched += 1
-                return
-            name, fut = slot
-            if fut.done():
-                return
-            if t != P.type_of(name) | P.REPLY:
-                fut.set_exception(BadReply(
-                    f"belt answered {name} with a {P.name_of(t) or hex(t)} reply"))
-                return
-            try:
-                fut.set_result(P.decode_fields(P.reply_format(t), payload))
-            except P.ProtocolError as e:
-                fut.set_exception(BadReply(f"malformed reply to {name}: {e.message}"))
-            return
-        name = P.name_of(t)
-        if name not in _EVENTS:
-            self.malformed += 1
-            return
-        cls, tail_field = _EVENTS[name]
-        try:
-            values, tail = P.decode_fields(P.reply_format(t), payload)
-            ev = _record(cls, values, tail_field, tail)
-        except (P.ProtocolError, BadReply):
-            self.malformed += 1
-            return
-        for fn in list(self._subscribers[name]):
-            fn(ev)
-
-    def connection_lost(self, exc=None):
-        why = str(exc) if exc else "closed"
-        self._lost = LinkLost(f"connection to the belt lost: {why}")
-        for name, fut in self._pending.values():
-            if not fut.done():
-                fut.set_exception(self._lost)
-        self._pending.clear()
-        for fn in list(self._on_lost):
-            fn()
-
-    def subscribe(self, event, fn):
-        """Call fn(record) for every `effort`, `data` or `cue` event (fn(code, message) for an
-        `error` that answers no request). Returns a function that unsubscribes."""
-        lst = self._subscribers[event]
-        lst.append(fn)
-        return lambda: lst.remove(fn) if fn in lst else None
-
-    # -- sending --
-
-    def _new_id(self):
-        for _ in range(65535):
-            rid = self._next_id
-            self._next_id = rid % 65535 + 1
-            if rid not in self._pending:
-                return rid
-        raise BeltError("65535 requests in flight")
-
-    async def _send(self, pkt):
-        if self._lost:
-            raise self._lost
-        try:
-            await self.transport.send(pkt)
-        except BeltError:
-            raise
-        except OSError as e:
-            raise LinkLost(f"cannot send to the belt: {e.strerror or e}") from None
-
-    async def request(self, name, *fields, tail=b"", timeout=None):
-        """Send a request and wait for its reply: (reply fields, reply tail). A request whose
-        reply format is None (session_ack) is only sent; returns None."""
-        if self._lost:
-            raise self._lost
-        rid = self._new_id()
-        pkt = P.request(name, rid, *fields, tail=tail)
-        if P.reply_format(P.type_of(name)) is None:
-            await self._send(pkt)
-            return None
-        fut = asyncio.get_running_loop().create_future()
-        self._pending[rid] = (name, fut)
-        try:
-            await self._send(pkt)
-            wait = self.timeout if timeout is None else timeout
-            try:
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
-                # (Ctrl-C) that arrives as the awaited reply does, and the command goes on.
-                async with asyncio.timeout(wait):
-                    return await fut
-            except TimeoutError:
-                raise BeltTimeout(f"the belt did not answer {name} within {wait:g} s") from None
-        finally:
-            self._pending.pop(rid, None)
+        super().__init__(transport, timeout)
 
     # -- the messages --
 
@@ -284,118 +158,12 @@ class Belt:
         raise NotFound("session_list", P.E_NOT_FOUND, f"no session {sid}",
                        text=f"the belt has no session {sid}")
 
-    def _max_chunk(self):
-        cap = self.info.max_payload if self.info else P.MAX_PAYLOAD
-        return min(cap, P.MAX_PAYLOAD) - 8            # data event: u32 id, u32 offset
-
     async def download(self, sid, offset=0, window=8, chunk=None, have=b"", progress=None,
                        verify=True):
-        """The bytes of session sid. Reads from `offset` (resuming: `have` holds the first
-        `offset` bytes), with at most `window` chunks of `chunk` bytes in flight, acknowledging
-        once per window (when a whole window has arrived): one round trip per window, however
-        fast or slow the link. (Acking every half window would overlap the ack with the rest of
-        the window on a slow link, but on a fast one the belt has sent the whole window before the
-        first ack arrives and then waits for both.) A lost chunk re-reads from the last
-        contiguous offset.
-        With verify, the file's CRC32 must match the belt's session list, else DownloadError.
-        progress(received, size) is called as chunks arrive."""
-        if offset != len(have):
-            raise ValueError(f"resuming at {offset} needs the {offset} bytes already held")
-        if not 1 <= window <= 0xFFFF:
-            raise ValueError(f"window of {window} chunks")
-        chunk = chunk or self._max_chunk()
-        if not 1 <= chunk <= self._max_chunk():
-            raise ValueError(f"chunk of {chunk} bytes (at most {self._max_chunk()})")
-        entry = await self.session(sid) if verify else None
-        if entry is not None and entry.open:
-            raise WrongState("session_read", P.E_STATE, "open",
-                             text=f"session {sid} is still being recorded: stop it first")
-        stats = DownloadStats(window=window, chunk=chunk, start=offset)
-        self.last_download = stats
-        buf = bytearray(have)
-        # What has arrived so far, contiguous from 0, for whoever wants to keep it when the
-        # download is interrupted (a dropped link, Ctrl-C) and resume later.
-        self.partial = (sid, buf)
-        arrived = asyncio.Event()
-        pending = []
-
-        def on_data(ev):
-            if ev.session == sid:
-                pending.append(ev)
-                arrived.set()
-
-        unsubscribe = self.subscribe("data", on_data)
-        self._on_lost.append(arrived.set)
-        try:
-            ack_every = window
-            (rid, size), _ = await self.request("session_read", sid, len(buf), window, chunk)
-            if rid != sid:
-                raise BadReply(f"asked for session {sid}, the belt reads {rid}")
-            stats.size = size
-            if entry is not None and size != entry.size:
-                raise DownloadError(f"session {sid}: read says {size} bytes, list says "
-                                    f"{entry.size}")
-            since_ack = 0
-            reread = False
-            retries = 0
-            while len(buf) < size:
-                if not pending:
-                    arrived.clear()
-                    try:
-                        async with asyncio.timeout(self.timeout):   # not wait_for: see request
-                            await arrived.wait()
-                    except TimeoutError:
-                        retries += 1
-                        if retries > DOWNLOAD_RETRIES:
-                            raise BeltTimeout(
-                                f"the belt stopped sending session {sid} at byte {len(buf)} of "
-                                f"{size} ({DOWNLOAD_RETRIES} re-reads, {self.timeout:g} s "
-                                "each)") from None
-                        await self._reread(sid, buf, window, chunk, stats)
-                        reread = True
-                        continue
-                    if self._lost:
-                        raise self._lost
-                    continue
-                ev = pending.pop(0)
-                if ev.offset != len(buf) or not ev.data:
-                    stats.ignored += 1
-                    if ev.offset > len(buf) and not reread:
-                        # A chunk was lost: everything after it is useless until re-read.
-                        await self._reread(sid, buf, window, chunk, stats)
-                        reread = True
-                    continue
-                if len(buf) + len(ev.data) > size:
-                    raise DownloadError(f"session {sid}: the belt sent more than {size} bytes")
-                buf.extend(ev.data)
-                stats.chunks += 1
-                reread = False
-                retries = 0
-                since_ack += 1
-                if progress:
-                    progress(len(buf), size)
-                if since_ack >= ack_every or len(buf) == size:
-                    await self.request("session_ack", sid, len(buf))
-                    stats.acks += 1
-                    stats.acked.append(len(buf))
-                    since_ack = 0
-        except BeltError as e:
-            e.partial = bytes(buf)
-            raise
-        finally:
-            unsubscribe()
-            self._on_lost.remove(arrived.set)
-        data = bytes(buf)
-        if entry is not None:
-            got = zlib.crc32(data) & 0xFFFFFFFF
-            if got != entry.crc:
-                raise DownloadError(f"session {sid}: CRC32 {got:08x} of the download differs "
-                                    f"from the belt's {entry.crc:08x}")
-        return data
-
-    async def _reread(self, sid, buf, window, chunk, stats):
-        stats.rereads += 1
-        await self.request("session_read", sid, len(buf), window, chunk)
+        """The bytes of session sid, windowed and CRC-checked (corecue.link.download): `have`
+        holds the first `offset` bytes when resuming; progress(received, size) as chunks
+        arrive."""
+        return await _download.download(self, sid, offset, window, chunk, have, progress, verify)
 
     async def confirm(self, sid, crc):
         """Tell the belt the companion holds session sid with this CRC32: only a matching CRC

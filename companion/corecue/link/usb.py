@@ -21,8 +21,8 @@ import threading
 import serial
 import serial.tools.list_ports
 
-from corecue.link.client import Belt, BeltError, BeltTimeout, DEFAULT_TIMEOUT, LinkLost
 from corecue.interp import firmware_module
+from corecue.link.client import Belt, BeltError, BeltTimeout, DEFAULT_TIMEOUT, LinkLost
 
 framing = firmware_module("belt.framing")
 
@@ -53,6 +53,28 @@ def _open_error(port, e):
     return PortError(f"{port}: cannot open: {text.splitlines()[0] if text else type(e).__name__}")
 
 
+def open_port(port, baudrate=BAUDRATE):
+    """The port opened with DTR and RTS set before it opens, so that opening never takes the
+    lines through a state that resets an ESP32.
+
+    Both lines are asserted, together: Linux and macOS raise both as the device opens (pyserial
+    then applies its own states, DTR first, then RTS), and Windows opens with the states given.
+    Deasserting them instead would pass through DTR off with RTS on, which holds an ESP32-S3's
+    USB-Serial/JTAG in reset (esptool's reset sequences step around that state), and DTR off
+    tells MicroPython's USB CDC that no terminal listens. Behind a USB-UART bridge's auto-reset
+    transistors, both asserted leave EN and GPIO0 high: the chip runs."""
+    ser = serial.Serial()
+    ser.port = port
+    ser.baudrate = baudrate
+    ser.timeout = _READ_POLL_S
+    ser.write_timeout = 2.0
+    ser.exclusive = True
+    ser.dtr = True
+    ser.rts = True
+    ser.open()
+    return ser
+
+
 class SerialTransport:
     """A pyserial port carrying framed protocol packets. bytes_in / bytes_out count every byte
     on the wire; deframer.dropped counts damaged frames."""
@@ -60,8 +82,7 @@ class SerialTransport:
     def __init__(self, port, baudrate=BAUDRATE):
         self.port = port
         try:
-            self._ser = serial.Serial(port, baudrate, timeout=_READ_POLL_S, write_timeout=2.0,
-                                      exclusive=True)
+            self._ser = open_port(port, baudrate)
         except (serial.SerialException, OSError, ValueError) as e:
             raise _open_error(port, e) from None
         self.deframer = framing.Deframer()

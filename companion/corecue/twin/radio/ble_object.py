@@ -4,7 +4,7 @@
 share: the stack's state (`_setup`), the queue that runs over-the-air operations in the order
 they were called (`_submit`, `settle`), and `_dispatch`, which calls the firmware's IRQ handler
 as MicroPython does (never inside one of the firmware's own BLE calls, memoryviews released and
-overwritten afterwards, a raising handler printed and survived). GAP is `gap.GapPeripheral`,
+overwritten afterwards, a raising handler printed and switched off). GAP is `gap.GapPeripheral`,
 the GATT server `gatt_server.GattServer`; `micropython_ble` makes the `bluetooth` module.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from corecue.twin.radio.ble_types import (
     _GAP_NAME_MAX, _HCI_REMOTE_USER_TERMINATED, _MTU_MAX, _MTU_MIN, _SCRIBBLE, DEFAULT_GAP_NAME,
     DEFAULT_PREFERRED_MTU, _buffer_bytes, _oserror,
 )
+from corecue.twin.radio.airtime import Airtime
 from corecue.twin.radio.gap import GapPeripheral
 from corecue.twin.radio.gatt_server import GattServer, _Entry
 
@@ -67,6 +68,7 @@ class BLE(GapPeripheral, GattServer):
         self._reset_settings()
         self._pairing = {"bond": False, "mitm": False, "le_secure": False, "io": 3}
         self._depth = 0
+        self._airtime = Airtime(self._loop)
         self._op_tail: asyncio.Future | None = None
         self._indications: dict[int, list] = {}
         self._gap_service: GenericAccessService | None = None
@@ -140,6 +142,8 @@ class BLE(GapPeripheral, GattServer):
             print("Unhandled exception in IRQ callback handler", file=sys.stderr)
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
             self.irq_errors.append(exc)
+            # invoke_irq_handler_run_protected (modbluetooth.c, since 1.20): irq_handler = None.
+            self._handler = None
             return None
         finally:
             for view in views:
@@ -174,6 +178,7 @@ class BLE(GapPeripheral, GattServer):
             return
         self._active = False  # events during shutdown are not delivered (as NimBLE)
         self._advertising = False
+        self._airtime.reset()
         conns = list(self._conns.values())
         self._conns.clear()
         self._announced.clear()
@@ -237,7 +242,7 @@ class BLE(GapPeripheral, GattServer):
                 raise ValueError("unknown config param")
         return None
 
-    def irq(self, handler):
+    def irq(self, handler, /):
         if handler is not None and not callable(handler):
             raise ValueError("invalid handler")
         self._handler = handler

@@ -1,4 +1,6 @@
-"""A bleak backend (scanner + client) on a Bumble central, for the emulated air in `link.py`.
+"""A bleak backend (scanner + client) on a Bumble central, for the emulated air in `link.py`; the
+scanning side (the shared central, the scanner, advertisements) is in `bleak_scanner.py`, the
+discovered services in bleak's form in `bleak_gatt.py`.
 
 Companion code keeps using bleak's public API and only passes `backend=`::
 
@@ -27,16 +29,13 @@ is where the companion meets real belts:
   order they were sent, as bytearrays.
 * disconnected_callback is called on every disconnection, including one asked for with
   disconnect(), as BlueZ's backend does.
-* Scanning: BLEDevice.address is the peer's address string, BLEDevice.name is the advertised name
-  or the address with dashes (BlueZ's alias); AdvertisementData merges advertising data and scan
-  response (active scanning). Service UUIDs are normalised 128-bit strings. Several scanners
-  share the one radio; the radio scans actively while any of them asked for active scanning.
+* Scanning (bleak_scanner.py): BLEDevice as BlueZ fills it, advertising data and scan response
+  merged; several scanners share the one radio.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid as _uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -44,186 +43,23 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
-from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
+from bleak.backends.scanner import AdvertisementData
+from bleak.backends.service import BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 from bumble import att, core, hci
-from bumble.core import AdvertisingData
-from bumble.device import Connection, Device, Peer
+from bumble.device import Connection, Peer
 from bumble.gatt import Characteristic
+
+from corecue.twin.radio import bleak_gatt
+# The scanning side, re-exported: this module stays the backend's one name.
+from corecue.twin.radio.bleak_scanner import (  # noqa: F401
+    BumbleBleakScanner, CentralRadio, EmulatedDeviceDetails, advertisement_data, uuid_str,
+)
 
 logger = logging.getLogger(__name__)
 
 #: The MTU BlueZ offers in its ATT MTU exchange.
 CLIENT_MTU = 517
-
-_PROPERTY_NAMES = (
-    (Characteristic.Properties.BROADCAST, "broadcast"),
-    (Characteristic.Properties.READ, "read"),
-    (Characteristic.Properties.WRITE_WITHOUT_RESPONSE, "write-without-response"),
-    (Characteristic.Properties.WRITE, "write"),
-    (Characteristic.Properties.NOTIFY, "notify"),
-    (Characteristic.Properties.INDICATE, "indicate"),
-    (Characteristic.Properties.AUTHENTICATED_SIGNED_WRITES, "authenticated-signed-writes"),
-    (Characteristic.Properties.EXTENDED_PROPERTIES, "extended-properties"),
-)
-
-
-def uuid_str(value: core.UUID) -> str:
-    """A Bumble UUID as bleak spells UUIDs: 128-bit, lower case, with dashes."""
-    return str(_uuid.UUID(bytes=bytes(reversed(value.to_bytes(force_128=True)))))
-
-
-def _properties(props: int) -> list[str]:
-    return [name for flag, name in _PROPERTY_NAMES if props & flag]
-
-
-class EmulatedDeviceDetails:
-    """`BLEDevice.details` for devices found on the emulated air."""
-
-    __slots__ = ("address", "advertisement")
-
-    def __init__(self, address: hci.Address, advertisement) -> None:
-        self.address = address
-        self.advertisement = advertisement
-
-    def __repr__(self) -> str:
-        return "EmulatedDeviceDetails(%s)" % self.address
-
-
-def advertisement_data(advertisement) -> AdvertisementData:
-    """Translate a Bumble Advertisement (advertising data + scan response) to bleak's form."""
-    local_name = None
-    manufacturer: dict[int, bytes] = {}
-    service_data: dict[str, bytes] = {}
-    service_uuids: list[str] = []
-    tx_power = None
-    shortened = None
-    for ad_type, payload in advertisement.data.ad_structures:
-        payload = bytes(payload)
-        if ad_type == AdvertisingData.COMPLETE_LOCAL_NAME:
-            local_name = payload.decode("utf-8", "replace")
-        elif ad_type == AdvertisingData.SHORTENED_LOCAL_NAME:
-            shortened = payload.decode("utf-8", "replace")
-        elif ad_type == AdvertisingData.MANUFACTURER_SPECIFIC_DATA and len(payload) >= 2:
-            manufacturer[int.from_bytes(payload[:2], "little")] = payload[2:]
-        elif ad_type in (AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
-                         AdvertisingData.INCOMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS):
-            for i in range(0, len(payload) - 1, 2):
-                service_uuids.append(uuid_str(core.UUID.from_bytes(payload[i:i + 2])))
-        elif ad_type in (AdvertisingData.COMPLETE_LIST_OF_32_BIT_SERVICE_CLASS_UUIDS,
-                         AdvertisingData.INCOMPLETE_LIST_OF_32_BIT_SERVICE_CLASS_UUIDS):
-            for i in range(0, len(payload) - 3, 4):
-                service_uuids.append(uuid_str(core.UUID.from_bytes(payload[i:i + 4])))
-        elif ad_type in (AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-                         AdvertisingData.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS):
-            for i in range(0, len(payload) - 15, 16):
-                service_uuids.append(uuid_str(core.UUID.from_bytes(payload[i:i + 16])))
-        elif ad_type == AdvertisingData.SERVICE_DATA_16_BIT_UUID and len(payload) >= 2:
-            service_data[uuid_str(core.UUID.from_bytes(payload[:2]))] = payload[2:]
-        elif ad_type == AdvertisingData.SERVICE_DATA_32_BIT_UUID and len(payload) >= 4:
-            service_data[uuid_str(core.UUID.from_bytes(payload[:4]))] = payload[4:]
-        elif ad_type == AdvertisingData.SERVICE_DATA_128_BIT_UUID and len(payload) >= 16:
-            service_data[uuid_str(core.UUID.from_bytes(payload[:16]))] = payload[16:]
-        elif ad_type == AdvertisingData.TX_POWER_LEVEL and payload:
-            tx_power = int.from_bytes(payload[:1], "little", signed=True)
-    if local_name is None:
-        local_name = shortened
-    # Keep the order of appearance, drop repeats (a UUID may be in adv data and scan response).
-    service_uuids = list(dict.fromkeys(service_uuids))
-    return AdvertisementData(
-        local_name=local_name,
-        manufacturer_data=manufacturer,
-        service_data=service_data,
-        service_uuids=service_uuids,
-        tx_power=tx_power,
-        rssi=advertisement.rssi,
-        platform_data=(advertisement,),
-    )
-
-
-class CentralRadio:
-    """The companion's side of the air: one Bumble central shared by every scanner and client."""
-
-    def __init__(self, device: Device) -> None:
-        self.device = device
-        self._scanners: list[BumbleBleakScanner] = []
-        self._scan_active: bool | None = None
-        self._scan_lock = asyncio.Lock()
-        self._connect_lock = asyncio.Lock()
-        device.on(device.EVENT_ADVERTISEMENT, self._on_advertisement)
-
-    def _on_advertisement(self, advertisement) -> None:
-        for scanner in list(self._scanners):
-            scanner._on_advertisement(advertisement)
-
-    async def _apply_scan_state(self) -> None:
-        want = None
-        if self._scanners:
-            want = any(s._scanning_mode == "active" for s in self._scanners)
-        if want == self._scan_active:
-            return
-        if self._scan_active is not None:
-            await self.device.stop_scanning()
-            self._scan_active = None
-        if want is not None:
-            await self.device.start_scanning(active=want, filter_duplicates=False)
-            self._scan_active = want
-
-    async def add_scanner(self, scanner: BumbleBleakScanner) -> None:
-        async with self._scan_lock:
-            if scanner not in self._scanners:
-                self._scanners.append(scanner)
-            await self._apply_scan_state()
-
-    async def remove_scanner(self, scanner: BumbleBleakScanner) -> None:
-        async with self._scan_lock:
-            if scanner in self._scanners:
-                self._scanners.remove(scanner)
-            await self._apply_scan_state()
-
-    async def connect(self, address: hci.Address, timeout: float) -> Connection:
-        async with self._connect_lock:
-            return await self.device.connect_le(
-                address, own_address_type=hci.OwnAddressType.PUBLIC, timeout=timeout
-            )
-
-
-class BumbleBleakScanner(BaseBleakScanner):
-    """bleak scanner backend on the emulated central (bind with `backends_for`)."""
-
-    _radio: ClassVar[CentralRadio | None] = None
-
-    def __init__(self, detection_callback=None, service_uuids=None, scanning_mode="active",
-                 **kwargs: Any) -> None:
-        super().__init__(detection_callback, service_uuids)
-        if scanning_mode not in ("active", "passive"):
-            raise BleakError("scanning_mode must be 'active' or 'passive'")
-        if self._radio is None:
-            raise BleakError("emulated scanner backend is not bound to a radio (use backends_for)")
-        self._scanning_mode = scanning_mode
-
-    async def start(self) -> None:
-        self.seen_devices = {}
-        await self._radio.add_scanner(self)
-
-    async def stop(self) -> None:
-        await self._radio.remove_scanner(self)
-
-    def _on_advertisement(self, advertisement) -> None:
-        data = advertisement_data(advertisement)
-        if not self.is_allowed_uuid(data.service_uuids):
-            return
-        address = advertisement.address.to_string(False)
-        name = data.local_name
-        if name is None:
-            known = self.seen_devices.get(address)
-            name = known[0].name if known else address.replace(":", "-")
-        device = self.create_or_update_device(
-            address, address, name, EmulatedDeviceDetails(advertisement.address, advertisement), data
-        )
-        self.call_detection_callbacks(device, data)
-
 
 class BumbleBleakClient(BaseBleakClient):
     """bleak client backend on the emulated central (bind with `backends_for`)."""
@@ -310,34 +146,13 @@ class BumbleBleakClient(BaseBleakClient):
 
     async def _discover(self) -> BleakGATTServiceCollection:
         peer = self._peer
-        collection = BleakGATTServiceCollection()
         for service_proxy in await self._gatt(peer.discover_services()):
             await self._gatt(peer.discover_characteristics(service=service_proxy))
         for service_proxy in peer.services:
             for characteristic_proxy in service_proxy.characteristics:
                 await self._gatt(peer.discover_descriptors(characteristic=characteristic_proxy))
-        for service_proxy in peer.services:
-            service_uuid = uuid_str(service_proxy.uuid)
-            if self._requested_services is not None and service_uuid not in self._requested_services:
-                continue
-            service = BleakGATTService(service_proxy, service_proxy.handle, service_uuid)
-            collection.add_service(service)
-            for characteristic_proxy in service_proxy.characteristics:
-                characteristic = BleakGATTCharacteristic(
-                    characteristic_proxy,
-                    characteristic_proxy.handle - 1,  # declaration handle, as BlueZ numbers them
-                    uuid_str(characteristic_proxy.uuid),
-                    _properties(characteristic_proxy.properties),
-                    lambda: self.mtu_size - 3,
-                    service,
-                )
-                collection.add_characteristic(characteristic)
-                for descriptor_proxy in characteristic_proxy.descriptors:
-                    collection.add_descriptor(BleakGATTDescriptor(
-                        descriptor_proxy, descriptor_proxy.handle,
-                        uuid_str(descriptor_proxy.type), characteristic,
-                    ))
-        return collection
+        return bleak_gatt.collection(peer.services, self._requested_services,
+                                     lambda: self.mtu_size - 3)
 
     def _on_disconnection(self, connection: Connection, reason: int) -> None:
         if self._connection is not connection:

@@ -82,7 +82,7 @@ class GapPeripheral:
         finally:
             self._depth -= 1
 
-    def gap_disconnect(self, conn_handle):
+    def gap_disconnect(self, conn_handle, /):
         self._require_active()
         conn = self._conns.get(int(conn_handle))
         if conn is None:
@@ -95,7 +95,7 @@ class GapPeripheral:
         return True
 
     # -- GATT client (only what a peripheral uses) ----------------------------------------------
-    def gattc_exchange_mtu(self, conn_handle):
+    def gattc_exchange_mtu(self, conn_handle, /):
         self._require_active()
         conn = self._conns.get(int(conn_handle))
         if conn is None:
@@ -148,6 +148,7 @@ class GapPeripheral:
         if self._conns.get(handle) is not connection:
             return
         self._fail_indications(handle)
+        self._airtime.drop(handle)
         del self._conns[handle]
         announced = handle in self._announced
         self._announced.discard(handle)

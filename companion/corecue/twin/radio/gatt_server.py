@@ -4,16 +4,16 @@
 after every notify/indicate value, as NimBLE places it) and returns MicroPython's handle tuples;
 remote reads and writes go through the value store (`_Entry`: 20-byte default buffers, writes cut
 to the buffer, append mode) and raise `_IRQ_GATTS_READ_REQUEST` / `_IRQ_GATTS_WRITE`;
-`gatts_notify` / `gatts_indicate` send to a connection whether or not it subscribed, as NimBLE
-does. A mixin of `ble_object.BLE`, kept apart because the attribute database is the largest and
+`gatts_notify` / `gatts_indicate` (gatt_push.py) send to a connection whether or not it
+subscribed, as NimBLE does. Arguments are positional only and `gatts_read` / `gatts_write`
+return what modbluetooth.c does. A mixin of `ble_object.BLE`, kept apart because the attribute database is the largest and
 most self-contained part of the stack: nothing here starts advertising or handles connections.
 """
 from __future__ import annotations
 
-import asyncio
 import errno as _errno
 
-from bumble import att, core
+from bumble import att
 from bumble.gatt import (
     GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR,
     Characteristic,
@@ -24,12 +24,12 @@ from bumble.gatt import (
 from bumble.profiles.gap import GenericAccessService
 
 from corecue.twin.radio.ble_types import (
-    _BLE_HS_ENOTCONN, _BLE_HS_ETIMEOUT, _DEFAULT_ATTR_LEN, _FLAG_READ_AUTHENTICATED,
-    _FLAG_READ_AUTHORIZED, _FLAG_READ_ENCRYPTED, _FLAG_WRITE_AUTHENTICATED,
-    _FLAG_WRITE_AUTHORIZED, _FLAG_WRITE_ENCRYPTED, _IRQ_GATTS_INDICATE_DONE,
+    _DEFAULT_ATTR_LEN, _FLAG_READ_AUTHENTICATED, _FLAG_READ_AUTHORIZED, _FLAG_READ_ENCRYPTED,
+    _FLAG_WRITE_AUTHENTICATED, _FLAG_WRITE_AUTHORIZED, _FLAG_WRITE_ENCRYPTED,
     _IRQ_GATTS_READ_REQUEST, _IRQ_GATTS_WRITE, _MAX_SERVICES, FLAG_INDICATE, FLAG_NOTIFY,
     FLAG_READ, FLAG_WRITE, FLAG_WRITE_NO_RESPONSE, UUID, _buffer_bytes, _oserror,
 )
+from corecue.twin.radio.gatt_push import GattPush
 
 
 class _Entry:
@@ -65,9 +65,9 @@ def _permissions(flags: int, descriptor: bool) -> int:
     return perms
 
 
-class GattServer:
+class GattServer(GattPush):
     """bluetooth.BLE's gatts_* methods, on the Bumble device's GATT server (state: `_db`,
-    `_indications`, `_gap_service`, set up by `BLE._setup`)."""
+    `_indications`, `_gap_service`, set up by `BLE._setup`); notify and indicate in GattPush."""
 
     def _rebuild_server(self, services: list[Service]) -> None:
         server = self._dev.gatt_server
@@ -85,7 +85,7 @@ class GattServer:
         for service in services:
             server.add_service(service)
 
-    def gatts_register_services(self, services_definition):
+    def gatts_register_services(self, services_definition, /):
         self._require_active()
         if self._advertising or self._conns:
             raise _oserror(_errno.EBUSY)
@@ -192,17 +192,18 @@ class GattServer:
         conn_handle = self._announce(connection)
         self._dispatch(_IRQ_GATTS_WRITE, (conn_handle, handle))
 
-    def gatts_read(self, value_handle):
-        self._require_active()
-        entry = self._db.get(int(value_handle))
+    def gatts_read(self, value_handle, /):
+        # modbluetooth.c ignores the stack's error here: an unknown handle, or a stack that is
+        # off, reads as b"".
+        entry = self._db.get(int(value_handle)) if self._active else None
         if entry is None:
-            raise _oserror(_errno.EINVAL)
+            return b""
         value = bytes(entry.data[: entry.length])
         if entry.append:
             entry.length = 0
         return value
 
-    def gatts_write(self, value_handle, data, send_update=False):
+    def gatts_write(self, value_handle, data, send_update=False, /):
         self._depth += 1
         try:
             self._require_active()
@@ -220,91 +221,17 @@ class GattServer:
                 for conn_handle, conn in list(self._conns.items()):
                     cccd = subscribers.get(conn, {}).get(handle, b"")
                     if len(cccd) == 2 and cccd[0] & 0x01:
-                        self._send_notification(conn, handle, value)
+                        try:
+                            self._send_notification(conn, handle, value)
+                        except OSError:
+                            pass    # ble_gatts_chr_updated reports nothing to Python
                     elif len(cccd) == 2 and cccd[0] & 0x02:
                         self._start_indication(conn, handle, value)
-            return None
+            return len(value)       # modbluetooth.c returns the length written
         finally:
             self._depth -= 1
 
-    def _payload(self, value_handle: int, data) -> bytes:
-        if data is None:
-            entry = self._db.get(value_handle)
-            if entry is None:
-                raise _oserror(_errno.ENOENT)
-            return bytes(entry.data[: entry.length])
-        return _buffer_bytes(data)
-
-    def _send_notification(self, conn, value_handle: int, payload: bytes) -> None:
-        payload = payload[: conn.att_mtu - 3]
-        pdu = att.ATT_Handle_Value_Notification(
-            attribute_handle=value_handle, attribute_value=payload
-        )
-        self._dev.gatt_server.send_gatt_pdu(conn, bytes(pdu))
-
-    def gatts_notify(self, conn_handle, value_handle, data=None):
-        self._push(self._send_notification, conn_handle, value_handle, data)
-
-    def gatts_indicate(self, conn_handle, value_handle, data=None):
-        self._push(self._start_indication, conn_handle, value_handle, data)
-
-    def _push(self, send, conn_handle, value_handle, data):
-        """What notify and indicate share: an active stack, a live connection, the value (given,
-        or the local one), then `send`."""
-        self._depth += 1
-        try:
-            self._require_active()
-            conn = self._conns.get(int(conn_handle))
-            if conn is None:
-                raise _oserror(_errno.ENOTCONN)
-            handle = int(value_handle)
-            send(conn, handle, self._payload(handle, data))
-        finally:
-            self._depth -= 1
-
-    def _start_indication(self, conn, value_handle: int, payload: bytes) -> None:
-        server = self._dev.gatt_server
-        attribute = server.get_attribute(value_handle)
-        if attribute is None:
-            attribute = att.Attribute(
-                GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR, att.Attribute.READABLE
-            )
-            attribute.handle = value_handle
-        record = {"done": False, "handle": value_handle, "task": None}
-        pending = self._indications.setdefault(conn.handle, [])
-
-        async def indicate():
-            status = 0
-            try:
-                await server.indicate_subscriber(conn, attribute, payload, force=True)
-            except (TimeoutError, core.TimeoutError, asyncio.TimeoutError):
-                status = _BLE_HS_ETIMEOUT
-            except asyncio.CancelledError:
-                if not record["done"]:
-                    raise
-                return
-            except Exception:
-                status = _BLE_HS_ENOTCONN
-            finally:
-                if record in pending:
-                    pending.remove(record)
-            if not record["done"]:
-                record["done"] = True
-                self._dispatch(_IRQ_GATTS_INDICATE_DONE, (conn.handle, value_handle, status))
-
-        pending.append(record)
-        record["task"] = self._loop().create_task(indicate())
-
-    def _fail_indications(self, conn_handle: int) -> None:
-        for record in self._indications.pop(conn_handle, []):
-            if record["done"]:
-                continue
-            record["done"] = True
-            self._dispatch(_IRQ_GATTS_INDICATE_DONE, (conn_handle, record["handle"], _BLE_HS_ENOTCONN))
-            if record["task"] is not None:
-                record["task"].cancel()
-
-    def gatts_set_buffer(self, value_handle, len, append=False):  # noqa: A002 - MicroPython's name
+    def gatts_set_buffer(self, value_handle, len, append=False, /):  # noqa: A002 - MicroPython's
         self._require_active()
         entry = self._db.get(int(value_handle))
         if entry is None:

@@ -1,0 +1,56 @@
+"""The reference board under the real interpreter: firmware/main.py's ESP32 path and
+boards/xiao_esp32s3.py, unchanged, on the MicroPython unix port, with only the silicon simulated
+(twin/unixport: `machine`, `esp32`, `bluetooth`, the flash chip, the world at the pins).
+
+The firmware is built as `corecue flash` builds it, but for the host's architecture (mpy-cross
+-march=x64: the viper code must run here), installed into a LittleFS image and booted by
+unixport/rom.py. Its radio is a Bumble peripheral on an `EmulatedAir` in this process, reached
+through `radioserver`; its USB serial line is the process's stdin and stdout.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from corecue.flash.manifest import deployed, mpy_cross_path, read_manifest
+from corecue.interp import FIRMWARE
+from corecue.twin.mpble import HEAP, TWIN_HEAP_KB, UNIXPORT, AirProcess  # noqa: F401
+
+ROM = os.path.join(UNIXPORT, "rom.py")
+
+
+def build_host_tree(out_dir, firmware_dir=FIRMWARE):
+    """The deployed files of firmware/manifest.txt in out_dir, laid out as on the belt: sources as
+    they are, the rest compiled to .mpy for this machine."""
+    compiler = mpy_cross_path()
+    for e in deployed(read_manifest()):
+        src = os.path.join(firmware_dir, e.source)
+        out = os.path.join(out_dir, e.device)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        if e.kind == "source":
+            shutil.copyfile(src, out)
+            continue
+        subprocess.run([compiler, "-march=x64", "-s", e.source, "-o", out, src], check=True,
+                       capture_output=True)
+    return out_dir
+
+
+class Esp32Twin(AirProcess):
+    """The reference board with its flash image in DIR/esp32.img; `effort` is the wearer's brace
+    on the sensor input (percent of maximal), `mac` the chip's MAC."""
+
+    def __init__(self, folder, effort=20, mac=None, interpreter=None):
+        super().__init__(interpreter)
+        self.folder = os.path.abspath(folder)
+        self.effort = effort
+        self.mac = mac
+
+    def command(self):
+        os.makedirs(self.folder, exist_ok=True)
+        tree = build_host_tree(os.path.join(self._tmp, "tree"))
+        cmd = [self.interpreter, "-X", HEAP, ROM, "--flash", os.path.join(self.folder, "esp32.img"),
+               "--install", tree, "--effort", str(self.effort)]
+        if self.mac:
+            cmd += ["--mac", self.mac.hex()]
+        return cmd

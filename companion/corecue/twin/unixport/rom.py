@@ -1,0 +1,96 @@
+# The twin's first stage: what the ESP32-S3's ROM and MicroPython's start-up do before /main.py,
+# on the unix port. The flash is a LittleFS image of the belt's partition (4 KiB blocks, the size
+# of boards/simflash.py's) in a host file; --install copies a built firmware tree into it first,
+# as `corecue flash` does (keeping what the belt wrote). It is then the root of the file system,
+# as on the chip, and /main.py runs from it with no arguments.
+#
+#   micropython rom.py --flash IMAGE [--install DIR] [--effort PCT] [--mac HEX] [--cause N]
+#
+# The modules a chip has built in (machine, esp32, bluetooth: this folder) are imported first;
+# after the root changes, only the flash is there to import from. --effort sets the wearer's
+# brace on the sensor input (percent of maximal), --mac the chip's MAC, --cause the reset cause
+# main.py sees (machine.reset_cause()).
+import os
+import sys
+
+import silicon
+import machine
+import esp32
+import bluetooth
+
+_SENSOR_PIN = 1             # the board's pin map (boards/xiao_esp32s3.py)
+_BATTERY_PIN = 2
+_BUTTON_PIN = 4
+
+
+class _Emg:
+    """A MyoWare's RAW output at 11 dB: mid-supply with noise whose SD follows the effort
+    (the sim board's law, boards/simsignal.py), one conversion per call."""
+
+    def __init__(self, effort):
+        self.sd_uv = 300 * effort // 100 * 598 + 2400     # 598 uV a count, a 4-count floor
+        self.s = 1
+
+    def __call__(self):
+        acc = 0
+        for _ in range(4):
+            self.s = (self.s * 1664525 + 1013904223) & 0x3FFFFFFF
+            acc += (self.s >> 15) & 0x7FFF
+        return 1225000 + (acc - 65534) * self.sd_uv // 18918
+
+
+def _args(argv):
+    opts = {"flash": None, "install": None, "effort": "0", "mac": None, "cause": "1"}
+    i = 0
+    while i + 1 < len(argv) and argv[i][2:] in opts:
+        opts[argv[i][2:]] = argv[i + 1]
+        i += 2
+    if i != len(argv) or opts["flash"] is None:
+        print("usage: rom.py --flash IMAGE [--install DIR] [--effort PCT] [--mac HEX] [--cause N]")
+        sys.exit(2)
+    return opts
+
+
+def _flash(path):
+    from flashchip import FileBlockDevice
+    dev = FileBlockDevice(path)
+    if dev.fresh:
+        os.VfsLfs2.mkfs(dev)
+    return dev
+
+
+def _copy(src, dst):
+    for name, kind, *_ in os.ilistdir(src):
+        s, d = src + "/" + name, dst + "/" + name
+        if kind == 0x4000:
+            try:
+                os.mkdir(d)
+            except OSError:
+                pass
+            _copy(s, d)
+        else:
+            with open(s, "rb") as fi, open(d, "wb") as fo:
+                fo.write(fi.read())
+
+
+def boot(argv):
+    opts = _args(argv)
+    if opts["mac"]:
+        silicon.mac = bytes.fromhex(opts["mac"])
+    silicon.reset_cause = int(opts["cause"])
+    silicon.sources[_SENSOR_PIN] = _Emg(int(opts["effort"]))
+    silicon.sources[_BATTERY_PIN] = lambda: 1950000          # 3.9 V through the 1:2 divider
+    fs = os.VfsLfs2(_flash(opts["flash"]))
+    if opts["install"]:
+        os.mount(fs, "/flash")
+        _copy(opts["install"], "/flash")
+        os.umount("/flash")
+    os.umount("/")
+    os.mount(fs, "/")
+    os.chdir("/")
+    sys.path[:] = ["", ".frozen", "/lib"]
+    sys.argv[:] = []
+    import main             # noqa: F401  (runs the belt, as the chip runs /main.py)
+
+
+boot(sys.argv[1:])

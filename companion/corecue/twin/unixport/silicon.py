@@ -1,0 +1,58 @@
+# The world outside the ESP32-S3's pins, for the twin's `machine` module on the MicroPython unix
+# port: what each pin is driven to from outside, what voltage each ADC input sees, the chip's
+# MAC, why it last reset. Only the silicon and its surroundings are here; the board file and the
+# firmware above it run unchanged. Whoever starts the twin (rom.py, a test) sets these.
+import os
+
+# GPIO numbers the ESP32-S3 has (22-25 do not exist), and which ADC unit each analog pin is on.
+GPIOS = tuple(range(0, 22)) + tuple(range(26, 49))
+ADC1 = tuple(range(1, 11))
+ADC2 = tuple(range(11, 21))
+RTC_GPIOS = tuple(range(0, 22))   # the ESP32-S3 RTC domain: only these wake it from deep sleep
+
+driven = {}          # pin -> 0/1 driven from outside (a button to GND pressed is 0); absent: open
+sources = {}         # pin -> callable() giving the input voltage in microvolts for one conversion
+mac = None           # 6 bytes; made up once if nobody sets it
+reset_cause = 1      # machine.PWRON_RESET unless the twin's boot says otherwise
+wake_reason = 0
+listeners = {}       # pin -> callable(level) registered by machine.Pin.irq: an edge happened
+pwm = {}             # pin -> (freq, duty_u16) of a running PWM output
+
+
+def drive(pin, level):
+    """Drive pin from outside (None lets it go: pulls or floating decide). Edges reach the pin's
+    IRQ as on the chip."""
+    old = level_of(pin)
+    if level is None:
+        driven.pop(pin, None)
+    else:
+        driven[pin] = 1 if level else 0
+    new = level_of(pin)
+    if new is not None and old != new and pin in listeners:
+        listeners[pin](new)
+
+
+_pulls = {}          # pin -> "up", "down" or None, as machine.Pin configured it
+_outputs = {}        # pin -> level, while the chip drives it
+
+
+def level_of(pin):
+    """What the pin reads: an outside driver wins over a weak pull; the chip's own output is read
+    back; an open input with no pull floats (None: the reader picks a random bit)."""
+    if pin in _outputs:
+        return _outputs[pin]
+    if pin in driven:
+        return driven[pin]
+    p = _pulls.get(pin)
+    if p == "up":
+        return 1
+    if p == "down":
+        return 0
+    return None
+
+
+def chip_mac():
+    global mac
+    if mac is None:
+        mac = bytes((0x30, 0x30, 0xF9)) + os.urandom(3)   # an Espressif OUI
+    return mac

@@ -1,0 +1,65 @@
+# The belt's answer to a received packet with ownership on: belt.auth's Session first, then
+# belt.commands for the requests it lets through, and everything the belt sends sealed once the
+# connection has authenticated. One Owned per connection. The links (belt.link over USB,
+# belt.blelink over Bluetooth LE) hand it their packets instead of handing them to Commands:
+#
+#   out, drop = owned.handle(pkt, now)      # packets to send, in order; why to end, or None
+#   drop = owned.tick(now)                  # the 5 s limit for authenticating (Bluetooth)
+#   n = owned.seal_into(buf, n)             # a live or data packet the link packed in place
+#
+# A connection that must end (too many refused packets, an idle stranger, this computer's key
+# revoked) ends what it was doing, live view and download; over USB, where nothing can be
+# disconnected, it is back to unauthenticated instead.
+from belt import auth as A
+from belt import protocol as P
+
+
+class Owned:
+    def __init__(self, commands, owner, usb=False, on_paired=None):
+        self.commands = commands
+        self.session = A.Session(owner, usb)
+        self.on_paired = on_paired      # on_paired(host id): buzz, log
+        commands.caps |= P.CAP_AUTH
+
+    @property
+    def authenticated(self):
+        return self.session.authenticated
+
+    def connected(self, now):
+        self.session.handle(A.EV_CONNECT, now)
+
+    def handle(self, pkt, now):
+        out = []
+        drop = None
+        for kind, value in self.session.handle(A.EV_PACKET, now, pkt):
+            if kind == A.A_SEND:
+                out.append(value)
+            elif kind == A.A_REQUEST:
+                reply = self.commands.handle(value)
+                if reply is not None:
+                    out.append(self.session.seal(reply))
+            elif kind == A.A_DROP:
+                drop = value
+            elif kind == A.A_PAIRED and self.on_paired is not None:
+                self.on_paired(value)
+        if drop is not None:
+            self._end(now)
+        return out, drop
+
+    def tick(self, now):
+        for kind, value in self.session.handle(A.EV_TICK, now):
+            if kind == A.A_DROP:
+                self._end(now)
+                return value
+        return None
+
+    def seal_into(self, buf, n):
+        """Seal the packet in buf[:n] in place once authenticated (buf has protocol.AUTH_LEN
+        bytes of room after it); returns its length on the wire."""
+        ch = self.session.channel
+        return ch.seal_into(buf, n) if ch is not None else n
+
+    def _end(self, now):
+        self.commands.live = False
+        self.commands.download.active = False
+        self.session.handle(A.EV_CONNECT, now)
