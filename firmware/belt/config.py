@@ -307,6 +307,10 @@ class Config:
 
     def update(self, changes):
         """Apply several fields at once, all or nothing; raises ConfigError("field: why")."""
+        if ("cal_rest" in changes or "cal_mvc" in changes) and "cal_level" not in changes:
+            # levels given now are this firmware's (a file without cal_level is an older one's)
+            changes = dict(changes)
+            changes["cal_level"] = effort.LEVEL_VERSION
         why = self.check(changes)
         if why:
             raise ConfigError(why)

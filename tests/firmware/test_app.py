@@ -161,4 +161,6 @@ def test_a_calibration_in_an_older_chains_levels_is_not_used():
     eq(app.calibration(), (60, 3800), "used")
     cfg.update({"cal_level": 1})
     eq(app.calibration(), None, "an older chain's calibration")
+    cfg.update({"cal_rest": 70, "cal_mvc": 3900})   # given by hand: in today's levels
+    eq(app.calibration(), (70, 3900), "set through the config")
     board.stop()
