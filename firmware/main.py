@@ -109,6 +109,8 @@ async def _run(app, board, links):
 
 
 def _boot(opts, usb):
+    # The board first: on the desktop the sim's modules are compiled from source, which wants a
+    # heap that the app's modules have not yet broken into pieces (the virtual belt has 256 KB).
     board = _board(opts, usb)
     from belt.app import App
     from belt import config as _config

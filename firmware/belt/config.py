@@ -17,7 +17,7 @@ import json
 
 from micropython import const
 
-from belt import coach, haptics, runflow
+from belt import coach, effort, haptics, runflow
 from belt.atomicfile import read_atomic, write_atomic
 from belt.configschema import COUNT_MAX, NAMES, SCHEMA, ConfigError, check, show
 
@@ -117,6 +117,10 @@ class Config:
 
     def update(self, changes):
         """Apply several fields at once, all or nothing; raises ConfigError("field: why")."""
+        if ("cal_rest" in changes or "cal_mvc" in changes) and "cal_level" not in changes:
+            # levels given now are this firmware's (a file without cal_level is an older one's)
+            changes = dict(changes)
+            changes["cal_level"] = effort.LEVEL_VERSION
         why = self.check(changes)
         if why:
             raise ConfigError(why)
@@ -133,7 +137,8 @@ class Config:
         """Adopt a good calibration (calibration.CalResult rest/mvc) taken in `mode`."""
         n = self.cal_count + 1
         self.update({"cal_rest": rest, "cal_mvc": mvc, "cal_mode": mode,
-                     "cal_count": n if n <= COUNT_MAX else COUNT_MAX, "cal_time": wall_time})
+                     "cal_count": n if n <= COUNT_MAX else COUNT_MAX, "cal_time": wall_time,
+                     "cal_level": effort.LEVEL_VERSION})
 
     def clear_calibration(self):
         self.update({"cal_rest": 0, "cal_mvc": 0, "cal_mode": ""})

@@ -104,6 +104,7 @@ SCHEMA = (
     ("cal_mode", "", _choice, effort.MODES, True),  # the sensor mode it was taken in
     ("cal_count", 0, _int, 0, COUNT_MAX),          # successful calibrations so far
     ("cal_time", 0, _int, 0, 0xFFFFFFFF),           # unix seconds of the latest; 0 = unknown
+    ("cal_level", 1, _int, 1, 255),                 # effort.LEVEL_VERSION of its levels
     ("target_pm", _C["target_pm"], _int, 50, 1000),
     ("low_pm", _C["low_pm"], _int, 0, 1000),
     ("high_pm", _C["high_pm"], _int, 50, 2000),

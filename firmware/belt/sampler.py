@@ -19,14 +19,8 @@ class Sampler:
     def __init__(self, rate_hz, block, wake=None):
         self.block = block
         self.period_us = 1000000 // rate_hz
-        # Built from a range, zeroed in place: array("H", [0] * n) first builds a list of n
-        # words (3.2 KB here, 6.4 KB on a 64-bit host), which a heap in pieces after boot may
-        # not hold in one run.
-        n = block * _RING_BLOCKS
-        self.buf = array("H", range(n))
-        for i in range(n):
-            self.buf[i] = 0
-        self._missed_in = array("H", [0] * _RING_BLOCKS)
+        self.buf = array("H", bytes(2 * (block * _RING_BLOCKS)))
+        self._missed_in = array("H", bytes(2 * _RING_BLOCKS))
         self._wake = wake
         self.reset()
 
