@@ -78,7 +78,6 @@ def _compile(*names):
 
 def _board(opts, usb):
     if opts["board"] == "sim":
-        _compile("boards.sim", "belt.app", "belt.config", "belt.storage", "belt.link")
         from boards.sim import Board
         try:
             minutes = int(opts["minutes"]) if opts["minutes"] else None
@@ -109,8 +108,9 @@ async def _run(app, board, links):
 
 
 def _boot(opts, usb):
-    # The board first: on the desktop the sim's modules are compiled from source, which wants a
-    # heap that the app's modules have not yet broken into pieces (the virtual belt has 256 KB).
+    sim = opts["board"] == "sim"
+    _compile(*(("boards.sim",) if sim else ()) + ("belt.app", "belt.config", "belt.storage",
+                                                  "belt.link"))
     board = _board(opts, usb)
     from belt.app import App
     from belt import config as _config
