@@ -176,7 +176,7 @@ def main():
         # What the person waits for: the table `corecue sessions` prints, and the whole command
         # (a new Python process: imports, opening the database, the table).
         with open_store(d) as s:
-            table_s = median_time(lambda: history.sessions_table(s), reps)
+            table_s = median_time(lambda: history.table(history.sessions_table(s)), reps)
         env = dict(os.environ, CORECUE_DATA_DIR=d)
         cmd = [sys.executable, "-m", "corecue", "sessions"]
         command_s = median_time(lambda: subprocess.run(cmd, env=env, check=True,

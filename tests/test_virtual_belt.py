@@ -122,7 +122,7 @@ def test_the_same_folder_is_the_same_belt(tmp_path):
 def test_cli_reports_and_refuses_bad_input(tmp_path):
     p = subprocess.run([sys.executable, "-m", "corecue", "virtual", "run", str(tmp_path / "b"),
                         "--minutes", "1"], capture_output=True, text=True)
-    assert p.returncode == 0 and p.stdout.startswith("session 1: duration"), p.stderr
+    assert p.returncode == 0 and p.stdout.startswith("belt session 1: length"), p.stderr
     p = subprocess.run([sys.executable, "-m", "corecue", "virtual", "run", str(tmp_path / "b"),
                         "--scenario", "marathon"], capture_output=True, text=True)
     assert p.returncode == 2 and "unknown scenario marathon" in p.stderr

@@ -36,38 +36,75 @@ def _data_options(parser, default):
                         "your user data folder)")
 
 
+class _Help(argparse.HelpFormatter):
+    """Descriptions wrapped to the terminal; examples (an epilog) kept line by line."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("example"):
+            return "".join(indent + line + "\n" for line in text.splitlines())
+        return super()._fill_text(text, width, indent)
+
+
+class Parser(argparse.ArgumentParser):
+    def __init__(self, *a, **kw):
+        kw.setdefault("formatter_class", _Help)
+        super().__init__(*a, **kw)
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        v = version("corecue")
+    except PackageNotFoundError:
+        v = "unknown"
+    from corecue.interp import firmware_module
+    return f"corecue {v} (firmware {firmware_module('belt').FIRMWARE_VERSION})"
+
+
 def build_parser():
     from corecue.commands import belt as beltcli
     from corecue.commands import runner as runnercli
+    from corecue.commands import runs, settings
     from corecue.commands import virtual
-    p = argparse.ArgumentParser(prog="corecue", description="corecue: the core-bracing belt's "
-                                "companion. Pair, calibrate, practise, sync and understand your "
-                                "bracing. Without --port, --belt or --virtual, belt commands use "
-                                "the belt you paired.")
+    p = Parser(prog="corecue", description="corecue: the core-bracing belt's companion. Pair, "
+               "calibrate, practise, sync and understand your bracing. Without --port, --belt or "
+               "--virtual, belt commands use the belt you paired. Two numbers name a run: its "
+               "number in your history (ID, the first column of `corecue sessions`) and the "
+               "belt's own session number, shown beside it.",
+               epilog="examples:\n  corecue pair\n  corecue calibrate\n  corecue sync\n"
+               "  corecue sessions\n  corecue report 3\n"
+               "  corecue --virtual /tmp/belt pair    # no belt yet: a virtual one")
+    p.add_argument("--version", action="version", version=_version(),
+                   help="the companion's and its firmware's version")
     _port_options(p, None)
     _data_options(p, None)
     # The same options after a command; SUPPRESS keeps them from undoing the global ones.
-    data_parent = argparse.ArgumentParser(add_help=False)
+    data_parent = Parser(add_help=False)
     _data_options(data_parent, argparse.SUPPRESS)
-    port_parent = argparse.ArgumentParser(add_help=False, parents=[data_parent])
+    port_parent = Parser(add_help=False, parents=[data_parent])
     _port_options(port_parent, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     runnercli.add_parsers(sub, port_parent, data_parent)
+    runs.add_parsers(sub, port_parent, data_parent)
     virtual.add_replay_parser(sub)
     virtual.add_virtual_parsers(sub)
     virtual.add_demo_parser(sub)
     beltcli.add_parsers(sub, port_parent)
+    settings.add_parsers(sub, port_parent)
 
     f = sub.add_parser("flash", parents=[port_parent], help="put this firmware on your belt (USB)",
                        description="Compile the firmware (mpy-cross) and copy it to an ESP32 "
                        "running MicroPython with mpremote. Your settings, calibration and "
-                       "sessions on the belt are kept (docs/deploy.md).")
+                       "sessions on the belt are kept (docs/deploy.md).",
+                       epilog="examples:\n  corecue flash --port /dev/ttyACM0")
     f.set_defaults(func=_flash)
     dr = sub.add_parser("doctor", parents=[port_parent],
                         help="check this computer and your belt: Python, Bluetooth, ports, belt",
                         description="Check Python and the packages, the MicroPython interpreter "
                         "of the virtual belt, a Bluetooth adapter, USB serial ports, the history "
-                        "folder, and whether your belt answers.")
+                        "folder, and whether your belt answers.",
+                        epilog="examples:\n  corecue doctor\n  corecue doctor --port "
+                        "/dev/ttyACM0")
     dr.set_defaults(func=_doctor)
     return p
 
@@ -109,8 +146,9 @@ def _errors():
     from corecue.history.sessiondata import SessionFileError
     from corecue.history.store import StoreError
     from corecue.views.export import ExportError
+    from corecue.views.outputs import OutputError
     from corecue.views.report import ReportError
-    return (RecordingError, BeltError, StoreError, ReportError, ExportError, DeployError,
+    return (OutputError, RecordingError, BeltError, StoreError, ReportError, ExportError, DeployError,
             SessionFileError, UsageError)
 
 
@@ -120,8 +158,12 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from corecue.commands.belt import Refused
     try:
         return args.func(args)
+    except Refused as e:
+        print("corecue: " + " ".join(str(e).splitlines()), file=sys.stderr)
+        return 1
     except _errors() as e:
         print("corecue: " + " ".join(str(e).splitlines()), file=sys.stderr)
         return 2

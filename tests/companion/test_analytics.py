@@ -38,7 +38,10 @@ def test_step_run_scores_as_worked_out(step):
     assert (s.in_band_s, s.under_s, s.over_s) == (pytest.approx(600), pytest.approx(300), 0)
     assert s.pct_in_band == pytest.approx(100 * 600 / 900)
     assert s.longest_in_band_s == pytest.approx(600)
-    assert s.fade_onset_min == 10 and s.endurance_min == 10
+    assert s.fade_onset_min == 10
+    # thirds of 9000 run frames: the first all in band, the last 3000 under
+    assert (s.first_third_pct, s.last_third_pct, s.holding) == (100.0, 0.0, -100.0)
+    assert s.cues_total == 24 and s.excluded_s == 0
     assert s.mean_effort == pytest.approx((600 * 25 + 300 * 10) / 900)
     assert s.cues == {"under": 20, "over": 2, "back": 1, "check_sensor": 1}
     assert (s.flagged_s, s.uncalibrated_s) == (0, 0)
@@ -178,27 +181,3 @@ def with_(base, **kw):
     return dataclasses.replace(base, **kw)
 
 
-def test_trend_slopes_per_run_and_per_week(step):
-    base = A.summarize(step)
-    day = 86400.0
-    t0 = 1767225600.0
-    ss = [with_(base, session_id=3, start_utc=t0 + 7 * day, pct_in_band=70.0,
-                fade_onset_min=None, run_s=1800.0),
-          with_(base, session_id=1, start_utc=t0, pct_in_band=50.0, fade_onset_min=10),
-          with_(base, session_id=2, start_utc=t0 + 3.5 * day, pct_in_band=60.0,
-                fade_onset_min=15),
-          with_(base, session_id=9, start_utc=t0 + day, run_s=0.0, pct_in_band=None)]
-    tr = A.trend(ss)
-    assert [p.session_id for p in tr.points] == [1, 2, 3]     # sorted; no run, left out
-    assert [p.endurance_min for p in tr.points] == [10, 15, 30]
-    assert [p.faded for p in tr.points] == [True, True, False]
-    assert tr.in_band_per_run == pytest.approx(10.0)
-    assert tr.in_band_per_week == pytest.approx(20.0)         # 20 points in half a week
-    assert tr.endurance_per_run == pytest.approx(10.0)        # fit of 10, 15, 30
-    assert tr.endurance_per_week == pytest.approx(20.0)
-    json.dumps(tr.as_dict())
-    one = A.trend(ss[:1])
-    assert one.in_band_per_run is None and one.in_band_per_week is None
-    undated = A.trend([with_(s, start_utc=None) for s in ss])
-    assert [p.session_id for p in undated.points] == [3, 1, 2]
-    assert undated.in_band_per_week is None and undated.in_band_per_run == pytest.approx(-5.0)

@@ -400,9 +400,9 @@ def test_the_commands_against_the_virtual_belt(tmp_path):
         server.stop()
     assert st.returncode == 0 and st.stdout.startswith("belt ") and "firmware 0.1.0" in st.stdout
     assert "state: idle; sensor: emg_raw; battery: 3.90 V" in st.stdout, st.stdout
-    assert (cfg.returncode, cfg.stdout) == (0, "low_pm = 160\nhigh_pm = 320\n"), cfg.stderr
+    assert (cfg.returncode, cfg.stdout) == (0, "low_pm = 160   (16 %)\nhigh_pm = 320   (32 %)\n"), cfg.stderr
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
-    assert bad.stderr.startswith("corecue: belt refused config_set: high_pm: 99999")
+    assert bad.stderr.startswith("corecue: the belt would refuse this: high_pm: 99999")
     assert got.stdout == "320\n"
     row = before.stdout.splitlines()[1].split()
     assert row[0] == str(sid) and row[-1] == "no" and row[1] == time.strftime(
@@ -441,9 +441,9 @@ def test_the_runner_commands_over_usb(tmp_path):
     assert cal.returncode == 0 and "Saved on the belt" in cal.stdout, cal.stdout + cal.stderr
     assert first.returncode == 0, first.stderr
     line = first.stdout.splitlines()[0]
-    assert line.startswith("#1 ") and " 2:0" in line and "of the run in band" in line
+    assert line.startswith("#1 ") and "run 2:0" in line and "% in band" in line
     assert again.stdout == "nothing new on the belt\n"
     assert on_belt.stdout.splitlines()[1].split()[0] == str(sid)
     assert on_belt.stdout.splitlines()[1].split()[-1] == "yes"
     assert history.stdout.splitlines()[1].split()[0] == "1"
-    assert "session 1: belt" in show.stdout and f"session {sid}," in show.stdout
+    assert show.stdout.startswith(f"session 1 (belt session {sid}), ")

@@ -52,7 +52,7 @@ def test_pair_calibrate_run_sync_and_read_the_history(belt, capsys, tmp_path):
 
     code, out, _ = corecue(capsys, "sync")
     assert code == 0, out
-    assert out.startswith("#1 ") and "of the run in band" in out
+    assert out.startswith("#1 ") and "% in band" in out
     assert "date unknown" not in out              # the virtual run's clock was set
     code, out, _ = corecue(capsys, "sync")
     assert out.strip() == "nothing new on the belt"
@@ -61,7 +61,9 @@ def test_pair_calibrate_run_sync_and_read_the_history(belt, capsys, tmp_path):
         (row,), = [store.sessions()]
         stored = store.session(row.id).raw
         cals = store.calibrations()
-    assert len(cals) == 1 and cals[0].adopted and cals[0].ok
+    # The virtual morning calibrates again on the belt: that one reaches the history at sync.
+    assert len(cals) == 2 and all(c.adopted and c.ok for c in cals)
+    assert cals[1].verdict == "made on the belt" and cals[0].verdict == "good calibration"
     assert zlib.crc32(stored) == row.crc and row.belt_sid == 1
     # Confirmed: the belt renamed its file to the synced name (storage.py), and lists it so.
     names = os.listdir(os.path.join(belt, "flash", "sessions"))
@@ -71,9 +73,9 @@ def test_pair_calibrate_run_sync_and_read_the_history(belt, capsys, tmp_path):
 
     code, out, _ = corecue(capsys, "sessions")
     header, line = out.splitlines()
-    assert header.split()[:3] == ["id", "date", "duration"] and line.split()[0] == "1"
+    assert header.split()[:3] == ["id", "start", "length"] and line.split()[0] == "1"
     code, out, _ = corecue(capsys, "show", "1")
-    assert code == 0 and "session 1: belt" in out and "in band" in out and "cues:" in out
+    assert code == 0 and out.startswith("session 1 (belt session 1), ") and "in band" in out and " cues (" in out
 
     code, out, _ = corecue(capsys, "report", "1", "--out", str(tmp_path / "rep"))
     png = out.split("report: ")[1].split()[0]
@@ -114,8 +116,8 @@ def test_the_calibration_history_shows_a_drifting_maximum(tmp_path):
                                   "good calibration" if ok else "braces differed", {})
         lines = history(store).splitlines()
     assert len(lines) == 4
-    assert lines[2].split()[6:9] == ["4000", "-", "no"]       # refused: no change computed
-    assert lines[3].split()[6:9] == ["3500", "-30%", "yes"]   # against the last one kept
+    assert lines[2].split()[7:10] == ["4000", "-", "no"]       # refused: no change computed
+    assert lines[3].split()[7:10] == ["3500", "-30%", "yes"]   # against the last one kept
 
 
 def test_a_flat_battery_is_said_in_words_and_refuses_a_session(tmp_path):
@@ -144,7 +146,8 @@ def test_a_flat_battery_is_said_in_words_and_refuses_a_session(tmp_path):
 def test_no_answer_at_a_prompt_is_one_line(belt, capsys, monkeypatch):
     import io
     monkeypatch.setattr("sys.stdin", io.StringIO(""))       # standard input has ended
-    code, out, err = corecue(capsys, "--virtual", belt, "calibrate")
+    assert corecue(capsys, "--virtual", belt, "pair")[0] == 0
+    code, out, err = corecue(capsys, "calibrate")
     assert code == 2 and err.startswith("corecue: no answer") and "--yes" in err
     assert err.count("\n") == 1 and "Traceback" not in err
 

@@ -108,6 +108,7 @@ def test_a_failed_calibration_leaves_effort_blank(recordings, tmp_path):
     out = tmp_path / "o.csv"
     p = corecue("replay", str(d / "raw.csv"), "--calibration", str(cal), "-o", str(out),
                 "--interpreter", "micropython")
-    assert p.returncode == 0, p.stderr
-    assert "calibration refused: no muscle signal" in p.stdout
+    assert p.returncode == 1, p.stderr                  # refused: the documented exit 1
+    assert p.stderr.startswith("corecue: the belt's calibration refused") and \
+        "no muscle signal" in p.stderr and p.stderr.count("\n") == 1
     assert all(r[1] == "" for r in read_out(out))

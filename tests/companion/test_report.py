@@ -2,6 +2,7 @@
 written by the firmware's own SessionWriter. test_export.py builds its sessions with run_bytes()
 from here."""
 import base64
+import types
 import os
 import random
 import re
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 
 from corecue.history import analytics
-from corecue.views.report import ReportError, _spans, session_minute, session_report, trend_report
+from corecue.views.report import (ReportError, _spans, drawn_effort, session_minute,
+                                  session_report)
 from corecue.history.sessiondata import State, decode
 from test_sessiondata import EV_CHECK, EV_CUE_OVER, EV_CUE_UNDER, WALL, run_script, session_bytes
 
@@ -73,10 +75,10 @@ def test_session_report_png_and_self_contained_page(tmp_path, run):
     b64 = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text).group(1)
     assert base64.b64decode(b64) == data                           # the page stands alone
     # The figures, calibration and placement are on the page, and text is escaped.
-    assert "%.1f %% of judged" % summary.pct_in_band in text
+    assert "%d %% of the judged run" % round(summary.pct_in_band) in text
     assert "rest 310, MVC 4120" in text and "3: external oblique right" in text
     assert "&lt;b&gt;&amp;belt" in text and "<b>&belt" not in text
-    assert "%g min into the run" % summary.fade_onset_min in text
+    assert "faded from minute %d of the run" % summary.fade_onset_min in text
     assert sorted(os.listdir(tmp_path)) == ["session-_b_belt-7.html", "session-_b_belt-7.png"]
 
 
@@ -97,12 +99,25 @@ def test_the_run_the_gaps_and_the_fade_are_where_the_file_says(run):
     assert _spans([True, False, True, True], np.arange(4.0), 1.0) == [(0, 1), (2, 2)]
 
 
-def test_a_second_report_replaces_the_first_with_the_same_names(tmp_path, run):
+def test_a_second_report_needs_force_and_then_replaces_the_first(tmp_path, run):
     sd, summary = run
-    first = session_report(sd, summary, str(tmp_path / "r"), name="today")
-    second = session_report(sd, summary, str(tmp_path / "r"), name="today")
-    assert first == second and first[0].endswith("today.png")
-    assert sorted(os.listdir(tmp_path / "r")) == ["today.html", "today.png"]   # no temp files
+    row = types.SimpleNamespace(id=4, start_utc=None)
+    first = session_report(sd, summary, str(tmp_path / "r"), row=row)
+    before = open(first[1], encoding="utf-8").read()
+    with pytest.raises(ReportError) as e:
+        session_report(sd, summary, str(tmp_path / "r"), row=row)
+    assert "--force" in str(e.value) and open(first[1], encoding="utf-8").read() == before
+    second = session_report(sd, summary, str(tmp_path / "r"), row=row, force=True)
+    assert first == second and first[0].endswith("session-4.png")
+    assert sorted(os.listdir(tmp_path / "r")) == ["session-4.html", "session-4.png"]  # no temps
+
+
+def test_bad_signal_is_a_gap_in_the_line(run):
+    sd, _ = run
+    drawn = drawn_effort(sd)
+    flagged = sd.quality != 0
+    assert flagged.sum() == 40 and np.isnan(drawn[flagged]).all()
+    assert not np.isnan(drawn[~flagged & ~np.isnan(sd.effort)]).any()
 
 
 def test_a_session_without_calibration_or_states(tmp_path):
@@ -111,7 +126,7 @@ def test_a_session_without_calibration_or_states(tmp_path):
     png, page = session_report(sd, s, str(tmp_path))
     assert png_size(open(png, "rb").read())[0] == 1430
     text = open(page).read()
-    assert "date unknown" in text and "nothing judged" not in text   # the table says "-"
+    assert "<title>Belt session 7, date unknown: nothing judged, no cues</title>" in text
     assert "<th>mean effort</th><td>-</td>" in text
 
 
@@ -122,41 +137,4 @@ def test_unwritable_folder_is_one_line_and_writes_nothing(tmp_path, run):
     with pytest.raises(ReportError) as e:
         session_report(sd, summary, str(blocker / "reports"))
     assert "\n" not in str(e.value) and str(blocker) in str(e.value)
-    with pytest.raises(ReportError):
-        trend_report([(WALL, summary)], str(blocker))
     assert os.listdir(tmp_path) == ["file"]
-
-
-def summaries(n):
-    """n runs a day apart, each holding the brace a minute longer than the last."""
-    out = []
-    for k in range(n):
-        sd = decode(run_bytes(minutes=14, fade_at_min=6 + k, seed=k, wall=WALL + k * DAY,
-                              sid=10 + k))
-        out.append((WALL + k * DAY, analytics.summarize(sd)))
-    return out
-
-
-def test_trend_report_over_runs(tmp_path):
-    rows = summaries(3)
-    png, page = trend_report(list(reversed(rows)), str(tmp_path))     # any order in, oldest first
-    assert os.path.basename(png) == "trend.png"
-    w, h = png_size(open(png, "rb").read())
-    assert (w, h) == (1210, 825) and os.path.getsize(png) > 30_000
-    text = open(page).read()
-    tr = analytics.trend([s for _, s in rows])
-    assert tr.endurance_per_run > 0
-    assert "%+.2f min per run" % tr.endurance_per_run in text
-    assert "%+.2f points per run" % tr.in_band_per_run in text
-    order = [int(m) for m in re.findall(r"<tr><td>\d+</td><td>[^<]*</td><td>(\d+)</td>", text)]
-    assert order == [10, 11, 12]
-
-
-def test_trend_of_one_run_has_no_line_and_of_none_is_refused(tmp_path):
-    png, page = trend_report(summaries(1), str(tmp_path))
-    assert png_size(open(png, "rb").read()) == (1210, 825)
-    assert "one run: no trend yet" in open(page).read()
-    with pytest.raises(ReportError) as e:
-        trend_report([], str(tmp_path / "none"))
-    assert "\n" not in str(e.value)
-    assert not (tmp_path / "none").exists()

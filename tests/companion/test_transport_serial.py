@@ -205,10 +205,11 @@ def test_cli_commands_against_the_belt(pty_belt, tmp_path):
     assert "battery: 3.90 V" in p.stdout and "session being recorded: 2" in p.stdout
 
     p = corecue("--port", pb.port, "config", "set", "target_pm=210", "low_pm=140")
-    assert (p.returncode, p.stdout) == (0, "target_pm = 210\nlow_pm = 140\n"), p.stderr
+    assert (p.returncode, p.stdout) == (0, "target_pm = 210   (21 %)\nlow_pm = 140   (14 %)\n"), p.stderr
     p = corecue("--port", pb.port, "config", "set", "target_pm=230", "high_pm=9000")
     assert p.returncode == 2
-    assert p.stderr == "corecue: belt refused config_set: high_pm: 9000 above maximum 2000\n"
+    assert p.stderr == ("corecue: the belt would refuse this: high_pm: 9000 above maximum 2000; "
+                        "nothing was changed\n")
     p = corecue("config", "get", "target_pm", "--port", pb.port)
     assert (p.returncode, p.stdout) == (0, "210\n")
     assert (pb.app.config.target_pm, pb.app.config.low_pm) == (210, 140)

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 import zlib
 
 from corecue.interp import firmware_module
@@ -18,6 +17,11 @@ class UsageError(Exception):
     wrong form, an output file that cannot be written (one line, exit status 2)."""
 
 
+class Refused(Exception):
+    """The belt, or the runner, said no where that is the documented outcome (a calibration
+    recording refused, a belt not calibrated for a live view): one line, exit status 1."""
+
+
 def open_history(args, create=True):
     """The history the options name. create=False for commands that only read it: a mistyped
     --data-dir must not leave an empty history behind."""
@@ -25,11 +29,17 @@ def open_history(args, create=True):
     return open_store(getattr(args, "data_dir", None), create=create)
 
 
-def run(command, args, speed=0.0, target=None, store=None):
+def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
     """Connect to the belt the options name (connect.resolve), run `await command(conn, args,
-    store)`, disconnect. speed: a virtual belt's time, x real time (0: as fast as it runs)."""
+    store)`, disconnect. speed: a virtual belt's time, x real time (0: as fast as it runs).
+    new_belt: a --virtual DIR that does not exist yet is made (pair); for every other command
+    a mistyped folder is an error, not a new empty belt."""
     from corecue.link.connect import Connection, resolve
+    from corecue.link.usb import PortError
     explicit = args.port or getattr(args, "belt", None) or getattr(args, "virtual", None)
+    virtual = getattr(args, "virtual", None)
+    if virtual and not new_belt:
+        _existing_virtual(virtual)
     if store is None and command_needs_store(command):
         store = open_history(args)
     elif store is None and (not explicit or getattr(args, "belt", None)):
@@ -44,9 +54,25 @@ def run(command, args, speed=0.0, target=None, store=None):
             return await command(conn, args, store)
     try:
         return asyncio.run(go())
+    except PortError as e:
+        if explicit or target.remembered or target.address:
+            raise
+        raise PortError(f"{e}; no belt is paired either: `corecue pair` remembers one, and "
+                        "`corecue --virtual DIR pair` makes a virtual belt to try it without "
+                        "hardware") from None
     finally:
         if store is not None:
             store.close()
+
+
+def _existing_virtual(folder):
+    from corecue.link.errors import BeltError
+    if not os.path.exists(folder):
+        raise BeltError(f"no virtual belt in {folder}: check the path, or make one there with "
+                        f"`corecue --virtual {folder} pair`")
+    if not os.path.isdir(folder):
+        raise BeltError(f"{folder} is not a folder: a virtual belt keeps its flash in one "
+                        "(give its folder to --virtual)")
 
 
 def _existing_history(args):
@@ -108,10 +134,8 @@ def _size(n):
 
 
 def _duration(ms):
-    s = ms // 1000
-    if s >= 3600:
-        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-    return f"{s // 60}:{s % 60:02d}"
+    from corecue.history.figures import duration
+    return duration(ms / 1000)
 
 
 def _yes(flag):
@@ -121,6 +145,17 @@ def _yes(flag):
 async def status(belt, args):
     h = belt.info
     st = await belt.status()
+    if args.json:
+        print(json.dumps({
+            "device": h.device, "firmware": h.firmware, "protocol": h.version,
+            "capabilities": list(h.capability_names()), "state": _state_name(st.state),
+            "sensor": _mode_name(st.sensor_mode), "battery_mv": st.battery_mv or None,
+            "calibrated": bool(st.calibrated), "calibrating": bool(st.calibrating),
+            "live": bool(st.live), "open_session": st.open_session or None,
+            "flash_used": st.flash_used, "flash_free": st.flash_free,
+            "since_boot": {"frames": st.frames, "late": st.late, "missed": st.missed,
+                           "overruns": st.overruns, "restarts": st.restarts}}, indent=2))
+        return 0
     caps = ", ".join(h.capability_names()) or "none"
     print(f"belt {h.device}, firmware {h.firmware}, protocol {h.version} ({caps})")
     battery = f"{st.battery_mv / 1000:.2f} V{_battery_words(st.battery_mv)}" \
@@ -136,47 +171,10 @@ async def status(belt, args):
     return 0
 
 
-async def config_get(belt, args):
-    cfg = await belt.config_get()
-    if args.name:
-        if args.name not in cfg:
-            raise UsageError(f"the belt has no setting {args.name} "
-                             f"(it has: {', '.join(cfg)})")
-        print(json.dumps(cfg[args.name]))
-        return 0
-    for k, v in cfg.items():
-        print(f"{k} = {json.dumps(v)}")
-    return 0
-
-
-def parse_assignments(items):
-    """["low_pm=120", "mode=emg_env", 'holds=[[1,30000]]'] -> dict; values are JSON when they
-    parse as JSON, else strings."""
-    changes = {}
-    for item in items:
-        name, eq, text = item.partition("=")
-        name = name.strip()
-        if not eq or not name:
-            raise UsageError(f"config set takes NAME=VALUE, not {item!r}")
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        changes[name] = value
-    return changes
-
-
-async def config_set(belt, args):
-    changes = parse_assignments(args.assignments)
-    cfg = await belt.config_set(changes)
-    for k in changes:
-        print(f"{k} = {json.dumps(cfg.get(k))}")
-    return 0
-
-
 def _start(e):
     if e.wall:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.wall))
+        from corecue.history.figures import when
+        return when(e.wall)
     return f"boot {e.boot_id} +{_duration(e.start_ticks)}"
 
 
@@ -197,6 +195,8 @@ async def sessions(belt, args):
 
 
 async def download(belt, args):
+    from corecue.views.outputs import check_file
+    check_file(args.output, args.force)
     tty = sys.stderr.isatty()
 
     def progress(got, size):
@@ -228,28 +228,26 @@ async def download(belt, args):
 
 def add_parsers(sub, port_parent):
     """The belt commands, each taking the global options of port_parent as well."""
-    s = sub.add_parser("status", parents=[port_parent], help="the belt's state and health")
+    s = sub.add_parser("status", parents=[port_parent], help="the belt's state and health",
+                       description="The belt's firmware, state, sensor, battery (in volts and "
+                       "words), calibration, the session being recorded, flash use and its "
+                       "health since boot.",
+                       epilog="examples:\n  corecue status\n  corecue status --json\n"
+                       "  corecue --virtual /tmp/belt status")
+    s.add_argument("--json", action="store_true", help="the same as one JSON object")
     s.set_defaults(func=lambda a: run(on_belt(status), a))
-
-    c = sub.add_parser("config", help="read or change the belt's settings (docs/device-config.md)")
-    csub = c.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    g = csub.add_parser("get", parents=[port_parent], help="all settings, or one")
-    g.add_argument("name", nargs="?", metavar="NAME")
-    g.set_defaults(func=lambda a: run(on_belt(config_get), a))
-    st = csub.add_parser("set", parents=[port_parent], help="change settings, all or nothing",
-                         description="Change settings, all or nothing: the belt refuses the "
-                         "whole change if any value is out of range. VALUE is JSON (120, "
-                         "[[1,30000]]) or a plain word (emg_env).")
-    st.add_argument("assignments", nargs="+", metavar="NAME=VALUE")
-    st.set_defaults(func=lambda a: run(on_belt(config_set), a))
-
 
     d = sub.add_parser("download", parents=[port_parent], help="copy a session off the belt",
                        description="Copy session ID off the belt into FILE; its CRC32 is checked "
                        "against the belt's. --confirm then tells the belt the copy is safe, "
-                       "which marks it synced (only synced sessions are ever reclaimed).")
-    d.add_argument("id", type=int, metavar="ID")
-    d.add_argument("-o", "--output", required=True, metavar="FILE")
+                       "which marks it synced (only synced sessions are ever reclaimed).",
+                       epilog="examples:\n  corecue download 4 -o run4.cs\n"
+                       "  corecue download 4 -o run4.cs --confirm")
+    d.add_argument("id", type=int, metavar="ID",
+                   help="the belt's own session number (`corecue sessions --on-belt`)")
+    d.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="where to write the session file")
+    d.add_argument("--force", action="store_true", help="replace FILE if it exists")
     d.add_argument("--window", type=_window, default=8,
                    help="chunks in flight before an acknowledgement (default 8)")
     d.add_argument("--confirm", action="store_true",

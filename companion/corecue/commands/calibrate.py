@@ -7,8 +7,11 @@ plain words, and only after the person agrees tells the belt to keep it (commit)
 kept or not, goes into the history, and the new maximum is compared with the last one kept: a
 maximum that drifts means the electrodes moved or the muscles were tired.
 """
+import math
 import time
 
+from corecue.history import figures
+from corecue.history.calibrations import note_belt_calibration
 from corecue.link.client import BeltError
 from corecue.views.bar import LinePrinter, bar
 from corecue.views.calreport import verdict_text
@@ -29,10 +32,14 @@ for _i in range(BRACES):
         STEPS.append(("pause", PAUSE_S, "Relax and breathe."))
 
 
+SETTLE_S = 0.5              # the first frames of a phase still show the one before it
+
+
 async def _step(conn, phase, seconds, show, scale):
-    """Run one phase for `seconds` of the belt's time, showing the signal level as it comes.
-    scale: {"max": ...}, the largest level so far (or the last calibration's maximum), shared by
-    the steps so that a relaxed belly shows as a short bar and a brace as a long one."""
+    """Run one phase for `seconds` of the belt's time, showing the signal level of this phase
+    with the time left. The bar's 100 % is the strongest level so far (the last calibration's
+    maximum, or three times the rest level before any brace: a maximum is at least that), so a
+    relaxed belly shows as a short bar and a brace as a long one."""
     belt = conn.belt
     await belt.cal_begin(phase)
     t0 = [None]
@@ -41,12 +48,26 @@ async def _step(conn, phase, seconds, show, scale):
         if t0[0] is None:
             t0[0] = ev.frame
         t = (ev.frame - t0[0]) / 10
-        scale["max"] = max(scale["max"], ev.level)
-        show.show(t, f"  {phase:5s} {t:4.1f} s {bar(ev.level, scale['max'] * 1.2)}")
+        if t < SETTLE_S:
+            return
+        scale["max"] = max(scale["max"], ev.level * (3 if phase == "rest" else 1))
+        left = max(1, math.ceil(seconds - t))
+        show.show(t, f"  {phase:5s} {left:2d} s left  0 % {bar(ev.level, scale['max'])} 100 %")
     try:
         await follow(belt, seconds, on_effort)
     finally:
         show.done()
+
+
+async def ask_yes_no(ask, question, out):
+    """True for y or yes, False for n or no (any case); anything else asks again."""
+    while True:
+        answer = (await prompt(ask, question)).strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        out("Please answer y or n.")
 
 
 async def calibrate(conn, store, yes=False, out=print, ask=input):
@@ -57,9 +78,11 @@ async def calibrate(conn, store, yes=False, out=print, ask=input):
         raise BeltError(f"the belt is recording session {st.open_session}: finish the run "
                         "(long press) before calibrating")
     cfg = await belt.config_get()
+    note_belt_calibration(store, conn.device, cfg)
     out("Calibration: we measure your strongest brace, so that 20 % means 20 % of *your* "
         "maximum. Lie the same way each time you calibrate, and keep the electrodes where they "
-        "are afterwards.")
+        "are afterwards. The bar runs from 0 % (relaxed) to 100 % (your strongest brace so "
+        "far); press Enter before each brace, the rests are timed for you.")
     show = LinePrinter()
     # Until a brace sets it, the bar's scale is the last maximum kept (nothing: 1, the first
     # readings fill the bar, then it settles as the levels grow).
@@ -68,9 +91,12 @@ async def calibrate(conn, store, yes=False, out=print, ask=input):
     try:
         for phase, seconds, text in STEPS:
             out(f"{text} ({seconds} s)")
-            if not yes:
-                await prompt(ask, "  press Enter to start ")
+            if phase == "brace" and not yes:
+                await prompt(ask, "  press Enter to start the brace ")
             await _step(conn, phase, seconds, show, scale)
+        # A pause records nothing: the belt's evaluation and its commit see the same frames,
+        # so the numbers shown are the numbers saved, however long the answer takes.
+        await belt.cal_begin("pause")
         res = await belt.cal_evaluate()
     except BaseException:
         await _quietly(belt.cal_abort())
@@ -82,8 +108,7 @@ async def calibrate(conn, store, yes=False, out=print, ask=input):
         f"{', '.join(str(t) for t in res.trials)}, spread {res.spread_pm / 10:.1f} %)")
     adopted = False
     if res.ok:
-        answer = "y" if yes else await prompt(ask, "Save this calibration on the belt? [Y/n] ")
-        keep = answer.strip().lower() in ("", "y", "yes")
+        keep = yes or await ask_yes_no(ask, "Save this calibration on the belt? [y/n] ", out)
         if keep:
             res = await belt.cal_commit()
             adopted = bool(res.adopted)
@@ -109,7 +134,6 @@ async def calibrate(conn, store, yes=False, out=print, ask=input):
 def history(store, device=None):
     """The calibration history as a table: every attempt, and how each kept maximum compares
     with the one kept before it (a drift means moved electrodes, or tired muscles)."""
-    from corecue.history.sessions import when
     from corecue.views.tables import table
     rows = store.calibrations(device)
     if not rows:
@@ -123,7 +147,7 @@ def history(store, device=None):
             change = f"{(c.mvc / last[c.device] - 1) * 100:+.0f}%"
         if c.adopted:
             last[c.device] = c.mvc
-        lines.append((when(c.when_utc).strip(), c.device[-4:].upper(), c.mode or "-",
+        lines.append((figures.when(c.when_utc), c.device[-4:].upper(), c.mode or "-",
                       str(c.placement), str(c.rest), str(c.mvc), change,
                       "yes" if c.adopted else "no", c.verdict))
     return table(lines)

@@ -85,13 +85,32 @@ async def _demo(belt_dir, store, out_dir, say):
     return stored
 
 
-def run_demo(out_dir, interpreter=None):
+MARK = ".corecue-demo"       # in a folder the demo made: it may clear its own parts again
+PARTS = ("virtual-belt", "history", "reports")
+
+
+def _clear(out_dir, force):
+    """The demo starts from a new belt each time: it clears the parts it made before, and only
+    in a folder it made (or with force), never files of someone else's."""
+    from corecue.views.outputs import OutputError
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise OutputError(f"{out_dir} is not a folder: give the demo a folder with -o")
+    others = set(os.listdir(out_dir)) - set(PARTS) - {MARK} if os.path.isdir(out_dir) else ()
+    if others and not force and not os.path.exists(os.path.join(out_dir, MARK)):
+        raise OutputError(f"{out_dir} holds files the demo did not make: give it another "
+                          "folder with -o, or add --force to let it replace its parts there")
+    for d in PARTS:
+        shutil.rmtree(os.path.join(out_dir, d), ignore_errors=True)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, MARK), "w") as f:
+        f.write("made by corecue demo: it clears virtual-belt/, history/ and reports/ here\n")
+
+
+def run_demo(out_dir, interpreter=None, force=False):
     """interpreter: unused (the demo's belt runs in this process); kept for the option."""
     belt_dir = os.path.join(out_dir, "virtual-belt")
     data_dir = os.path.join(out_dir, "history")
-    for d in (belt_dir, data_dir, os.path.join(out_dir, "reports")):
-        shutil.rmtree(d, ignore_errors=True)        # the demo starts from a new belt each time
-    os.makedirs(out_dir, exist_ok=True)
+    _clear(out_dir, force)
     t0 = time.monotonic()
     store = open_store(data_dir)
     try:
@@ -102,9 +121,9 @@ def run_demo(out_dir, interpreter=None):
         local = stored[-1]
         print("\n8. the session")
         print(show(store, local))
-        _, sd, summary = load(store, local)
+        row, sd, summary = load(store, local)
         png, html = report.session_report(sd, summary, os.path.join(out_dir, "reports"),
-                                          name=f"session-{local}")
+                                          row=row)
         print(f"\nreport: {png}\npage:   {html}")
         print(f"\ndemo finished in {time.monotonic() - t0:.0f} s; the history is in {data_dir} "
               f"(corecue --data-dir {data_dir} sessions)")

@@ -3,7 +3,8 @@
 summarize(sd) scores one session the way the belt's coach scores the run (belt/coach.py: in band
 means low <= effort <= high on the prescribed band, no hysteresis, no fading; flagged frames are
 not judged), and adds what the belt does not compute: the longest in-band stretch, the mean
-effort and the minute the brace fades. trend(summaries) fits the direction over many sessions.
+effort, the minute the brace fades and how the last third of the run compares with the first.
+history/trend.py fits the direction over many sessions; history/figures.py words each figure.
 docs/analytics.md defines every figure, with the edge cases. No I/O here: the store keeps
 Summary.as_dict() as JSON and gives it back through Summary.from_dict().
 """
@@ -11,8 +12,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from corecue.interp import firmware_module
 from corecue.history.sessiondata import CUE_NAMES, State
+from corecue.interp import firmware_module
 
 _coach = firmware_module("belt.coach")
 
@@ -21,7 +22,6 @@ FADE_MIN_JUDGED = 0.5       # share of a window that must be judged for its mean
 # A flagged stretch shorter than this does not end an in-band stretch: the coach's own grace
 # (bad_grace_ms), so one jolt of the cable does not cut the longest brace in two.
 BRIDGE_MS = _coach.DEFAULTS["bad_grace_ms"]
-SECONDS_PER_WEEK = 7 * 86400.0
 
 # Per-frame zones, the coach's numbers (Z_IN 1, Z_UNDER 2, Z_OVER 3); 0 = not judged.
 Z_NONE, Z_IN, Z_UNDER, Z_OVER = _coach.Z_NONE, _coach.Z_IN, _coach.Z_UNDER, _coach.Z_OVER
@@ -53,10 +53,17 @@ class Summary:
     band: tuple                 # (low, target, high) %MVC
     cal_rest: int
     cal_mvc: int
+    first_third_pct: float | None   # in-band % of the judged frames in the run's first third
+    last_third_pct: float | None    # ... and in its last third
 
     def as_dict(self):
+        """Every field, and the derived figures (cues_total, excluded_s, holding) for readers
+        of the JSON; from_dict ignores those."""
         d = asdict(self)
         d["band"] = list(self.band)
+        d["cues_total"] = self.cues_total
+        d["excluded_s"] = self.excluded_s
+        d["holding"] = self.holding
         return d
 
     @classmethod
@@ -71,9 +78,23 @@ class Summary:
         return cls(**kw)
 
     @property
-    def endurance_min(self):
-        """Minutes the brace held: to fade onset, or the whole run when it never faded."""
-        return self.fade_onset_min if self.fade_onset_min is not None else self.run_s / 60.0
+    def cues_total(self):
+        """Every cue the runner felt, of all four kinds (the belt's trailer counts the same)."""
+        return sum(self.cues.values())
+
+    @property
+    def excluded_s(self):
+        """Run time no percentage counts: bad signal, or no effort value."""
+        return self.flagged_s + self.uncalibrated_s
+
+    @property
+    def holding(self):
+        """How the brace held: the last third's in-band % minus the first third's, in points
+        (0: as good at the end as at the start; negative: it sagged). None when a third has
+        nothing judged."""
+        if self.first_third_pct is None or self.last_third_pct is None:
+            return None
+        return self.last_third_pct - self.first_third_pct
 
 
 def run_mask(sd):
@@ -150,6 +171,20 @@ def fade_onset(effort_run, low, frame_ms, window_s=FADE_WINDOW_S, min_judged=FAD
     return m if valid[m * per_min:].any() else None
 
 
+def thirds(z_run):
+    """In-band % of the judged frames in the first and in the last third of the run's frames
+    (z_run: the run's zones in order, Z_NONE where not judged); None for a third with nothing
+    judged, or a run shorter than three frames."""
+    k = len(z_run) // 3
+
+    def pct(part):
+        judged = int((part != Z_NONE).sum())
+        return 100.0 * int((part == Z_IN).sum()) / judged if judged else None
+    if k == 0:
+        return None, None
+    return pct(z_run[:k]), pct(z_run[len(z_run) - k:])
+
+
 def summarize(sd):
     """Summary of one SessionData (docs/analytics.md defines every figure)."""
     def sec(n):                 # frames to seconds, exact to the millisecond
@@ -162,6 +197,7 @@ def summarize(sd):
     counts = np.bincount(z, minlength=4)
     n_judged = int(judged.sum())
     low = sd.band_pm[0] / 10.0
+    first, last = thirds(z[run])
     cues = {name: 0 for name in CUE_NAMES.values()}
     for _, kind, _ in sd.events:
         if kind in CUE_NAMES:
@@ -180,51 +216,5 @@ def summarize(sd):
         mean_effort=float(np.mean(sd.effort[judged], dtype=np.float64)) if n_judged else None,
         fade_onset_min=fade_onset(np.where(judged, sd.effort, np.nan)[run], low, sd.frame_ms),
         cues=cues, band=tuple(float(b) for b in sd.band),
-        cal_rest=int(sd.calibration[0]), cal_mvc=int(sd.calibration[1]))
-
-
-@dataclass
-class TrendPoint:
-    session_id: int
-    start_utc: float | None
-    pct_in_band: float | None
-    endurance_min: float
-    faded: bool
-
-
-@dataclass
-class Trend:
-    points: list                        # TrendPoint per run, oldest first
-    in_band_per_run: float | None       # least-squares slope, percentage points per run
-    in_band_per_week: float | None      # ... per week, over the runs with a start time
-    endurance_per_run: float | None     # minutes per run
-    endurance_per_week: float | None    # minutes per week
-
-    def as_dict(self):
-        return asdict(self)
-
-
-def slope(x, y):
-    """Least-squares slope of y on x over the pairs where both are numbers; None with fewer
-    than two distinct x."""
-    xy = [(float(a), float(b)) for a, b in zip(x, y) if a is not None and b is not None]
-    if len({a for a, _ in xy}) < 2:
-        return None
-    xs, ys = np.array(xy).T
-    xs = xs - xs.mean()
-    return float(np.dot(xs, ys - ys.mean()) / np.dot(xs, xs))
-
-
-def trend(summaries):
-    """Trend over Summary objects: sessions without run time are left out; the rest are taken
-    in start-time order when every one has a start time, else in the order given."""
-    ss = [s for s in summaries if s.run_s > 0]
-    if all(s.start_utc is not None for s in ss):
-        ss.sort(key=lambda s: s.start_utc)
-    pts = [TrendPoint(s.session_id, s.start_utc, s.pct_in_band, s.endurance_min,
-                      s.fade_onset_min is not None) for s in ss]
-    idx = list(range(len(pts)))
-    weeks = [None if p.start_utc is None else p.start_utc / SECONDS_PER_WEEK for p in pts]
-    pib = [p.pct_in_band for p in pts]
-    end = [p.endurance_min for p in pts]
-    return Trend(pts, slope(idx, pib), slope(weeks, pib), slope(idx, end), slope(weeks, end))
+        cal_rest=int(sd.calibration[0]), cal_mvc=int(sd.calibration[1]),
+        first_third_pct=first, last_third_pct=last)

@@ -31,6 +31,9 @@ def connect(folder, create=True):
     current schema. create=False: a StoreError when there is no history yet, and no folder or
     file is made."""
     path = os.path.join(folder, DB_NAME)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise StoreError(f"{folder} is not a folder: --data-dir (or $CORECUE_DATA_DIR) names "
+                         "the folder your history is kept in")
     if not create and not os.path.exists(path):
         raise StoreError(f"no history in {folder} yet: pair a belt and sync a run first")
     try:

@@ -1,40 +1,22 @@
-"""Stored sessions read back: the file decoded and summarized again, and the words every part of
-the companion uses for a session at a glance (its date, its length, one line, the cues that asked
-for something). Sync reports with these, and so do the views."""
-import time
-
-from corecue.history import analytics, sessiondata
+"""Stored sessions read back: the file decoded and summarized again, a stored summary that an
+older companion wrote (without today's figures) made anew from the file, and the one line every
+part of the companion shows for a stored session (history/figures.py words it)."""
+from corecue.history import analytics, figures, sessiondata
 from corecue.history.storeinput import StoreError
 
 
-def when(start_utc):
-    """Local date and time of a session's start, or that it is unknown."""
-    if not start_utc:
-        return "date unknown    "
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(start_utc))
+def line(row, summary):
+    """One line for a stored session: its number, start and figures at a glance."""
+    return f"#{row.id} {figures.when(row.start_utc)}  {figures.one_line(summary)}"
 
 
-def minutes(s):
-    return f"{int(s) // 60}:{int(s) % 60:02d}"
-
-
-def cue_count(summary):
-    """Cues that asked the runner to do something (not the "back in band" acknowledgement)."""
-    return sum(summary.cues.get(k, 0) for k in ("under", "over", "check_sensor"))
-
-
-def line(row):
-    """One line for a stored session: what a runner wants to know at a glance."""
-    s = analytics.Summary.from_dict(row.summary)
-    fade = (f"brace faded from minute {s.fade_onset_min:g}" if s.fade_onset_min is not None
-            else "brace held to the end")
-    band = f"{s.pct_in_band:.0f}% of the run in band" if s.pct_in_band is not None else \
-        "no run judged (uncalibrated or no signal)"
-    kinds = ", ".join(f"{s.cues.get(k, 0)} {w}" for k, w in (
-        ("under", "brace more"), ("over", "ease off"), ("check_sensor", "check sensor"))
-        if s.cues.get(k, 0))
-    return (f"#{row.id} {when(row.start_utc).strip()}  {minutes(row.duration_s)}, {band}, "
-            f"cues: {kinds or 'none'}; {fade}")
+def summary_of(store, row):
+    """The Summary of a stored session: the stored one, or, when it lacks a figure this version
+    computes, the file's summarized again."""
+    try:
+        return analytics.Summary.from_dict(row.summary)
+    except (ValueError, TypeError, KeyError):
+        return load(store, row.id)[2]
 
 
 def load(store, local_id):

@@ -12,7 +12,8 @@ that did not come back, Ctrl-C) are kept in the store and the next sync continue
 import zlib
 
 from corecue.history import analytics, sessiondata
-from corecue.history.sessions import line
+from corecue.history.calibrations import note_belt_calibration
+from corecue.history.sessions import line, summary_of
 from corecue.link.client import BeltError, DownloadError
 
 
@@ -31,6 +32,7 @@ async def sync(conn, store, out=print, progress=None):
     of the sessions stored now. out(line) gets one line per session. A session that cannot be
     stored is said and skipped (the others still sync); SyncError at the end names it."""
     device = conn.device
+    note_belt_calibration(store, device, await conn.belt.config_get())
     entries = await conn.belt.sessions()
     stored, failed = [], []
     for e in entries:
@@ -51,7 +53,8 @@ async def sync(conn, store, out=print, progress=None):
             out(f"session {e.id}: not stored: {err}")
             continue
         stored.append(local)
-        out(line(store.session(local)))
+        row = store.session(local)
+        out(line(row, summary_of(store, row)))
     if not stored and not failed:
         out("nothing new on the belt")
     if failed:

@@ -10,6 +10,11 @@ the challenge and response on the pairing key, and the authenticated channel of 
     pkt = ch.answer(rid, belt_nonce, belt_proof)  # `auth_proof`, once the belt has proved itself
     channel = ch.channel()                        # seal() requests, open() what the belt sends
 
+Over a corecue.link.client.Belt (HELLO done), the same as two calls:
+
+    key = await pair(belt, host_id)               # USB, or inside the belt's pairing window
+    await authenticate(belt, key, host_id)        # every later request and reply sealed
+
 The cryptography is the `cryptography` package's (X25519, HKDF, HMAC, AES-CTR, AES-CMAC); the belt does the
 same in MicroPython (firmware/belt/auth.py, channel.py). The message layouts and labels are the
 firmware's own (belt.auth), so there is one definition of every byte, and both sides are tested
@@ -26,8 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from corecue.link.errors import BeltError
 from corecue.interp import firmware_module
+from corecue.link.errors import BeltError
 
 P = firmware_module("belt.protocol")
 A = firmware_module("belt.auth")
@@ -112,16 +117,20 @@ class Challenge:
     def request(self, rid):
         return _request(A.T_AUTH, rid, self.host_id, self.nonce)
 
-    def answer(self, rid, belt_nonce, belt_proof):
-        """The auth_proof request, only if the belt's proof is right (NotYourBelt otherwise):
-        this computer never proves itself to a belt that does not hold its key."""
+    def prove(self, belt_nonce, belt_proof):
+        """This computer's proof, only if the belt's is right (NotYourBelt otherwise): it never
+        proves itself to a belt that does not hold its key."""
         want, host_proof = proofs(self.key, self.device_id, self.host_id, self.nonce,
                                   bytes(belt_nonce))
         if not _hmac.compare_digest(want, bytes(belt_proof)):
             raise NotYourBelt("the belt did not prove it holds this computer's key (another "
                               "belt with the same name, or it was reset: pair again)")
         self._belt_nonce = bytes(belt_nonce)
-        return _request(A.T_AUTH_PROOF, rid, host_proof)
+        return host_proof
+
+    def answer(self, rid, belt_nonce, belt_proof):
+        """The auth_proof request (see prove)."""
+        return _request(A.T_AUTH_PROOF, rid, self.prove(belt_nonce, belt_proof))
 
     def channel(self):
         if self._belt_nonce is None:
@@ -177,3 +186,30 @@ class Channel:
         head = bytearray(pkt[:P.HEADER_LEN])
         head[1] &= ~P.F_AUTH & 0xFF
         return bytes(head) + self._ctr(self._rx_enc, counter, pkt[P.HEADER_LEN:n])
+
+
+async def pair(belt, host_id):
+    """Pair with the belt over its client (HELLO done) and authenticate at once, which is when
+    the belt keeps the key. Returns the pairing key for the companion to keep."""
+    pairing = Pairing(host_id)
+    (belt_public,), _ = await belt.request("pair", pairing.host_id, pairing.public)
+    key = pairing.key(belt_public, belt.info.device_id)
+    await authenticate(belt, key, host_id)
+    return key
+
+
+async def authenticate(belt, key, host_id):
+    """The challenge and response on the pairing key; from then on the client seals every
+    request and opens every packet from the belt (belt.sealed)."""
+    ch = Challenge(key, belt.info.device_id, host_id)
+    (belt_nonce, belt_proof), _ = await belt.request("auth", ch.host_id, ch.nonce)
+    host_proof = ch.prove(belt_nonce, belt_proof)
+    # The reply to auth_proof is the belt's first sealed packet: the channel opens it, while the
+    # request itself goes plain.
+    belt.sealed = ch.channel()
+    try:
+        await belt.request("auth_proof", host_proof, plain=True)
+    except BaseException:
+        belt.sealed = None
+        raise
+

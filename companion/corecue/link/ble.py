@@ -23,8 +23,8 @@ import struct
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 
-from corecue.link.client import BeltError
 from corecue.interp import firmware_module
+from corecue.link.client import BeltError
 
 P = firmware_module("belt.protocol")
 _gatt = firmware_module("belt.blelink")

@@ -1,15 +1,23 @@
 """Requests and events over one transport: each request gets a request id and waits for the reply
 with that id, while events (live effort, session data, cues) and ERROR packets that answer no
 request go to their subscribers. A dropped link fails whatever is pending and what follows, with
-one LinkLost. corecue.link.client builds the belt's messages on top of this."""
+one LinkLost. corecue.link.client builds the belt's messages on top of this.
+
+Once corecue.link.auth has authenticated the connection (`sealed` set), every request goes sealed
+and every packet from the belt must be; one that is not, or fails its tag or counter, is dropped
+and counted (`refused`)."""
 import asyncio
 
 from corecue.interp import firmware_module
+from corecue.link.auth import ChannelRefused
 from corecue.link.errors import BadReply, BeltError, BeltTimeout, LinkLost, refusal
 from corecue.link.records import Cue, Data, Effort, _record
 
 P = firmware_module("belt.protocol")
 DEFAULT_TIMEOUT = 3.0
+# Every request by name: (type, request format, reply format); the ownership handshake's messages
+# (belt.auth) along with the protocol table's.
+_TABLE = {m[0]: (m[1], m[2], m[3]) for m in P.MESSAGES + firmware_module("belt.auth").MESSAGES}
 
 _EVENTS = {"effort": (Effort, None), "data": (Data, "data"), "cue": (Cue, None)}
 
@@ -19,6 +27,8 @@ class Channel:
         self.transport = transport
         self.timeout = timeout
         self._pending = {}               # request id -> (name, future)
+        self.sealed = None               # once authenticated (corecue.link.auth): seal and open
+        self.refused = 0                 # packets it refused (tag, counter, not sealed)
         self._next_id = 1
         self._subscribers = {name: [] for name in _EVENTS}
         self._subscribers["error"] = []  # ERROR packets that answer no request of ours
@@ -31,6 +41,15 @@ class Channel:
     # -- receiving (called by the transport on the loop's thread) --
 
     def packet_received(self, pkt):
+        if self.sealed is not None and (self.sealed.received or len(pkt) < 2
+                                        or pkt[1] & P.F_AUTH):
+            # Until the belt's first sealed packet (its auth_proof reply) a plain one is still
+            # taken: a refused auth_proof is answered by a plain ERROR.
+            try:
+                pkt = self.sealed.open(pkt)
+            except ChannelRefused:
+                self.refused += 1
+                return
         try:
             t, _flags, req, payload = P.parse(pkt)
         except P.ProtocolError:
@@ -58,12 +77,12 @@ class Channel:
             name, fut = slot
             if fut.done():
                 return
-            if t != P.type_of(name) | P.REPLY:
+            if t != _TABLE[name][0] | P.REPLY:
                 fut.set_exception(BadReply(
                     f"belt answered {name} with a {P.name_of(t) or hex(t)} reply"))
                 return
             try:
-                fut.set_result(P.decode_fields(P.reply_format(t), payload))
+                fut.set_result(P.decode_fields(_TABLE[name][2], payload))
             except P.ProtocolError as e:
                 fut.set_exception(BadReply(f"malformed reply to {name}: {e.message}"))
             return
@@ -108,9 +127,11 @@ class Channel:
                 return rid
         raise BeltError("65535 requests in flight")
 
-    async def _send(self, pkt):
+    async def _send(self, pkt, plain=False):
         if self._lost:
             raise self._lost
+        if self.sealed is not None and not plain:
+            pkt = self.sealed.seal(pkt)
         try:
             await self.transport.send(pkt)
         except BeltError:
@@ -118,20 +139,22 @@ class Channel:
         except OSError as e:
             raise LinkLost(f"cannot send to the belt: {e.strerror or e}") from None
 
-    async def request(self, name, *fields, tail=b"", timeout=None):
+    async def request(self, name, *fields, tail=b"", timeout=None, plain=False):
         """Send a request and wait for its reply: (reply fields, reply tail). A request whose
-        reply format is None (session_ack) is only sent; returns None."""
+        reply format is None (session_ack) is only sent; returns None. Once authenticated every
+        request goes sealed; plain=True sends one as it is (the handshake's last)."""
         if self._lost:
             raise self._lost
         rid = self._new_id()
-        pkt = P.request(name, rid, *fields, tail=tail)
-        if P.reply_format(P.type_of(name)) is None:
-            await self._send(pkt)
+        t, req_fmt, reply_fmt = _TABLE[name]
+        pkt = P.packet(t, rid, P.encode_fields(req_fmt, fields, tail))
+        if reply_fmt is None:
+            await self._send(pkt, plain)
             return None
         fut = asyncio.get_running_loop().create_future()
         self._pending[rid] = (name, fut)
         try:
-            await self._send(pkt)
+            await self._send(pkt, plain)
             wait = self.timeout if timeout is None else timeout
             try:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation

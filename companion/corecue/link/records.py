@@ -7,8 +7,8 @@ commands that show it, without the request machinery.
 """
 from dataclasses import dataclass, field, fields as dc_fields
 
-from corecue.link.errors import BadReply
 from corecue.interp import firmware_module
+from corecue.link.errors import BadReply
 
 P = firmware_module("belt.protocol")
 

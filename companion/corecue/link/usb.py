@@ -21,8 +21,8 @@ import threading
 import serial
 import serial.tools.list_ports
 
-from corecue.link.client import Belt, BeltError, BeltTimeout, DEFAULT_TIMEOUT, LinkLost
 from corecue.interp import firmware_module
+from corecue.link.client import Belt, BeltError, BeltTimeout, DEFAULT_TIMEOUT, LinkLost
 
 framing = firmware_module("belt.framing")
 

@@ -17,8 +17,8 @@ import asyncio
 import os
 import time
 
-from corecue.link.client import BeltError
 from corecue.interp import firmware_module
+from corecue.link.client import BeltError
 
 firmware_module("belt.app")                     # firmware/ and the MicroPython shims on sys.path
 from belt import config as _config  # noqa: E402
@@ -94,6 +94,10 @@ class VirtualBelt:
         except (OSError, ValueError) as e:
             # A flash folder someone has tampered with (a file where a folder should be, ...).
             await self.close()
+            if os.path.exists(os.path.join(self.folder, "flash.img")):
+                raise BeltError(f"{self.folder} keeps its flash in a LittleFS image, as on the "
+                                "ESP32, which only the MicroPython runs can open: use `corecue "
+                                f"virtual serve {self.folder}`, then --port") from None
             why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             where = getattr(e, "filename", None) or self.folder
             raise BeltError(f"{where}: {why}: this virtual belt's flash is damaged") from None

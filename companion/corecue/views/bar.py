@@ -48,14 +48,25 @@ class LinePrinter:
         self._last = None
 
 
-def progress_bar(stream=sys.stderr):
-    """A progress(sid, got, size) that draws one line on a terminal, nothing otherwise."""
+def progress_bar(stream=None):
+    """A progress(sid, got, size) that draws rich's progress bar on a terminal (bytes, speed,
+    time left), nothing otherwise; it ends itself when a download is whole."""
+    stream = stream or sys.stderr
     if not stream.isatty():
         return None
+    from rich.console import Console
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                               TimeRemainingColumn)
+    bars = {}
 
     def show(sid, got, size):
-        pct = 100 * got // size if size else 100
-        bar = "#" * (pct // 5)
-        end = "\n" if got >= size else ""
-        print(f"\rsession {sid} [{bar:<20}] {pct:3d}%", end=end, file=stream, flush=True)
+        if sid not in bars:
+            p = Progress(TextColumn(f"session {sid}"), BarColumn(), DownloadColumn(),
+                         TimeRemainingColumn(), console=Console(file=stream), transient=False)
+            p.start()
+            bars[sid] = (p, p.add_task("download", total=size or 1))
+        p, task = bars[sid]
+        p.update(task, completed=got, total=size or 1)
+        if got >= size:
+            p.stop()
     return show

@@ -86,12 +86,19 @@ def _ids(meta, sd):
             sd.session_id if belt is None else belt)
 
 
-def _band_class(sd):
+def exported_effort(sd):
+    """Effort per frame as exported: NaN (empty, null) where the belt had no value or the frame
+    has a quality flag. A flagged frame's stored number is not a measurement of the brace (a
+    lost electrode reads 0 %), so no export gives it as one."""
+    return np.where(sd.quality != 0, np.nan, sd.effort.astype(np.float64))
+
+
+def _band_class(sd, effort):
     """under / in / over the prescribed band per frame, "" where there is no effort: the
     summary's own rule (analytics.zones, whole 0.1 %MVC as the belt compares)."""
     from corecue.history import analytics as a
     names = {a.Z_NONE: "", a.Z_IN: "in", a.Z_UNDER: "under", a.Z_OVER: "over"}
-    return [names[z] for z in a.zones(sd.effort, sd.band_pm).tolist()]
+    return [names[z] for z in a.zones(effort, sd.band_pm).tolist()]
 
 
 def _csv(items, f):
@@ -111,8 +118,9 @@ def _csv(items, f):
                 # when it came after every frame)
                 j = min(i, len(ms) - 1)
                 cue_at[j] = cue_at.get(j, "") + (";" if j in cue_at else "") + cues[kind]
-        where = _band_class(sd)
-        effort = [_pct(v) for v in sd.effort.astype(float).tolist()]
+        clean = exported_effort(sd)
+        where = _band_class(sd, clean)
+        effort = [_pct(v) for v in clean.tolist()]
         qnames = {q: "+".join(n for bit, n in flags if q & bit) for q in range(16)}
         for i, (t, q, st) in enumerate(zip(ms.tolist(), sd.quality.tolist(), sd.state.tolist())):
             w.writerow((local if local is not None else "", device, belt, i,
@@ -157,7 +165,7 @@ def session_object(meta, sd, summary=None):
         elif kind in cues:
             ev["level"] = arg
         events.append(ev)
-    effort = [None if math.isnan(v) else round(v, 2) for v in sd.effort.astype(float).tolist()]
+    effort = [None if math.isnan(v) else round(v, 2) for v in exported_effort(sd).tolist()]
     return _clean({
         "session": local, "device": device, "belt_session": belt, "status": sd.status,
         "start_utc": None if start is None else iso_utc(start),

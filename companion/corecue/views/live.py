@@ -57,9 +57,12 @@ class View:
         self._cue = word
 
     def summary(self):
-        share = f"{100 * self.in_band // self.judged} % of the time in band" if self.judged \
-            else "no effort measured (is the belt calibrated, and the sensor on?)"
-        return f"{self.frames / 10:.0f} s watched: {share}; cues: {len(self.cues)}"
+        from corecue.history import figures
+        share = (f"{figures.percent(100 * self.in_band / self.judged)} of the time in band"
+                 if self.judged else "no effort measured (is the sensor on?)")
+        n = len(self.cues)
+        return (f"{figures.duration(self.frames / 10)} watched: {share}; "
+                f"{n} cue{'s' if n != 1 else ''}")
 
 
 STALL_S = 5.0               # real seconds without a frame: the belt has stopped sending
@@ -114,10 +117,6 @@ async def watch(conn, seconds, view):
 
 async def live(conn, seconds=60, warmup=False, yes=False, out=print, ask=input):
     cfg = await conn.belt.config_get()
-    st = await conn.belt.status()
-    if not st.calibrated:
-        out("The belt is not calibrated yet: effort cannot be shown as % of your maximum. "
-            "Run `corecue calibrate` first.")
     band = (cfg["low_pm"] / 10, cfg["high_pm"] / 10)
     out(f"Target: brace at about {cfg.get('target_pm', 200) / 10:g} % of your maximum; the band "
         f"is {band[0]:g}-{band[1]:g} % (the | marks on the bar).")

@@ -1,16 +1,14 @@
-"""Pictures of runs: one session (effort against the band, cues, bad signal, the fade) and the
-trend over many. Each is a PNG and a self-contained HTML page (the PNG inlined as a data URI, so
-the page can be mailed or moved alone). Dates are shown in UTC, so a report reads the same
-wherever it is made.
+"""A picture of one run: effort against the band, cues, gaps where the signal was bad, the fade;
+a PNG and a self-contained HTML page (the PNG inlined as a data URI, so the page can be mailed or
+moved alone) with every figure in history/figures.py's words. Times are the computer's local time
+with its zone. views/trendreport.py draws the trend over many runs with the same helpers.
 
-    session_report(sd, summary, out_dir, name=None) -> (png_path, html_path)
-    trend_report([(start_utc, Summary)], out_dir)    -> (png_path, html_path)
+    session_report(sd, summary, out_dir, row=None, force=False) -> (png_path, html_path)
 
-Names are fixed (session-<device>-<belt id>, trend), files are written whole or not at all, and a
-folder that cannot be written is a one-line ReportError.
+Files are named by the history's number (session-<id>), written whole or not at all, never over
+an existing one without force; a folder that cannot be written is a one-line ReportError.
 """
 import base64
-import datetime as _dt
 import html
 import io
 import os
@@ -19,8 +17,10 @@ import re
 import numpy as np
 
 from corecue.history import analytics
-from corecue.views.export import placement_name, write_atomic
+from corecue.history import figures as F
 from corecue.history.sessiondata import State
+from corecue.views import outputs
+from corecue.views.export import placement_name, write_atomic
 
 RUN = State.RUN
 _STATES = {State.IDLE: "idle", State.WARMUP: "warm-up", State.PRIME: "prime", RUN: "run",
@@ -45,12 +45,6 @@ def _plt():
     return plt
 
 
-def _date(start_utc, fmt="%Y-%m-%d %H:%M"):
-    if start_utc is None:
-        return "date unknown"
-    return _dt.datetime.fromtimestamp(start_utc, _dt.timezone.utc).strftime(fmt) + " UTC"
-
-
 def _spans(mask, t, step):
     """(start, width) of every run of True in mask, in the units of t (frames are step long)."""
     m = np.concatenate(([False], np.asarray(mask, bool), [False])).astype(np.int8)
@@ -66,8 +60,14 @@ def session_minute(sd, run, run_min):
     return idx[k] * sd.frame_ms / 60000.0 if k < len(idx) else None
 
 
-def _prepare(out_dir, stem):
+def prepare(out_dir, stem, force=False):
+    """(png path, html path) in out_dir, made if new; ReportError when either file is there
+    already (without force) or the folder cannot be written."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "report"
+    try:
+        outputs.check_folder(out_dir, [stem + ".png", stem + ".html"], force)
+    except outputs.OutputError as e:
+        raise ReportError(str(e)) from None
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -77,7 +77,7 @@ def _prepare(out_dir, stem):
     return os.path.join(out_dir, stem + ".png"), os.path.join(out_dir, stem + ".html")
 
 
-def _save(fig, png, page_html_from_png, html_path):
+def save(fig, png, page_html_from_png, html_path):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
     _plt().close(fig)
@@ -88,7 +88,7 @@ def _save(fig, png, page_html_from_png, html_path):
     return png, html_path
 
 
-def _page(title, b64, rows, extra=""):
+def page(title, b64, rows, extra=""):
     esc = html.escape
     trs = "\n".join("<tr><th>%s</th><td>%s</td></tr>" % (esc(k), esc(v)) for k, v in rows)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -100,27 +100,24 @@ def _page(title, b64, rows, extra=""):
             "</body></html>\n" % (esc(title), esc(title), b64, esc(title), trs, extra))
 
 
-def _minutes(s):
-    return "-" if s is None else "%.1f min" % (s / 60.0)
+def drawn_effort(sd):
+    """Effort as the picture draws it: NaN (a gap in the line) where a frame has a quality flag
+    or no value, so bad signal is never drawn as a number."""
+    effort = sd.effort.astype(float)
+    return np.where(sd.quality != 0, np.nan, effort)
 
 
-def _pct_text(pct):
-    return "nothing judged" if pct is None else "%.0f %% of the run in band" % pct
-
-
-def _cue_text(cues):
-    return ", ".join("%d %s" % (n, k.replace("_", " ")) for k, n in cues.items() if n) or "none"
-
-
-def session_report(sd, summary, out_dir, name=None):
-    """The run as a picture and a page; returns (png_path, html_path)."""
-    stem = name or ("session-%s-%d" % (sd.device, sd.session_id) if sd.device
-                    else "session-%d" % sd.session_id)
-    png, page = _prepare(out_dir, stem)
+def session_report(sd, summary, out_dir, row=None, force=False):
+    """The run as a picture and a page; returns (png_path, html_path). row: the stored
+    session (its history number names the files and the title), None for a file alone."""
+    local = getattr(row, "id", None)
+    stem = "session-%d" % local if local is not None else (
+        "session-%s-%d" % (sd.device, sd.session_id) if sd.device else "session-%d" % sd.session_id)
+    png, page_path = prepare(out_dir, stem, force)
     plt = _plt()
     t = sd.times_s() / 60.0
     step = sd.frame_ms / 60000.0
-    effort = sd.effort.astype(float)
+    effort = drawn_effort(sd)
     run = analytics.run_mask(sd)
     low, target, high = sd.band
     fig, ax = plt.subplots(figsize=(13, 5.5))
@@ -170,95 +167,33 @@ def session_report(sd, summary, out_dir, name=None):
     ax.set_ylabel("bracing effort (% of your maximal brace)")
     ax.grid(alpha=0.25)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5, frameon=False)
-    title = "Session %d, %s" % (sd.session_id, _date(sd.start_utc))
-    ncue = sum(summary.cues.values())
-    ax.set_title("%s: %s, %d cues (%s)" % (title, _pct_text(summary.pct_in_band), ncue,
-                                           _cue_text(summary.cues)), fontsize=11)
+    start = getattr(row, "start_utc", None) or sd.start_utc
+    title = ("Session %d (belt session %d), %s" % (local, sd.session_id, F.when(start))
+             if local is not None else "Belt session %d, %s" % (sd.session_id, F.when(start)))
+    title += ": %s, %s" % (F.in_band(summary), F.cue_count(summary))
+    ax.set_title(title, fontsize=11)
     fig.tight_layout()
     cal = sd.calibration
+    judged = "-" if summary.pct_in_band is None else "%s of the judged run" % F.percent(
+        summary.pct_in_band)
     rows = [
-        ("start", _date(sd.start_utc)), ("device", sd.device or "-"),
+        ("start", F.when(start)), ("device", sd.device or "-"),
         ("belt session", str(sd.session_id)), ("file", sd.status),
-        ("duration", _minutes(summary.duration_s)), ("run", _minutes(summary.run_s)),
-        ("judged (run, good signal)", _minutes(summary.judged_s)),
-        ("in band", "%s (%s)" % (_minutes(summary.in_band_s), "-" if summary.pct_in_band is None
-                                 else "%.1f %% of judged" % summary.pct_in_band)),
-        ("under the band", _minutes(summary.under_s)), ("over the band", _minutes(summary.over_s)),
-        ("bad signal", _minutes(summary.flagged_s)),
-        ("longest in band", _minutes(summary.longest_in_band_s)),
+        ("length", F.duration(summary.duration_s)), ("run", F.duration(summary.run_s)),
+        ("judged (run, good signal)", F.duration(summary.judged_s)),
+        ("in band", "%s (%s)" % (F.duration(summary.in_band_s), judged)),
+        ("under the band", F.duration(summary.under_s)),
+        ("over the band", F.duration(summary.over_s)),
+        ("bad signal, left out", F.duration(summary.excluded_s)),
+        ("longest in band", F.duration(summary.longest_in_band_s)),
         ("mean effort", "-" if summary.mean_effort is None else "%.1f %%MVC" % summary.mean_effort),
-        ("fade onset", "none" if fade is None else "%g min into the run" % fade),
-        ("cues", _cue_text(summary.cues)),
+        ("fade", F.fade(summary)),
+        ("holding (last third against first)", "%s against %s in band (%s)" % (
+            F.percent(summary.last_third_pct), F.percent(summary.first_third_pct),
+            F.holding(summary))),
+        ("cues", F.cues(summary)),
         ("band", "%g / %g / %g %%MVC (low / target / high)" % (low, target, high)),
         ("sensor mode", sd.mode), ("calibration", "rest %d, MVC %d (sensor units)" % cal),
         ("electrode placement", "%d: %s" % (sd.placement, placement_name(sd.placement))),
     ]
-    return _save(fig, png, lambda b64: _page(title, b64, rows), page)
-
-
-def _line(x, y, slope):
-    """The least-squares line with the given slope through the points where y is a number."""
-    ok = ~np.isnan(y)
-    return np.mean(y[ok]) + slope * (x - np.mean(x[ok]))
-
-
-def trend_report(rows, out_dir):
-    """Time in band and endurance per run, oldest first, with their trend lines (analytics.trend:
-    runs without run time are left out)."""
-    from dataclasses import replace
-    rows = list(rows)
-    if not rows:
-        raise ReportError("no sessions to show a trend of")
-    tr = analytics.trend([replace(s, start_utc=t) for t, s in rows])
-    pts = tr.points
-    if not pts:
-        raise ReportError("no run time in the %d session(s) given: no trend to show" % len(rows))
-    png, page = _prepare(out_dir, "trend")
-    plt = _plt()
-    x = np.arange(1, len(pts) + 1, dtype=float)
-    pct = np.array([np.nan if p.pct_in_band is None else p.pct_in_band for p in pts], float)
-    endur = np.array([p.endurance_min for p in pts], float)
-    faded = np.array([p.faded for p in pts], bool)
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 7.5), sharex=True)
-    a1.plot(x, pct, "o", color=_RUNC, label="time in band")
-    if faded.any():
-        a2.plot(x[faded], endur[faded], "o", color="#b03a2e", label="brace faded after")
-    if not faded.all():
-        a2.plot(x[~faded], endur[~faded], "o", mfc="white", color=_TARGET,
-                label="held to the end of the run")
-    slopes = []
-    for ax, y, k, unit, what in ((a1, pct, tr.in_band_per_run, "points", "time in band"),
-                                 (a2, endur, tr.endurance_per_run, "min", "endurance")):
-        if k is not None:
-            slopes.append((what + " trend", "%+.2f %s per run" % (k, unit)))
-            ax.plot(x, _line(x, y, k), "--", color="0.35", label="trend: " + slopes[-1][1])
-        ax.grid(alpha=0.25)
-        ax.legend(loc="best", fontsize=9)
-    for what, k, unit in (("time in band", tr.in_band_per_week, "points"),
-                          ("endurance", tr.endurance_per_week, "min")):
-        if k is not None:
-            slopes.append((what + " per week", "%+.2f %s per week" % (k, unit)))
-    a1.set_ylabel("time in band (% of judged run time)")
-    a1.set_ylim(0, 100)
-    a2.set_ylabel("endurance (minutes)")
-    a2.set_ylim(0, max(endur.max() * 1.15, 1))
-    a2.set_xlabel("run")
-    every = -(-len(pts) // 15)          # at most ~15 labels, however many runs
-    a2.set_xticks(x[::every], ["%d\n%s" % (i, _date(p.start_utc, "%d %b")[:6]
-                                            if p.start_utc is not None else "")
-                               for i, p in zip(x.astype(int), pts)][::every], fontsize=8)
-    title = "Trend over %d run%s, %s to %s" % (len(pts), "s" * (len(pts) > 1),
-                                                _date(pts[0].start_utc, "%Y-%m-%d"),
-                                                _date(pts[-1].start_utc, "%Y-%m-%d"))
-    a1.set_title(title, fontsize=11)
-    fig.tight_layout()
-    table = slopes or [("trend", "one run: no trend yet")]
-    esc = html.escape
-    body = "".join(
-        "<tr><td>%d</td><td>%s</td><td>%d</td><td>%s</td><td>%.1f min%s</td></tr>\n"
-        % (i, esc(_date(p.start_utc)), p.session_id,
-           "-" if p.pct_in_band is None else "%.1f %%" % p.pct_in_band, p.endurance_min,
-           "" if p.faded else " (held)") for i, p in enumerate(pts, 1))
-    extra = ("<h2>Runs</h2>\n<table>\n<tr><th>run</th><th>start</th><th>belt session</th>"
-             "<th>in band</th><th>endurance</th></tr>\n%s</table>\n" % body)
-    return _save(fig, png, lambda b64: _page(title, b64, table, extra), page)
+    return save(fig, png, lambda b64: page(title, b64, rows), page_path)

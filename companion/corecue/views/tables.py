@@ -1,17 +1,20 @@
-"""The runner's history, from the store alone (no belt needed): `corecue sessions`, `show ID`,
-`report ID | --trend`, `export ID | --all`. Figures come from corecue.history.analytics
-(docs/analytics.md); the table reads only the stored summaries, never the session bytes."""
-from corecue.history import analytics
-from corecue.history.sessions import cue_count, load, minutes, when
+"""The runner's history as text and JSON, from the store alone (no belt needed): `corecue
+sessions` and `show ID`. The figures are history/analytics.py's, worded by history/figures.py;
+the table reads the stored summaries, not the session bytes (an old summary is made anew)."""
+import sys
+
+from corecue.history import figures as F
+from corecue.history.sessions import load, summary_of
 from corecue.history.storeinput import StoreError
+from corecue.views.export import iso_utc, placement_name
 
-
-def _pct(v):
-    return "-" if v is None else f"{v:.0f}%"
+SESSION_COLUMNS = ("id", "start", "length", "run", "in band", "longest", "cues", "fade",
+                   "left out", "belt")
 
 
 def table(rows):
-    """Aligned text table: list of tuples of strings, the first the header."""
+    """Aligned text table: a list of tuples of strings, the first the header. Columns whose
+    cells start with a digit (or +/-) are right-aligned."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for r in rows:
@@ -20,51 +23,95 @@ def table(rows):
     return "\n".join(out)
 
 
+def session_cells(row, s):
+    fade = "-" if s.fade_onset_min is None else f"min {s.fade_onset_min}"
+    return (str(row.id), F.when(row.start_utc), F.duration(s.duration_s), F.duration(s.run_s),
+            F.percent(s.pct_in_band), F.duration(s.longest_in_band_s), str(s.cues_total), fade,
+            F.duration(s.excluded_s), f"{row.device[-4:].upper()}#{row.belt_sid}")
+
+
+def session_rows(store, device=None):
+    """[(row, Summary)] of the stored sessions, oldest first."""
+    return [(r, summary_of(store, r)) for r in store.sessions(device)]
+
+
 def sessions_table(store, device=None):
-    rows = store.sessions(device)
+    """The history as rows of cells (header first), or a sentence when there is none."""
+    rows = session_rows(store, device)
     if not rows:
         return "no sessions stored yet: run `corecue sync` after a run"
-    lines = [("id", "date", "duration", "run", "in band", "cues", "fade onset", "belt")]
-    for r in rows:
-        s = analytics.Summary.from_dict(r.summary)
-        fade = "-" if s.fade_onset_min is None else f"minute {s.fade_onset_min}"
-        lines.append((str(r.id), when(r.start_utc), minutes(r.duration_s), minutes(s.run_s),
-                      _pct(s.pct_in_band), str(cue_count(s)), fade,
-                      f"{r.device[-4:].upper()}#{r.belt_sid}"))
-    return table(lines)
+    return [SESSION_COLUMNS] + [session_cells(r, s) for r, s in rows]
 
 
-def show(store, local_id, placement_name=None):
+def print_table(rows, stream=None):
+    """Rows of cells as a table: drawn by rich on a terminal, plain aligned text otherwise (a
+    pipe, a file, a test), so scripts read the same columns every time."""
+    stream = stream or sys.stdout
+    if isinstance(rows, str):
+        print(rows, file=stream)
+        return
+    if not stream.isatty():
+        print(table(rows), file=stream)
+        return
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(*rows[0], header_style="bold", box=None, pad_edge=False)
+    for r in rows[1:]:
+        t.add_row(*r)
+    Console(file=stream).print(t)
+
+
+def session_json(row, s):
+    """One stored session for --json: its ids and start (UTC, and local as shown), and every
+    figure unrounded (Summary.as_dict(), docs/analytics.md)."""
+    start = None if row.start_utc is None else iso_utc(int(round(row.start_utc * 1000)))
+    return {"session": row.id, "device": row.device, "belt_session": row.belt_sid,
+            "start_utc": start, "start_local": F.when(row.start_utc), "figures": s.as_dict()}
+
+
+def sessions_json(store, device=None):
+    return {"sessions": [session_json(r, s) for r, s in session_rows(store, device)]}
+
+
+def show(store, local_id):
     row, sd, s = load(store, local_id)
     low, target, high = s.band
+    judged = ("nothing judged" if s.pct_in_band is None else
+              f"{F.duration(s.in_band_s)} in band, {F.percent(s.pct_in_band)} of the judged run "
+              f"({F.duration(s.judged_s)})")
+    t = sd.trailer
     lines = [
-        f"session {row.id}: belt {row.device} session {row.belt_sid}, {when(row.start_utc)}",
-        f"  length {minutes(s.duration_s)}, of which run {minutes(s.run_s)}"
+        f"session {row.id} (belt session {row.belt_sid}), {F.when(row.start_utc)}, "
+        f"belt {row.device}",
+        f"  length {F.duration(s.duration_s)}, run {F.duration(s.run_s)}"
         + ("" if s.run_from_states else " (no run-flow states: the whole session counted)"),
         f"  band {low:g}-{high:g} %MVC (target {target:g}); mean effort "
         + ("-" if s.mean_effort is None else f"{s.mean_effort:.1f} %MVC"),
-        f"  in band {minutes(s.in_band_s)} ({_pct(s.pct_in_band)} of the judged run), under "
-        f"{minutes(s.under_s)}, over {minutes(s.over_s)}; signal flagged {minutes(s.flagged_s)}",
-        f"  longest stretch in band: {minutes(s.longest_in_band_s)}",
-        "  brace faded from minute %d of the run" % s.fade_onset_min if s.fade_onset_min is not None
-        else "  the brace held to the end of the run",
-        "  cues: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.cues.items()),
-        f"  sensor {s.mode}, electrode placement {placement_name or s.placement}, calibration "
-        f"rest {s.cal_rest} / maximum {s.cal_mvc}",
+        f"  {judged}; under {F.duration(s.under_s)}, over {F.duration(s.over_s)}",
+        f"  {F.left_out(s)}",
+        f"  longest stretch in band {F.duration(s.longest_in_band_s)}; brace {F.fade(s)}",
+        f"  holding: last third {F.percent(s.last_third_pct)} in band against "
+        f"{F.percent(s.first_third_pct)} in the first ({F.holding(s)})",
+        f"  {F.cues(s)}",
+        f"  sensor {s.mode}, electrode placement {s.placement} ({placement_name(s.placement)}), "
+        f"calibration rest {s.cal_rest} / maximum {s.cal_mvc}",
         f"  file: {row.size} bytes, {sd.status}, CRC32 {row.crc:08x}",
     ]
+    if t:
+        # The belt's own trailer counts the whole file and judges flagged frames too
+        # (docs/analytics.md, where the companion and the belt differ).
+        counted = t["in_band"] + t["under"] + t["over"]
+        belt_pct = 100.0 * t["in_band"] / counted if counted else None
+        lines.append(f"  the belt's own count, over the whole file (warm-up, lie-down and bad "
+                     f"signal too): "
+                     f"{F.percent(belt_pct)} in band, {t['cues']} cues")
     return "\n".join(lines)
 
 
-def trend_text(store, device=None):
-    rows = store.sessions(device)
-    summaries = [analytics.Summary.from_dict(r.summary) for r in rows]
-    if not summaries:
-        raise StoreError("no sessions stored yet: run `corecue sync` after a run")
-    t = analytics.trend(summaries)
-    out = [f"{len(t.points)} runs"]
-    if t.in_band_per_run is not None:
-        out.append(f"time in band: {t.in_band_per_run:+.1f} points per run")
-    if t.endurance_per_run is not None:
-        out.append(f"endurance (minutes the brace holds): {t.endurance_per_run:+.1f} per run")
-    return "; ".join(out)
+def show_json(store, local_id):
+    row, _, s = load(store, local_id)
+    return session_json(row, s)
+
+
+def no_sessions():
+    raise StoreError("no sessions stored yet: run `corecue sync` after a run")
