@@ -1,10 +1,13 @@
 """Runs every firmware test module under both interpreters: the MicroPython unix port (the real
 interpreter the belt runs) and CPython (through the thin shims in corecue/twin/mpshim). Each must pass
 on both, and the figures the tests record must be identical on both."""
+import atexit
 import glob
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -14,6 +17,10 @@ HERE = os.path.dirname(__file__)
 RUNNER = os.path.join(HERE, "firmware", "fwtest.py")
 MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(HERE, "firmware", "test_*.py")))
 _cache = {}
+# The firmware tests keep their flash folders under $TMPDIR; a folder of this run's own keeps two
+# suites on one machine (two checkouts, or CI beside a developer) from clearing each other's.
+_TMP = tempfile.mkdtemp(prefix="corecue-fwtest-")
+atexit.register(shutil.rmtree, _TMP, True)
 
 
 def _run(interp, module):
@@ -23,7 +30,8 @@ def _run(interp, module):
             cmd = [micropython_path(), "-X", "heapsize=8M", RUNNER, module]
         else:
             cmd = [sys.executable, RUNNER, module]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        env = dict(os.environ, TMPDIR=_TMP)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
         _cache[key] = p
     return _cache[key]
 

@@ -1,5 +1,6 @@
-"""corecue.history.analytics on sessions with known answers, written by the firmware's SessionWriter and
-decoded by corecue.history.sessiondata; the in-band counts checked against the belt's own coach."""
+"""corecue.history.analytics on sessions with known answers, written by the firmware's
+SessionWriter and decoded by corecue.history.sessiondata; the in-band counts checked against the
+belt's own coach."""
 import dataclasses
 import json
 

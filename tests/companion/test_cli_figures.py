@@ -34,6 +34,7 @@ def known(tmp_path, monkeypatch, capsys, utc):
     monkeypatch.setenv("CORECUE_DATA_DIR", str(tmp_path / "history"))
     belt = str(tmp_path / "belt")
     put_runs(belt, [KNOWN])
+    assert corecue(capsys, "--virtual", belt, "pair")[0] == 0
     code, out, err = corecue(capsys, "--virtual", belt, "sync")
     assert code == 0, err
     return belt, out
@@ -123,6 +124,7 @@ def test_trend_needs_enough_runs_over_enough_days(tmp_path, monkeypatch, capsys,
     monkeypatch.setenv("CORECUE_DATA_DIR", str(tmp_path / "history"))
     belt = str(tmp_path / "belt")
     put_runs(belt, [KNOWN, KNOWN], walls=[WALL, WALL + 3600])
+    assert corecue(capsys, "--virtual", belt, "pair")[0] == 0
     assert corecue(capsys, "--virtual", belt, "sync")[0] == 0
     code, out, _ = corecue(capsys, "report", "--trend", "-o", str(tmp_path / "rep"))
     assert code == 0 and "not enough runs yet" in out
@@ -144,6 +146,7 @@ def test_trend_of_the_brace_holding(tmp_path, monkeypatch, capsys, utc):
     belt = str(tmp_path / "belt")
     put_runs(belt, [holding_run(k) for k in range(5)], walls=[WALL + 7 * 86400 * k
                                                              for k in range(5)])
+    assert corecue(capsys, "--virtual", belt, "pair")[0] == 0
     assert corecue(capsys, "--virtual", belt, "sync")[0] == 0
     code, out, _ = corecue(capsys, "report", "--trend", "-o", str(tmp_path / "rep"))
     assert code == 0, out

@@ -70,6 +70,7 @@ def history(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CORECUE_DATA_DIR", str(tmp_path / "history"))
     d = str(tmp_path / "belt")
     put_runs(d, [KNOWN])
+    assert corecue(capsys, "--virtual", d, "pair")[0] == 0
     assert corecue(capsys, "--virtual", d, "sync")[0] == 0
     return d
 
@@ -108,6 +109,13 @@ def test_a_mistyped_belt_folder_is_an_error_not_a_new_belt(history, capsys, tmp_
     code, _, err = corecue(capsys, "--virtual", str(tmp_path / "blet"), "status")
     assert code == 2 and one_line(err) and "pair" in err
     assert not (tmp_path / "blet").exists()
+
+
+def test_a_mistyped_history_folder_is_an_error_not_a_new_history(history, capsys, tmp_path):
+    code, _, err = corecue(capsys, "--data-dir", str(tmp_path / "histroy"), "--virtual",
+                           history, "sync")
+    assert code == 2 and one_line(err) and "corecue pair" in err
+    assert not (tmp_path / "histroy").exists()
 
 
 # -- 8: errors, exit codes and the next step --------------------------------------------------

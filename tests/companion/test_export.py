@@ -1,5 +1,5 @@
-"""corecue.views.export: CSV and JSON of sessions written by the firmware's own SessionWriter, stored in
-and read back from the companion's store."""
+"""corecue.views.export: CSV and JSON of sessions written by the firmware's own SessionWriter,
+stored in and read back from the companion's store."""
 import ast
 import csv
 import datetime as dt

@@ -1,5 +1,5 @@
-"""corecue.views.report: the session picture and page, and the trend over runs, made from session files
-written by the firmware's own SessionWriter. test_export.py builds its sessions with run_bytes()
+"""corecue.views.report: the session picture and page, and the trend over runs, made from session
+files written by the firmware's own SessionWriter. test_export.py builds its sessions with run_bytes()
 from here."""
 import base64
 import types

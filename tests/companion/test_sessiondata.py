@@ -1,5 +1,5 @@
-"""corecue.history.sessiondata: session files written by the firmware's own SessionWriter, decoded into
-arrays. test_analytics.py builds its sessions with session_bytes() from here."""
+"""corecue.history.sessiondata: session files written by the firmware's own SessionWriter, decoded
+into arrays. test_analytics.py builds its sessions with session_bytes() from here."""
 import io
 
 import numpy as np

@@ -22,10 +22,18 @@ class Refused(Exception):
     recording refused, a belt not calibrated for a live view): one line, exit status 1."""
 
 
-def open_history(args, create=True):
+def open_history(args, create=True, new=False):
     """The history the options name. create=False for commands that only read it: a mistyped
-    --data-dir must not leave an empty history behind."""
-    from corecue.history.store import open_store
+    --data-dir must not leave an empty history behind. A command that writes makes a new
+    history only in a folder that exists, or in the user data folder; a folder typed
+    (--data-dir, $CORECUE_DATA_DIR) that does not exist is made only by pair (new)."""
+    from corecue.history.database import ENV_VAR, data_dir
+    from corecue.history.store import StoreError, open_store
+    typed = getattr(args, "data_dir", None) or os.environ.get(ENV_VAR)
+    folder = data_dir(getattr(args, "data_dir", None))
+    if create and typed and not new and not os.path.exists(folder):
+        raise StoreError(f"no history in {folder}: check --data-dir (or ${ENV_VAR}), or start "
+                         "one there with `corecue pair`")
     return open_store(getattr(args, "data_dir", None), create=create)
 
 

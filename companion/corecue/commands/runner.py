@@ -26,7 +26,7 @@ def _scan(args):
 
 def _pair(args):
     from corecue.commands import pairing
-    store = open_history(args)
+    store = open_history(args, new=True)
 
     @uses_store
     async def command(conn, a, s):

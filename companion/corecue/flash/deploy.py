@@ -4,9 +4,9 @@
     actions = plan(built, listing)          # what to copy and remove; pure, never touches data
     report = flash("/dev/ttyACM0")          # build, list the belt, carry out the plan, restart
 
-Which files go and how they are compiled is corecue.flash.manifest (firmware/manifest.txt, mpy-cross;
-no device involved, re-exported here); this module is the device half: the mpremote command
-lines, the plan, the checks of the device and the flash itself.
+Which files go and how they are compiled is corecue.flash.manifest (firmware/manifest.txt,
+mpy-cross; no device involved, re-exported here); this module is the device half: the mpremote
+command lines, the plan, the checks of the device and the flash itself.
 
 Two mpremote runs. The first interrupts the running firmware (Ctrl-C, then a soft reset in raw
 REPL mode, which stops the sampling timer and the motor and does not start main.py again) and

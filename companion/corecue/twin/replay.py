@@ -1,8 +1,8 @@
 """`corecue replay`: the exact firmware signal chain over CSV recordings.
 
 The CSVs are checked here (one-line errors), then the samples go to the firmware's own code,
-run by the chosen interpreter (companion/corecue/fwhost/replay_main.py), and its frames come back
-as OUT.csv: t_ms,effort_pct,quality at 10 Hz."""
+run by the chosen interpreter (twin/fwhost/replay_main.py), and its frames come back as OUT.csv:
+t_ms,effort_pct,quality at 10 Hz."""
 import array
 import os
 import subprocess
