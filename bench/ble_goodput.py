@@ -1,7 +1,7 @@
 """Downloading a one-hour session over Bluetooth LE: the real firmware (belt.blelink on the sim
 board) and the companion's bleak transport, joined by the emulated radio (corecue.twin.radio), at
-the negotiated MTU. For each window size, in the same run: session bytes / notification payload bytes
-(the share of the link's notification capacity that is session data), the round trips (acks
+the negotiated MTU. For each window size, in the same run: session bytes / notification payload
+bytes (the share of the link's notification capacity that is session data), the round trips (acks
 the belt had to wait for), the notifications NimBLE's buffers refused (ENOMEM, sent again) and
 the time the download took on the emulated air (its connection events and air time:
 corecue.twin.radio.airtime; the connection interval is Bumble's). Then an estimate of the time on
