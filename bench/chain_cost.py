@@ -3,8 +3,9 @@ ESP32-sized heap, against a plain-Python float implementation of the same chain 
 
     .venv/bin/python bench/chain_cost.py [--runs 5]
 
-Prints the median over runs. Allocation is micropython.mem_total() (bytes allocated since start,
-whatever the collector freed since) before and after the timed loop."""
+Each run times 10 passes over 10 s of samples and keeps the fastest pass (the least disturbed on
+a shared machine); the table is the median over runs. Allocation is micropython.mem_total()
+(bytes allocated since start, whatever the collector freed since) before and after the passes."""
 import argparse
 import os
 import statistics
@@ -29,12 +30,13 @@ def main():
             rows[name].append((float(us), float(b)))
     med = {k: (statistics.median(u for u, _ in v), statistics.median(b for _, b in v))
            for k, v in rows.items()}
-    print(f"MicroPython unix port, -X heapsize=128k, median of {args.runs} runs, 100,000 samples each")
+    print(f"MicroPython unix port, -X heapsize=128k, median of {args.runs} runs of the fastest of 10 "
+          "passes over 10,000 samples")
     print("| emg_raw chain | us per sample | bytes allocated per sample |")
     print("|---|---|---|")
-    print(f"| firmware (viper front end, integer frame math) | {med['firmware'][0]:.4f} | "
+    print(f"| firmware (viper kernel and frame, native rhythm and law) | {med['firmware'][0]:.4f} | "
           f"{med['firmware'][1]:.3f} |")
-    print(f"| plain-Python floats, same chain | {med['float'][0]:.4f} | {med['float'][1]:.3f} |")
+    print(f"| plain-Python floats, the previous chain | {med['float'][0]:.4f} | {med['float'][1]:.3f} |")
     print(f"ratio float / firmware: {med['float'][0] / med['firmware'][0]:.0f}x")
     return 0
 

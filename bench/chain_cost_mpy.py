@@ -17,7 +17,9 @@ REPS = 10
 
 
 def signal():
-    buf = array("H", [0] * (N_BLOCKS * 100))
+    buf = array("H")
+    for _ in range(N_BLOCKS):             # in pieces: a 10,000-item list would not fit the heap
+        buf.extend(array("H", [0] * 100))
     s = 12345
     for i in range(len(buf)):
         s = (s * 1103515245 + 12345) & 0x7FFFFFFF
@@ -26,18 +28,21 @@ def signal():
 
 
 def timed(chain, buf):
-    """Warm the chain up (fill its window), then time REPS passes over buf and count the bytes
-    the heap handed out meanwhile. Returns (microseconds, bytes)."""
+    """Warm the chain up (fill its window), then time REPS passes over buf, and count the bytes
+    the heap handed out meanwhile. Returns (fastest pass in microseconds, bytes per pass): on a
+    shared machine the fastest pass is the one least disturbed by other work."""
     for start in range(0, len(buf), 100):
         chain.push_block(buf, start)
     gc.collect()
     before = micropython.mem_total()
-    t0 = time.ticks_us()
+    best = None
     for rep in range(REPS):
+        t0 = time.ticks_us()
         for start in range(0, len(buf), 100):
             chain.push_block(buf, start)
-    dt = time.ticks_diff(time.ticks_us(), t0)
-    return dt, micropython.mem_total() - before
+        dt = time.ticks_diff(time.ticks_us(), t0)
+        best = dt if best is None or dt < best else best
+    return best, (micropython.mem_total() - before) / REPS
 
 
 def firmware_chain():
@@ -47,8 +52,8 @@ def firmware_chain():
 
 
 class FloatChain:
-    """The same chain in plain Python floats: first difference, rectify, block mean, the same
-    weighted window, the quadrature law."""
+    """The named baseline: the previous firmware chain written in plain Python floats (first
+    difference, rectify, block mean, a weighted 0.7 s window, the quadrature law)."""
     W = (12, 11, 15, 8, 7, 6, 5)
 
     def __init__(self, rest, mvc):
@@ -73,7 +78,7 @@ class FloatChain:
 
 
 buf = signal()
-samples = len(buf) * REPS
+samples = len(buf)
 fw_us, fw_bytes = timed(firmware_chain(), buf)
 fl_us, fl_bytes = timed(FloatChain(5.0, 312.0), buf)
 print("firmware %.4f us/sample %.3f bytes/sample" % (fw_us / samples, fw_bytes / samples))

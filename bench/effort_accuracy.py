@@ -45,9 +45,21 @@ def hp30_window(x):
     return np.convolve(blocks, np.ones(7) / 7)[:n]
 
 
+def mean_step(x):
+    """The previous firmware level: mean |first difference| per 100 ms block over its weighted
+    0.7 s stride window, with the quadrature law. It weights high frequencies."""
+    d = np.abs(np.diff(np.concatenate([[x[0]], x])))
+    n = len(d) // 100
+    blocks = d[:n * 100].reshape(n, 100).mean(1)
+    return np.convolve(blocks, np.array([12, 11, 15, 8, 7, 6, 5]) / 64.0)[:n]
+
+
 BASELINES = {"textbook 20-450 Hz, rectify, 6 Hz low-pass": (textbook, "linear"),
              "1 s moving RMS (20-450 Hz)": (moving_rms, "linear"),
-             "30 Hz high-pass + 0.7 s boxcar, quadrature": (hp30_window, "quadrature")}
+             "30 Hz high-pass + 0.7 s boxcar, quadrature": (hp30_window, "quadrature"),
+             "previous firmware: mean \\|first difference\\|, 0.7 s stride window": (mean_step,
+                                                                                 "quadrature")}
+SHIFTS = (0.75, 0.85, 1.0, 1.15)
 
 
 def calibrate_baseline(env_fn, cal_adc, cal_phases):
@@ -126,7 +138,39 @@ def main():
               f"{np.mean(lat[k]):.2f} / {np.max(lat[k]):.2f} |")
     print(f"firmware frames flagged for quality: {100 * np.mean(flagged):.1f}% "
           "(they are included in the scores above)")
+    spectral_shift(args, cal_adc, cal_phases, names[0], cal_base)
     return 0
+
+
+def spectral_shift(args, cal_adc, cal_phases, fw_name, cal_base):
+    """A steady 20 % brace for 60 s while running, with the EMG spectrum scaled along the
+    frequency axis (0.75: median frequency 25 % down, as in a fatiguing muscle), amplitude
+    unchanged: the mean effort each chain reads, and its change from the unshifted spectrum in
+    % of the reading (target: within 5 % for -25 % .. +15 %). Frames after the first 10 s."""
+    n = 60 * FS
+    e = np.full(n, 20.0)
+    means = {k: [] for k in [fw_name] + list(BASELINES)}
+    for sc in SHIFTS:
+        got = {k: [] for k in means}
+        for seed in range(args.seeds):
+            x = synth.render(e, np.ones(n, bool), np.full(n, 160.0), np.full(n, 170.0),
+                             seed=500 + seed, spectrum=sc)
+            r = run_chain("emg_raw", cal_adc, cal_phases, x, args.interpreter)
+            got[fw_name].append(np.mean([v for v, _ in r.frames][100:]) / 10.0)
+            for k, (fn, law) in BASELINES.items():
+                got[k].append(np.mean(effort(fn(x.astype(float)), *cal_base[k], law)[100:]))
+        for k in means:
+            means[k].append(np.mean(got[k]))
+    i0 = SHIFTS.index(1.0)
+    print()
+    print(f"Spectral shift at a constant 20 % brace ({args.seeds} runs of 60 s each): mean "
+          "effort (%MVC), and its change from the unshifted spectrum in % of the reading")
+    print("| chain | " + " | ".join(f"{(sc - 1) * 100:+.0f} %" for sc in SHIFTS) + " |")
+    print("|---|" + "---|" * len(SHIFTS))
+    for k, m in means.items():
+        cells = [f"{v:.2f}" + ("" if j == i0 else f" ({100 * (v / m[i0] - 1):+.1f} %)")
+                 for j, v in enumerate(m)]
+        print(f"| {k} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

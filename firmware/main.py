@@ -15,11 +15,6 @@ import sys
 
 import asyncio
 
-from belt.app import App
-from belt import config as _config
-from belt.link import Link
-from belt.storage import Storage
-
 _HELP = """usage: main.py [--board sim|xiao_esp32s3] [options]
 The corecue belt. Without options (on the ESP32) it runs on the reference board.
 sim board options:
@@ -103,7 +98,13 @@ async def _run(app, board, links):
 
 
 def _boot(opts, usb):
+    # The board first: on the desktop the sim's modules are compiled from source, which wants a
+    # heap that the app's modules have not yet broken into pieces (the virtual belt has 256 KB).
     board = _board(opts, usb)
+    from belt.app import App
+    from belt import config as _config
+    from belt.link import Link
+    from belt.storage import Storage
     root = getattr(board, "root", "")
 
     def log(msg):

@@ -23,7 +23,7 @@ MAIN = os.path.join(FIRMWARE, "main.py")
 
 def _interp(name):
     if name == "micropython":
-        return [micropython_path(), "-X", "heapsize=256k"]
+        return [micropython_path(), "-X", virtual.HEAP]
     return [sys.executable]
 
 

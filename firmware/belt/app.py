@@ -18,7 +18,7 @@ from belt import haptics, ticks
 from belt.calibration import Calibrator
 from belt.clock import Clock
 from belt.coach import Coach
-from belt.effort import EffortChain, MODE_NAMES, Q_MISSED
+from belt.effort import LEVEL_VERSION, EffortChain, MODE_NAMES, Q_MISSED
 from belt.runflow import Act, Ev, Runflow
 from belt.sampler import Sampler
 from belt.sessionformat import EV_BOOT, EV_BUTTON, EV_MARK, EV_STATE
@@ -79,6 +79,8 @@ class App:
         c = self.config
         if c.cal_rest == c.cal_mvc or c.cal_mode != self.chain.mode:
             return None
+        if c.cal_mode == "emg_raw" and c.cal_level != LEVEL_VERSION:
+            return None                     # levels of an older chain's measure: calibrate again
         return (c.cal_rest, c.cal_mvc)
 
     def cal_begin(self, phase):

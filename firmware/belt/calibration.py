@@ -27,8 +27,13 @@ _MAX_REST = const(300)       # frames: 30 s
 _MAX_BRACE = const(100)      # frames per trial: 10 s
 _MAX_TRIALS = const(5)
 _SETTLE = const(10)          # rest frames skipped while the person settles (1 s)
-_BEST = const(10)            # the best 1 s of each brace
-_MAX_SPREAD_PM = const(150)  # trials more than 15 % apart are not one maximum
+_BEST = const(10)            # the best 1 s of each brace's active part ...
+_MIN_ACTIVE = const(3)       # ... or all of it when shorter, if at least 0.3 s
+# Trials further apart than this are not one maximum. Within a day, trunk-muscle MVC amplitude
+# repeats with a standard error of measurement of 1-12 % (mean 4 %; Dankaerts et al. 2004,
+# docs/signal.md); the range of three trials stays under 3.3 SD in 95 % of cases, so at 9 %
+# a true maximum spans up to 30 %.
+_MAX_SPREAD_PM = const(300)
 _MIN_RATIO = const(3)        # EMG MVC must be at least 3x the rest level ...
 _MIN_SPAN_Q4 = const(80)     # ... and 5 counts above it; linear sensors need 20 counts
 _MIN_SPAN_LINEAR_Q4 = const(320)
@@ -53,8 +58,8 @@ class CalResult:
 class Calibrator:
     def __init__(self, law=LAW_QUADRATURE):
         self.law = law
-        self._rest = array("i", [0] * _MAX_REST)
-        self._brace = array("i", [0] * (_MAX_BRACE * _MAX_TRIALS))
+        self._rest = array("i", bytes(4 * _MAX_REST))
+        self._brace = array("i", bytes(4 * (_MAX_BRACE * _MAX_TRIALS)))
         self._flags = bytearray(_MAX_BRACE * _MAX_TRIALS)
         self.good = None
         self.start()
@@ -65,7 +70,7 @@ class Calibrator:
         self._n_rest = 0
         self._rest_bad = 0
         self._trials = 0
-        self._n_brace = array("i", [0] * _MAX_TRIALS)
+        self._n_brace = array("i", bytes(4 * _MAX_TRIALS))
 
     def begin(self, phase):
         """Enter a phase (PH_REST, PH_BRACE, PH_PAUSE); each new brace is a new trial."""
@@ -95,24 +100,41 @@ class Calibrator:
                 self._flags[t * _MAX_BRACE + k] = quality
                 self._n_brace[t] = k + 1
 
-    def _best_second(self, t, sign):
-        """Strongest mean over _BEST consecutive clean frames of trial t (the highest, or the
-        lowest when sign is -1: a stretch cord wired so that bracing lowers the reading)."""
+    def _clean(self, i):
+        return not self._flags[i] & (Q_CONTACT | Q_ARTEFACT)
+
+    def _best_level(self, t, sign, rest):
+        """Trial t's level: the strongest mean over _BEST consecutive clean frames of its active
+        part (frames at least half as far from rest as its peak), or over the whole active run
+        when it is shorter. A 1 s brace is then not diluted by its ramps and the pause around
+        it. The strongest is the highest, or the lowest when sign is -1 (a stretch cord wired
+        so that bracing lowers the reading). None when no active run is long enough."""
         base = t * _MAX_BRACE
+        n = self._n_brace[t]
+        lv = self._brace
+        peak = None
+        for k in range(base, base + n - 2):
+            if self._clean(k) and self._clean(k + 1) and self._clean(k + 2):
+                m = sign * (lv[k] + lv[k + 1] + lv[k + 2] - 3 * rest)
+                if peak is None or m > peak:
+                    peak = m
+        if peak is None or peak <= 0:
+            return None
         best = None
-        run = 0
-        acc = 0
-        for k in range(self._n_brace[t]):
-            if self._flags[base + k] & (Q_CONTACT | Q_ARTEFACT):
-                run = 0
-                acc = 0
-                continue
-            acc += self._brace[base + k]
-            run += 1
-            if run > _BEST:
-                acc -= self._brace[base + k - _BEST]
-            if run >= _BEST and (best is None or sign * (acc // _BEST) > sign * best):
-                best = acc // _BEST
+        run = acc = 0
+        for k in range(base, base + n + 1):
+            active = k < base + n and self._clean(k) and sign * (lv[k] - rest) * 6 >= peak
+            if active:
+                acc += lv[k]
+                run += 1
+                if run > _BEST:
+                    acc -= lv[k - _BEST]
+                if run >= _BEST and (best is None or sign * acc > sign * best * _BEST):
+                    best = acc // _BEST
+            else:
+                if _MIN_ACTIVE <= run < _BEST and (best is None or sign * acc > sign * best * run):
+                    best = acc // run
+                run = acc = 0
         return best
 
     def _direction(self, rest):
@@ -140,7 +162,7 @@ class Calibrator:
                 total += 1
                 dead += 1 if f & Q_CONTACT else 0
                 clipped += 1 if f & Q_SATURATION else 0
-            best = self._best_second(t, sign)
+            best = self._best_level(t, sign, rest)
             if best is not None:
                 trials.append(best)
         if (self._rest_bad > self._n_rest and self._rest_bad) or (total and dead * 2 > total):

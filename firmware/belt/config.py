@@ -123,6 +123,7 @@ SCHEMA = (
     ("cal_mode", "", _choice, effort.MODES, True),  # the sensor mode it was taken in
     ("cal_count", 0, _int, 0, _COUNT_MAX),          # successful calibrations so far
     ("cal_time", 0, _int, 0, 0xFFFFFFFF),           # unix seconds of the latest; 0 = unknown
+    ("cal_level", 1, _int, 1, 255),                 # effort.LEVEL_VERSION of its levels
     ("target_pm", _C["target_pm"], _int, 50, 1000),
     ("low_pm", _C["low_pm"], _int, 0, 1000),
     ("high_pm", _C["high_pm"], _int, 50, 2000),
@@ -306,6 +307,10 @@ class Config:
 
     def update(self, changes):
         """Apply several fields at once, all or nothing; raises ConfigError("field: why")."""
+        if ("cal_rest" in changes or "cal_mvc" in changes) and "cal_level" not in changes:
+            # levels given now are this firmware's (a file without cal_level is an older one's)
+            changes = dict(changes)
+            changes["cal_level"] = effort.LEVEL_VERSION
         why = self.check(changes)
         if why:
             raise ConfigError(why)
@@ -322,7 +327,8 @@ class Config:
         """Adopt a good calibration (calibration.CalResult rest/mvc) taken in `mode`."""
         n = self.cal_count + 1
         self.update({"cal_rest": rest, "cal_mvc": mvc, "cal_mode": mode,
-                     "cal_count": n if n <= _COUNT_MAX else _COUNT_MAX, "cal_time": wall_time})
+                     "cal_count": n if n <= _COUNT_MAX else _COUNT_MAX, "cal_time": wall_time,
+                     "cal_level": effort.LEVEL_VERSION})
 
     def clear_calibration(self):
         self.update({"cal_rest": 0, "cal_mvc": 0, "cal_mode": ""})

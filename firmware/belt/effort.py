@@ -11,13 +11,16 @@ from array import array
 import micropython
 from micropython import const
 
-from belt import frontend
+from belt import emgframe, frontend
 
 # Quality bits of a frame. Any bit set means the effort value must not be taken at face value.
-Q_CONTACT = const(1)     # electrode contact lost: signal flat or stuck on a rail
+Q_CONTACT = const(1)     # electrode contact lost: flat, railed, quieter than its own rest, or
+                         # within 0.5 s of such a block (intermittent contact)
 Q_SATURATION = const(2)  # some samples clipped at the ADC's limits
-Q_ARTEFACT = const(4)    # a jump no muscle makes (cable jerk, electrode pop); block held out
+Q_ARTEFACT = const(4)    # a signal no muscle makes: a jump (cable jerk, electrode pop; that block
+                         # is held out) or mains hum (with Q_HUM)
 Q_MISSED = const(8)      # the sampler missed samples in this block (set by the caller)
+Q_HUM = const(16)        # 50/60 Hz hum strong enough to move effort (sessions keep Q_ARTEFACT)
 
 UNCALIBRATED = const(-1)
 EFFORT_MAX_PM = const(2000)   # 200 %MVC: harder than the calibration brace is possible, not 10x
@@ -28,12 +31,10 @@ LAW_LINEAR = const(1)      # envelope and stretch: the reading moves linearly wi
 
 # Sensor modes as data: rate (Hz), samples per 100 ms frame, window weights (newest frame first),
 # level source, law, artefact jump threshold (counts).
-# The EMG window spans 0.7 s, two steps (one stride) at 170 steps/min, so the pulse that every
-# foot strike puts on trunk EMG averages out; its weights (sum 64) were chosen to suppress 150-190
-# steps/min while putting 60 % of the weight on the newest 0.3 s, so that a drop in bracing shows
-# within 0.4 s (docs/signal.md has the design and the measurements). Stretch uses two 2 s
-# boxcars in cascade (a 3.9 s triangle): breathing at 24-60 breaths/min sits on or near their
-# nulls, so a breath cannot read as a change of brace; the price is about 2 s of lag.
+# The EMG window is not fixed: it is sized to the runner's own step period, measured from the
+# envelope's rhythm (docs/signal.md), so the weights here serve only the linear sensors. Stretch
+# uses two 2 s boxcars in cascade (a 3.9 s triangle): breathing at 24-60 breaths/min sits on or
+# near their nulls, so a breath cannot read as a change of brace; the price is about 2 s of lag.
 _SRC_DIFF = const(0)
 _SRC_VALUE = const(1)
 _STRIDE = (12, 11, 15, 8, 7, 6, 5)
@@ -45,9 +46,11 @@ MODES = {
 _WINDOW_MAX = const(39)
 # Mode codes, as stored in session headers and the device config: index in this tuple.
 MODE_NAMES = ("emg_raw", "emg_env", "stretch")
-_FLAT_Q4 = const(4)         # mean |step| under 0.25 count: no live electrode is that quiet
-_SPIKE_RATIO = const(10)    # a Gaussian 100-sample block peaks near 4x its mean |step|
-_SPIKE_MIN = const(200)
+LEVEL_VERSION = const(2)    # emg_raw levels are high-passed amplitude (1: mean |step|)
+_SUB = const(10)            # envelope sub-block: 10 samples, 10 ms
+_RHYTHM_EVERY = const(20)   # the step rhythm is re-estimated every 2 s (frontend.rhythm)
+_RHYTHM_SUBS = const(306)   # sub-blocks it reads: 153 of 20 ms
+_T_DEFAULT = const(565)     # Q4 sub-blocks: 353 ms, 170 steps/min, until a rhythm is found
 
 
 @micropython.native
@@ -71,8 +74,15 @@ class EffortChain:
         (self.rate_hz, self.block, weights, self._src, self.law, self._jump) = MODES[mode]
         self.window = len(weights)
         self._weights = array("H", weights)
-        self.stats = array("i", [0] * frontend.STATS_LEN)
-        self._sums = array("i", [0] * _WINDOW_MAX)
+        # Zeroed from bytes, not from a list: a list of n zeros is 8n bytes of transient heap in
+        # one piece, which the simulated 256 KB heap may not have after the modules compiled.
+        self.stats = array("i", bytes(4 * frontend.STATS_LEN))
+        self.stats[frontend.SUB] = _SUB if self._src == _SRC_DIFF else self.block
+        self._ring = array("H", bytes(2 * frontend.RING_LEN))
+        self._sums = array("i", bytes(4 * _WINDOW_MAX))
+        self._ac = array("i", bytes(4 * (frontend.RHYTHM_LAGS + 1)))
+        self._work = array("i", bytes(4 * frontend.RHYTHM_WORK))
+        self._fs = array("i", bytes(4 * emgframe.LEN))
         self._rest = 0
         self._mvc = 0
         self.reset()
@@ -84,8 +94,13 @@ class EffortChain:
         for i in range(_WINDOW_MAX):
             self._sums[i] = 0
         self._last_good = 0
+        self._last_sub = 0
         self._primed = False
-        self.block_level = 0   # this frame's own mean level, Q4 (counts x 16): for calibration
+        for i in range(emgframe.LEN):
+            self._fs[i] = 0
+        self._fs[emgframe.STEP_Q4] = _T_DEFAULT
+        self.rhythm_found = False
+        self.block_level = 0   # this frame's own level, Q4 (counts x 16): for calibration
         self.level = 0         # the smoothed window level, Q4
         self.effort_pm = UNCALIBRATED
         self.quality = 0
@@ -96,27 +111,56 @@ class EffortChain:
         self._rest = rest_q4
         self._mvc = mvc_q4
 
+    @property
+    def step_q4(self):
+        """The step period the EMG window is sized to, 1/16 of 10 ms (353 ms until a rhythm)."""
+        return self._fs[emgframe.STEP_Q4]
+
+    @property
+    def cadence_spm(self):
+        """Steps per minute of the rhythm the window is sized to (170 until one is found)."""
+        return 96000 // self._fs[emgframe.STEP_Q4]
+
+    @property
+    def fatigue_q8(self):
+        """Mean |first difference| over amplitude, x256, over the last ~6 s: it rises and falls
+        with the EMG's mean frequency (0 before a clean frame)."""
+        fs = self._fs
+        return fs[emgframe.ED] * 256 // fs[emgframe.EA] if fs[emgframe.EA] else 0
+
     @micropython.native
     def push_block(self, buf, start, extra_quality=0):
         """Consume `self.block` samples of buf (array('H') of 12-bit counts) from start, and
         update block_level, level, effort_pm and quality for this frame."""
         st = self.stats
         if not self._primed:
-            # The first difference needs a previous sample; start from this block's first.
+            # The filters need a past; start from this block's first sample (no step at n = 0).
             st[0] = buf[start]
+            st[13] = buf[start]
+            st[14] = buf[start]
+            for i in range(15, 19):
+                st[i] = frontend.BIAS
+            for i in range(frontend.COMB_LEN):
+                self._ring[i] = frontend.COMB_BIAS
             self._primed = True
-        frontend.scan(buf, start, self.block, st)
+        frontend.scan(buf, start, self.block, st, self._ring)
+        if self._src == _SRC_DIFF:
+            self._emg_frame(extra_quality)
+        else:
+            self._linear_frame(extra_quality)
+        self.frames += 1
+        self.effort_pm = self.effort_of(self.level)
+
+    @micropython.native
+    def _linear_frame(self, q):
+        st = self.stats
         n = self.block
-        s = st[1] if self._src == _SRC_DIFF else st[2]
-        q = extra_quality
-        if st[3] * 2 >= n or (self._src == _SRC_DIFF and st[1] * 16 < _FLAT_Q4 * n):
+        s = st[2]
+        if st[3] * 2 >= n:
             q |= Q_CONTACT
         elif st[3]:
             q |= Q_SATURATION
-        if self._src == _SRC_DIFF:
-            if st[4] >= _SPIKE_MIN and st[4] * n > _SPIKE_RATIO * st[1]:
-                q |= Q_ARTEFACT
-        elif st[4] >= self._jump:
+        if st[4] >= self._jump:
             q |= Q_ARTEFACT
         self.block_level = s * 16 // n
         if q & Q_ARTEFACT and self._filled:
@@ -125,8 +169,48 @@ class EffortChain:
             self._last_good = s
         self.level = self._window_level(s)
         self.quality = q
-        self.frames += 1
-        self.effort_pm = self.effort_of(self.level)
+
+    @micropython.native
+    def _emg_frame(self, q):
+        fs = self._fs
+        q |= emgframe.frame(self.stats, self._ring, fs, self.block, self._rest, self._mvc)
+        self.block_level = fs[emgframe.BLOCK_LEVEL]
+        self.level = fs[emgframe.LEVEL]
+        self.quality = q
+        if self.frames % _RHYTHM_EVERY == 0 and fs[emgframe.ENV_FILLED] >= _RHYTHM_SUBS:
+            self._rhythm()
+
+    @micropython.native
+    def _rhythm(self):
+        """Re-estimate the step period from the envelope's autocorrelation: the strongest lag
+        in 260-500 ms, refined by a parabola through its neighbours. A range narrower than an
+        octave cannot lock onto the stride or a half step."""
+        ac = self._ac
+        frontend.rhythm(self._ring, self.stats[frontend.ENV_POS], self._work, ac)
+        e0 = ac[0]
+        if e0 <= 0:
+            return
+        sh = 0
+        while (e0 >> sh) >= 1048576:
+            sh += 1
+        best = 2
+        for j in range(3, frontend.RHYTHM_LAGS):
+            if ac[j] > ac[best]:
+                best = j
+        y1 = ac[best] >> sh
+        if y1 * 10 < (e0 >> sh):       # a peak under a tenth of the energy is no rhythm
+            return
+        y0 = ac[best - 1] >> sh
+        y2 = ac[best + 1] >> sh
+        den = y0 - y1 - y1 + y2
+        off = 16 * (y0 - y2) // den if den < 0 else 0    # 1/32 of a 20 ms lag
+        if off > 16:
+            off = 16
+        elif off < -16:
+            off = -16
+        # Q4 of a 10 ms sub-block: (lag in 20 ms) x 32, plus the parabola's offset
+        self._fs[emgframe.STEP_Q4] = (frontend.RHYTHM_LAG0 + best - 1) * 32 + off
+        self.rhythm_found = True
 
     @micropython.native
     def _window_level(self, s):

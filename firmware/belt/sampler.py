@@ -19,8 +19,8 @@ class Sampler:
     def __init__(self, rate_hz, block, wake=None):
         self.block = block
         self.period_us = 1000000 // rate_hz
-        self.buf = array("H", [0] * (block * _RING_BLOCKS))
-        self._missed_in = array("H", [0] * _RING_BLOCKS)
+        self.buf = array("H", bytes(2 * (block * _RING_BLOCKS)))
+        self._missed_in = array("H", bytes(2 * _RING_BLOCKS))
         self._wake = wake
         self.reset()
 

@@ -148,3 +148,19 @@ def test_a_stalled_chain_starves_the_watchdog_and_boot_recovers_the_session():
     eq(stalled_at - 100 <= len(frames) <= stalled_at, True,
        "frames kept: %d of %d" % (len(frames), stalled_at))
     record("wdt_frames", len(frames))
+
+
+def test_a_calibration_in_an_older_chains_levels_is_not_used():
+    """emg_raw levels are the high-passed amplitude now; a calibration stored by firmware that
+    measured mean |step| (cal_level 1, or no cal_level at all) would read every brace wrong."""
+    d = _fresh("callevel")
+    board, app, _ = _boot(d, _STEADY)
+    cfg = app.config
+    cfg.set_calibration(60, 3800, "emg_raw")
+    eq(cfg.cal_level, 2, "a new calibration is in today's levels")
+    eq(app.calibration(), (60, 3800), "used")
+    cfg.update({"cal_level": 1})
+    eq(app.calibration(), None, "an older chain's calibration")
+    cfg.update({"cal_rest": 70, "cal_mvc": 3900})   # given by hand: in today's levels
+    eq(app.calibration(), (70, 3900), "set through the config")
+    board.stop()

@@ -2,9 +2,9 @@ from array import array
 
 import micropython
 from fwtest import allocated, eq, near, raises, record, skip_unless_micropython
-from signals import Noise, emg, feed
+from signals import Noise, add_hum, emg, feed, running, shaped
 
-from belt.effort import (EffortChain, Q_ARTEFACT, Q_CONTACT, Q_SATURATION, UNCALIBRATED,
+from belt.effort import (EffortChain, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION, UNCALIBRATED,
                          isqrt)
 
 
@@ -178,3 +178,114 @@ def test_breathing_does_not_read_as_bracing():
             raise AssertionError("breathing %d/min swings effort by %d per mille" % (
                 per_min, hi - lo))
         record("stretch_breathing_%d" % per_min, "%d %d" % (lo, hi))
+
+
+def _mean_block_level(c, buf):
+    c.reset()
+    levels = []
+    for start in range(0, len(buf) - 99, 100):
+        c.push_block(buf, start)
+        levels.append(c.block_level)
+    return sum(levels) // len(levels)
+
+
+def test_a_shifted_spectrum_at_the_same_amplitude_reads_the_same_effort():
+    """Fatigue compresses the EMG spectrum (median frequency down 10-20 %) at the same amplitude:
+    the effort must not read as a fading brace. -25 % and +15 % move it by at most 5 %."""
+    n = Noise(21)
+    c = EffortChain("emg_raw")
+    rest = _mean_block_level(c, shaped(3000, 0, n))
+    c.calibrate(rest, _mean_block_level(c, shaped(5000, 300, n)))
+    got = {}
+    for spectrum in ("mid", "low", "high"):
+        c.reset()
+        buf = shaped(25000, 60, n, spectrum)         # 20 %
+        frames = []
+        steps = 0
+        for start in range(0, len(buf), 100):
+            c.push_block(buf, start)
+            frames.append(c.effort_pm)
+            steps += c.stats[1]                       # what a mean |first difference| reads
+        frames = frames[70:]                          # after the 6 s amplitude/step ratio
+        got[spectrum] = sum(frames) // len(frames)
+        got[spectrum + "_step"] = steps // len(buf)
+    for spectrum in ("low", "high"):
+        moved = abs(got[spectrum] - got["mid"]) * 1000 // got["mid"]
+        if moved > 50:
+            raise AssertionError("%s spectrum moves effort by %d per mille (%r)" % (
+                spectrum, moved, got))
+    near(got["mid"], 200, 15, "20 % brace")
+    # the old level would have moved by roughly the shift itself: the test can tell
+    if got["low_step"] * 100 > got["mid_step"] * 85:
+        raise AssertionError("the low spectrum is not lower in mean |step|: %r" % got)
+    record("spectral_shift", " ".join("%s=%d" % (k, got[k]) for k in sorted(got)))
+
+
+def test_every_cadence_and_a_deep_stride_pulse_read_the_brace():
+    """130 to 200 steps/min with the amplitude pulsing 80 % with each step: the window follows the
+    runner's own step period, measured from the envelope, so the pulse averages out."""
+    c, n = calibrated()
+    for spm in (130, 150, 200):
+        step_ms = 60000 // spm
+        c.reset()
+        frames = feed(c, running(12000, 60, n, step_ms, 80))[40:]
+        mean = sum(frames) // len(frames)
+        near(mean, 200, 20, "mean effort at %d steps/min" % spm)
+        near(c.cadence_spm, spm, 3, "cadence found")
+        rms = isqrt(sum((e - mean) * (e - mean) for e in frames) // len(frames))
+        if rms > 25:
+            raise AssertionError("%d steps/min: effort swings by %d per mille RMS" % (spm, rms))
+        record("cadence_%d" % spm, "%d %d %d" % (mean, rms, c.cadence_spm))
+
+
+def _flags(c, buf):
+    q = []
+    for start in range(0, len(buf) - 99, 100):
+        c.push_block(buf, start)
+        q.append(c.quality)
+    return q
+
+
+def test_a_floating_electrode_quieter_than_rest_is_contact_lost():
+    """Unplugged, the input floats with a few counts of noise: not flat, not railed, but quieter
+    than the calibrated rest (electrodes and skin make more noise than the amplifier alone)."""
+    c, n = calibrated(rest_sd=8)
+    q = _flags(c, emg(3000, 8, n))
+    eq(sum(1 for f in q if f & Q_CONTACT), 0, "rest is not contact lost")
+    q = _flags(c, emg(3000, 0, n, floor_sd=2))          # floating: 2 counts of noise
+    eq(q[5] & Q_CONTACT, 0, "not after half a second")
+    eq(q[-1] & Q_CONTACT, Q_CONTACT, "after a second")
+    record("floating", "".join(str(f & Q_CONTACT) for f in q))
+
+
+def test_intermittent_contact_keeps_the_flag_through_the_reseating():
+    c, n = calibrated()
+    buf = emg(3000, 60, n)
+    for i in range(1000, 1100):
+        buf[i] = 4095                    # one block on the rail: contact came and went
+    q = _flags(c, buf)
+    eq([f & Q_CONTACT for f in q[9:17]], [0, 1, 1, 1, 1, 1, 1, 0], "flag held for 0.5 s")
+
+
+def test_mains_hum_that_appears_mid_run_is_flagged():
+    for hz in (50, 60):
+        c, n = calibrated()
+        buf = add_hum(emg(8000, 60, n), 40, hz, start=4000)   # a cable near a mains source
+        q = _flags(c, buf)
+        eq(sum(1 for f in q[:40] if f), 0, "%d Hz: no flag before the hum" % hz)
+        eq(q[-1] & (Q_HUM | Q_ARTEFACT), Q_HUM | Q_ARTEFACT, "%d Hz: hum flagged" % hz)
+        record("hum_%d" % hz, "".join("h" if f & Q_HUM else "." for f in q))
+    c, n = calibrated()
+    q = _flags(c, add_hum(emg(8000, 60, n), 6, 50))       # the usual few counts: not flagged
+    eq(sum(1 for f in q if f & Q_HUM), 0, "small hum")
+
+
+def test_a_short_strong_contraction_is_not_an_artefact():
+    """A 300 ms contraction at MVC that starts halfway through a block, from rest."""
+    c, n = calibrated()
+    buf = emg(2000, 0, n)
+    burst = emg(300, 300, n)
+    for i in range(300):
+        buf[1050 + i] = burst[i]
+    q = _flags(c, buf)
+    eq(sum(1 for f in q if f & Q_ARTEFACT), 0, "artefact flags")

@@ -12,7 +12,12 @@ from corecue.twin.recording import RecordingError
 
 MAIN = os.path.join(FIRMWARE, "main.py")
 DUMP = os.path.join(os.path.dirname(__file__), "fwhost", "flash_dump.py")
-HEAP = "heapsize=256k"      # about what an ESP32-S3 without PSRAM leaves to the application
+# The interpreter's heap. An ESP32-S3 without PSRAM leaves the app about 256 KB, but the belt
+# loads its modules compiled (.mpy); here MicroPython compiles them from source, which needs
+# room while it runs and leaves the heap in small pieces after (at 256 KB a 4 KB flash buffer
+# found no hole in 130 KB free, and whether boot failed came and went with a path's length).
+# 320 KB holds that; it is 64 KB more lenient than the belt at run time.
+HEAP = "heapsize=320k"
 
 
 def _interpreter():

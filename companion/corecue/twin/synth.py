@@ -27,12 +27,13 @@ HUM = 6.0                 # 50 Hz hum amplitude, counts
 PHASIC_DEPTH = 0.5        # share of muscle amplitude that pulses with each foot strike
 
 
-def _shaped_noise(rng, n):
-    """Unit-SD Gaussian noise with a surface-EMG spectrum (peak near 80-100 Hz)."""
+def _shaped_noise(rng, n, scale=1.0):
+    """Unit-SD Gaussian noise with a surface-EMG spectrum (peak near 80-100 Hz); scale < 1
+    compresses the spectrum along the frequency axis, as a fatiguing muscle does."""
     white = rng.standard_normal(n)
     spec = np.fft.rfft(white)
     f = np.fft.rfftfreq(n, 1.0 / FS)
-    fl, fh = 60.0, 120.0
+    fl, fh = 60.0 * scale, 120.0 * scale
     # Shwedyk-style power spectrum: f^2 rise, f^-4 fall; amplitude is its square root.
     power = (fh ** 4 * f ** 2) / ((f ** 2 + fl ** 2) * (f ** 2 + fh ** 2) ** 2)
     shaped = np.fft.irfft(spec * np.sqrt(power), n)
@@ -67,9 +68,12 @@ def _foot_strikes(rng, n, cadence_spm):
     return np.nonzero(np.diff(np.floor(phase + rng.uniform())) > 0)[0] + 1, phase
 
 
-def render(effort, running, hr_bpm, cadence_spm, seed=1, spikes_per_min=2.0, hum=HUM):
+def render(effort, running, hr_bpm, cadence_spm, seed=1, spikes_per_min=2.0, hum=HUM,
+           spectrum=1.0, depth=PHASIC_DEPTH, noise_floor=NOISE_FLOOR, hum_hz=50.0):
     """Render ADC samples (uint16 array) for per-sample effort (%MVC), running (bool),
-    heart rate (bpm) and cadence (steps/min) arrays, all of length n at 1 kHz."""
+    heart rate (bpm) and cadence (steps/min) arrays, all of length n at 1 kHz. spectrum scales
+    the EMG's frequency axis (0.75: median frequency 25 % down), depth is the stride-phasic
+    modulation depth, hum the mains amplitude (counts) at hum_hz."""
     rng = np.random.default_rng(seed)
     n = len(effort)
     running = np.asarray(running, dtype=bool)
@@ -79,14 +83,14 @@ def render(effort, running, hr_bpm, cadence_spm, seed=1, spikes_per_min=2.0, hum
     frac = phase - np.floor(phase)
     burst = np.exp(-0.5 * ((frac - 0.15) / 0.12) ** 2)
     burst /= burst.mean() if burst.mean() > 0 else 1.0
-    gain = np.where(running, (1 - PHASIC_DEPTH) + PHASIC_DEPTH * burst, 1.0)
+    gain = np.where(running, (1 - depth) + depth * burst, 1.0)
     # Renormalise so the gain averages exactly 1 over each step, whatever the cadence.
-    emg = _shaped_noise(rng, n) * SIGMA_MVC * np.asarray(effort) / 100.0 * gain
-    x = MID + emg + NOISE_FLOOR * rng.standard_normal(n)
+    emg = _shaped_noise(rng, n, spectrum) * SIGMA_MVC * np.asarray(effort) / 100.0 * gain
+    x = MID + emg + noise_floor * rng.standard_normal(n)
     x += 20.0 * np.sin(2 * np.pi * 0.05 * np.arange(n) / FS)            # slow offset drift
     x += _ecg(rng, n, np.asarray(hr_bpm, dtype=float))
     t = np.arange(n) / FS
-    x += hum * (np.sin(2 * np.pi * 50 * t) + 0.3 * np.sin(2 * np.pi * 150 * t + 1.0))
+    x += hum * (np.sin(2 * np.pi * hum_hz * t) + 0.3 * np.sin(2 * np.pi * 3 * hum_hz * t + 1.0))
     art_t = np.arange(0, 250) / FS
     art = FOOT_ARTEFACT * np.exp(-art_t / 0.05) * np.sin(2 * np.pi * 8 * art_t)
     for s in strikes:

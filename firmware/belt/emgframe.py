@@ -1,0 +1,155 @@
+# The per-frame half of the emg_raw chain, in viper: quality, the hum check, the step window and
+# the amplitude scale, once per 100 ms block, from the sums frontend.scan leaves in its array.
+#
+# Viper because the native alternative looks every attribute up by name, which costs more than
+# the whole per-sample kernel; the frame's state lives in one int32 array instead (slots below).
+# docs/signal.md explains every rule; effort.EffortChain is the only caller.
+import micropython
+from micropython import const
+
+EA = const(0)          # exponential means (x64, 6.4 s) of the block amplitude and mean |step|
+ED = const(1)
+_HA = const(2)         # exponential means (x32, 3.2 s) of the amplitude and its comb estimate
+_HC = const(3)
+_QUIET = const(4)      # frames in a row quieter than half the calibrated rest
+_HOLD = const(5)       # frames still flagged after a lost-contact block
+STEP_Q4 = const(6)     # the step period, 1/16 of a 10 ms sub-block
+ENV_FILLED = const(7)  # envelope sub-blocks since the reset (up to the ring's 320)
+_LAST_SUB = const(8)   # the last clean block's mean sub-block, to hold an artefact out
+LEVEL = const(9)       # out: the window level, Q4 amplitude
+BLOCK_LEVEL = const(10)  # out: this block's own amplitude, Q4
+_RATIO_N = const(11)   # clean blocks in the ratio's sums so far (up to 64)
+LEN = const(12)
+
+# frame() spells its thresholds out as literals (viper code sees module constants only so):
+# flat under 0.25 count of mean |step| (4 in Q4); a jump at least 200 counts and 8x the busier
+# half's mean |step|; 10 frames (1 s) under half the calibrated rest; 5 frames (0.5 s) held
+# after a lost-contact block.
+
+
+@micropython.viper
+def box(ring: ptr16, end: int, whole: int, frac16: int) -> int:
+    """Sum of the envelope ring (frontend._ENV) over `whole` sub-blocks ending before slot
+    `end`, plus frac16/16 of the one before them: a boxcar of fractional length."""
+    pos = end
+    s = 0
+    k = 0
+    while k < whole:
+        pos -= 1
+        if pos < 0:
+            pos = 319
+        s += int(ring[100 + pos])
+        k += 1
+    pos -= 1
+    if pos < 0:
+        pos = 319
+    return s + ((frac16 * int(ring[100 + pos])) >> 4)
+
+
+@micropython.viper
+def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int:
+    """One block: returns its quality bits and leaves LEVEL and BLOCK_LEVEL in fs."""
+    amp = (st[5] * 2) // n            # Q4 mean |high-passed|: the amplitude measure
+    step = (st[1] * 16) // n          # Q4 mean |first difference|
+    comb = (st[6] * 8) // n            # Q1 sum: Q4 mean
+    q = 0
+    quiet = fs[4]
+    if mvc != rest and amp * 2 < rest:
+        if quiet < 255:
+            quiet += 1
+    else:
+        quiet = 0
+    fs[4] = quiet
+    if st[3] * 2 >= n or st[1] * 16 < 4 * n or quiet >= 10:
+        q = 1
+        fs[5] = 5
+    elif fs[5] > 0:
+        q = 1
+        fs[5] = fs[5] - 1
+    elif st[3] > 0:
+        q = 2
+    # A jump no muscle makes, against the busier half of the block, so that the onset of a
+    # short strong contraction halfway through a block is not one.
+    if st[4] >= 200 and st[4] * (n >> 1) > 8 * st[9]:
+        q |= 4
+    fs[10] = amp
+    filled = fs[7]
+    if (q & 4) != 0 and filled > 0:
+        # hold the block out: its ten sub-blocks become the last clean block's
+        pos = st[11]
+        k = 0
+        while k < 10:
+            pos -= 1
+            if pos < 0:
+                pos = 319
+            ring[100 + pos] = fs[8]
+            k += 1
+    else:
+        fs[8] = st[1] // 10
+        if (q & 5) == 0:
+            # plain sums over the first 64 clean blocks (x64 of their mean once there are 64),
+            # then exponential means: the ratio starts from the whole first 6.4 s, not one block
+            if fs[11] < 64:
+                fs[11] = fs[11] + 1
+                fs[0] = fs[0] + amp
+                fs[1] = fs[1] + step
+            else:
+                fs[0] = fs[0] + amp - (fs[0] >> 6)
+                fs[1] = fs[1] + step - (fs[1] >> 6)
+    if filled < 320:
+        filled += 10
+        fs[7] = filled
+    # Hum: the comb hp[n] - hp[n-100] cancels 50 and 60 Hz and keeps sqrt(2) of the muscle
+    # signal, so hum power = amp^2 - comb^2 / 2 (both over 3.2 s). Calibrated, flagged when it
+    # is more than 5 %MVC at rest and an eighth of the power (the estimate's own noise stays
+    # well under that); uncalibrated, when it is half the power and over 2 counts.
+    if fs[2] == 0:                     # the comb's first block compares against nothing
+        ha = amp << 5
+        hc = (amp * 362) >> 3          # sqrt(2) x amp, x32
+    else:
+        ha = fs[2] + amp - (fs[2] >> 5)
+        hc = fs[3] + comb - (fs[3] >> 5)
+    fs[2] = ha
+    fs[3] = hc
+    a = ha >> 7                        # Q2 counts: the squares stay below 2**30
+    c = hc >> 7
+    hum = a * a - ((c * c) >> 1)
+    if mvc != rest:
+        m = (mvc >> 2) // 20
+        if hum > m * m and hum * 8 > a * a:
+            q |= 20
+    elif hum * 2 > a * a and a >= 8:
+        q |= 20
+    # The window: the mean |first difference| over one step period (a boxcar of the runner's
+    # own step nulls the stride's pulse and all its harmonics), blended with the step before so
+    # that the window's median age stays near 0.225 s, then scaled by the slow amplitude/step
+    # ratio so that it reads the high-passed amplitude.
+    end = st[11]
+    t = fs[6]
+    whole = t >> 4
+    if filled < 2 * whole + 2:
+        k = filled
+        if k > 50:
+            k = 50
+        m = 0
+        if k > 0:
+            m = (int(box(ring, end, k, 0)) * 16) // (k * 10)
+    else:
+        m0 = (int(box(ring, end, whole, t & 15)) * 256) // (t * 10)
+        e1 = end - whole
+        if e1 < 0:
+            e1 += 320
+        m1 = (int(box(ring, e1, whole, t & 15)) * 256) // (t * 10)
+        alpha = (t * 160) // 450      # Q8: step / 0.45 s, within 0.5 .. 1
+        if alpha < 128:
+            alpha = 128
+        elif alpha > 256:
+            alpha = 256
+        m = (alpha * m0 + (256 - alpha) * m1) >> 8
+    if fs[1] > 0:
+        r = (fs[0] * 256) // fs[1]    # Q8 amplitude per unit of mean |step|
+        if r > 4095:
+            r = 4095
+        m = (m * r) >> 8
+    fs[9] = m
+    return q
