@@ -133,9 +133,10 @@ def test_a_file_where_a_folder_is_expected(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CORECUE_DATA_DIR", str(f))
     code, _, err = corecue(capsys, "sessions")
     assert code == 2 and one_line(err) and "not a folder" in err and "no history" not in err
-    code, _, err = corecue(capsys, "--virtual", str(f), "status")
-    assert code == 2 and one_line(err) and "not a folder" in err
-    assert "Errno" not in err and "File exists" not in err
+    for argv in (("--virtual", str(f), "status"), ("virtual", "run", str(f), "--minutes", "1")):
+        code, _, err = corecue(capsys, *argv)
+        assert code == 2 and one_line(err) and "not a folder" in err, (argv, err)
+        assert "Errno" not in err and "File exists" not in err
 
 
 def test_live_on_an_uncalibrated_belt_is_refused(tmp_path, monkeypatch, capsys):

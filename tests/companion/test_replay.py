@@ -59,9 +59,10 @@ BAD = [
     ("text", "t_ms,adc\n0,2048\n1,abc\n", "line 3: adc is not a number: 'abc'"),
     ("unsorted", "t_ms,adc\n0,1\n1,1\n1,1\n", "line 4: time not increasing"),
     ("range", "t_ms,adc\n0,1\n1,5000\n", "line 3: adc 5000 out of range 0..4095"),
-    ("rate", "t_ms,adc\n0,1\n10,1\n20,1\n", "expects 1 ms (1000 Hz)"),
+    ("rate", "t_ms,adc\n0,1\n10,1\n20,1\n", "samples are 10 ms apart; this sensor mode expects 1 ms (1000 Hz)"),
     ("nosamples", "t_ms,adc\n", "no samples after the header"),
     ("short", "t_ms,adc\n0,1\n1\n", "line 3: expected 2 cells, found 1"),
+    ("gap", "t_ms,adc\n0,1\n1,1\n2,1\n9,1\n10,1\n", "line 5: a gap of 7 ms after 2 ms"),
 ]
 
 
@@ -112,3 +113,39 @@ def test_a_failed_calibration_leaves_effort_blank(recordings, tmp_path):
     assert p.stderr.startswith("corecue: the belt's calibration refused") and \
         "no muscle signal" in p.stderr and p.stderr.count("\n") == 1
     assert all(r[1] == "" for r in read_out(out))
+
+
+def _raw(path, times):
+    path.write_text("t_ms,adc\n" + "".join(f"{t},{2048 + (t * 7919) % 61 - 30}\n" for t in times))
+    return path
+
+
+def test_a_gap_is_refused_unless_allowed(recordings, tmp_path):
+    d, _ = recordings
+    raw = _raw(tmp_path / "gappy.csv", list(range(0, 3000)) + list(range(3500, 6000)))
+    out = tmp_path / "out.csv"
+    args = ["replay", str(raw), "--calibration", str(d / "cal.csv"), "-o", str(out),
+            "--interpreter", "cpython"]
+    p = corecue(*args)
+    assert p.returncode == 2 and not out.exists()
+    assert p.stderr.strip().splitlines() == [
+        f"corecue: {raw}: line 3002: a gap of 501 ms after 2999 ms (samples are 1 ms apart); "
+        "replay would join its two sides: cut the recording there, or give --allow-gaps"]
+    p = corecue(*args, "--allow-gaps")
+    assert p.returncode == 0, p.stderr
+    assert "1 gaps in" in p.stdout and "(500 ms in all)" in p.stdout
+    assert len(read_out(out)) == 55
+
+
+def test_a_recording_at_another_rate_than_its_calibration_is_refused(tmp_path):
+    """Both within the mode's 5 %, but 2 % apart: every level scales with the rate."""
+    cal = tmp_path / "cal.csv"
+    cal.write_text("t_ms,adc,phase\n" + "".join(
+        f"{t * 10},{200 + (t % 7)},{'rest' if t < 1000 else 'brace'}\n" for t in range(1500)))
+    raw = _raw(tmp_path / "slow.csv", [i * 51 // 5 for i in range(3000)])   # 10.2 ms apart
+    p = corecue("replay", str(raw), "--calibration", str(cal), "--mode", "emg_env", "-o",
+                str(tmp_path / "o.csv"), "--interpreter", "cpython")
+    assert p.returncode == 2
+    line, = p.stderr.strip().splitlines()
+    assert "sampled every 10.2 ms but its calibration" in line and "every 10 ms" in line
+    assert not (tmp_path / "o.csv").exists()

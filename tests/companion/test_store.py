@@ -70,7 +70,8 @@ def test_read_only_opening_creates_nothing(tmp_path):
     for folder in (tmp_path / "a" / "b", tmp_path):     # no folder; a folder with no database
         with pytest.raises(StoreError) as e:
             open_store(str(folder), create=False)
-        assert one_line(e) == f"no history in {folder} yet: pair a belt and sync a run first"
+        assert one_line(e) == (f"no history in {folder} yet: `corecue pair` starts one, then "
+                               "`corecue sync` after a run (or check --data-dir)")
     assert os.listdir(tmp_path) == []
     open_store(str(tmp_path)).close()                   # once there is one, it opens
     with open_store(str(tmp_path), create=False) as s:

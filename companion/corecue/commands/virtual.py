@@ -143,10 +143,14 @@ def _replay(args):
     outputs.format_of(args.output, None, ("csv",))
     outputs.check_file(args.output, args.force, inputs=(args.raw, args.calibration))
     interp = args.interpreter or ("micropython" if micropython_path() else "cpython")
-    res = replay_files(args.raw, args.calibration, args.mode, args.output, interp)
+    res = replay_files(args.raw, args.calibration, args.mode, args.output, interp,
+                       allow_gaps=args.allow_gaps)
     bad = sum(1 for _, q in res.frames if q)
     print(f"{len(res.frames)} frames written to {args.output} ({interp}); "
           f"{bad} flagged for signal quality")
+    if res.gaps[0]:
+        print(f"{res.gaps[0]} gaps in {args.raw} ({res.gaps[1]} ms in all) joined as if "
+              "contiguous (--allow-gaps)")
     if not res.calibrated:
         from corecue.views.calreport import verdict_text
         raise Refused(f"the belt's calibration refused {args.calibration}: "
@@ -172,6 +176,8 @@ def add_replay_parser(sub):
     r.add_argument("--force", action="store_true", help="replace OUT.csv if it exists")
     r.add_argument("--interpreter", choices=["micropython", "cpython"],
                    help="default: micropython when installed, else cpython")
+    r.add_argument("--allow-gaps", action="store_true",
+                   help="replay across gaps in t_ms, joining their sides (default: refuse)")
     r.set_defaults(func=_replay)
 
 

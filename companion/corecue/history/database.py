@@ -35,7 +35,8 @@ def connect(folder, create=True):
         raise StoreError(f"{folder} is not a folder: --data-dir (or $CORECUE_DATA_DIR) names "
                          "the folder your history is kept in")
     if not create and not os.path.exists(path):
-        raise StoreError(f"no history in {folder} yet: pair a belt and sync a run first")
+        raise StoreError(f"no history in {folder} yet: `corecue pair` starts one, then "
+                         "`corecue sync` after a run (or check --data-dir)")
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:

@@ -29,6 +29,9 @@ def _interpreter():
 
 
 def _prepare(flash_dir):
+    if os.path.exists(flash_dir) and not os.path.isdir(flash_dir):
+        raise RecordingError(f"{flash_dir} is not a folder: a virtual belt keeps its flash in "
+                             "one (give a folder, new or the belt's own)")
     try:
         os.makedirs(flash_dir, exist_ok=True)
     except OSError as e:

@@ -61,17 +61,22 @@ def _int(path, line, name, text, lo, hi):
     return v
 
 
-def read_samples(path, rate_hz, with_phase=False):
-    """Read t_ms,adc[,phase] rows. Returns (t_ms list, adc list, phase list or None)."""
+def read_samples(path, rate_hz, with_phase=False, allow_gaps=False):
+    """Read t_ms,adc[,phase] rows. Returns (t_ms list, adc list, phase list or None).
+
+    A step in t_ms of more than one and a half sample periods is a gap: the chain would join the
+    two sides as if no time had passed, so it is an error unless allow_gaps."""
     cols = ["t_ms", "adc", "phase"] if with_phase else ["t_ms", "adc"]
-    ts, adc, phases = [], [], []
+    ts, adc, phases, lines = [], [], [], []
     prev_phase = None
+    want = 1000.0 / rate_hz
     for line, cells in _rows(path, cols):
         t = _int(path, line, "t_ms", cells[0], 0, 10 ** 12)
         if ts and t <= ts[-1]:
             raise RecordingError(f"{path}: line {line}: time not increasing "
                                  f"({t} ms after {ts[-1]} ms); rows must be sorted by t_ms")
         ts.append(t)
+        lines.append(line)
         adc.append(_int(path, line, "adc", cells[1], 0, 4095))
         if with_phase:
             ph = cells[2].lower()
@@ -87,9 +92,33 @@ def read_samples(path, rate_hz, with_phase=False):
     if not ts:
         raise RecordingError(f"{path}: no samples after the header")
     if len(ts) > 1:
-        period = (ts[-1] - ts[0]) / (len(ts) - 1)
-        want = 1000.0 / rate_hz
+        steps = sorted(b - a for a, b in zip(ts, ts[1:]))
+        typical = steps[len(steps) // 2]
+        if abs(typical - want) > 0.05 * want:
+            raise RecordingError(f"{path}: samples are {typical:.3g} ms apart; this "
+                                 f"sensor mode expects {want:.3g} ms ({rate_hz} Hz)")
+        for i in range(1, len(ts)):
+            if ts[i] - ts[i - 1] > 1.5 * want and not allow_gaps:
+                raise RecordingError(f"{path}: line {lines[i]}: a gap of {ts[i] - ts[i - 1]} ms "
+                                     f"after {ts[i - 1]} ms (samples are {want:.3g} ms apart); "
+                                     f"replay would join its two sides: cut the recording "
+                                     f"there, or give --allow-gaps")
+        period = sample_period(ts, rate_hz)
         if abs(period - want) > 0.05 * want:
             raise RecordingError(f"{path}: samples are {period:.3g} ms apart on average; this "
                                  f"sensor mode expects {want:.3g} ms ({rate_hz} Hz)")
     return ts, adc, (phases if with_phase else None)
+
+
+def sample_period(ts, rate_hz):
+    """Mean step of t_ms (ms) leaving out gaps (steps over 1.5 periods of rate_hz)."""
+    limit = 1.5 * 1000.0 / rate_hz
+    steps = [b - a for a, b in zip(ts, ts[1:]) if b - a <= limit]
+    return sum(steps) / len(steps) if steps else 1000.0 / rate_hz
+
+
+def gaps(ts, rate_hz):
+    """(count, total ms missing) of the gaps in t_ms."""
+    step = 1000.0 / rate_hz
+    g = [b - a - step for a, b in zip(ts, ts[1:]) if b - a > 1.5 * step]
+    return len(g), int(sum(g))

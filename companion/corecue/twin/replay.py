@@ -10,7 +10,7 @@ import sys
 import tempfile
 
 from corecue.interp import FIRMWARE, firmware_module, micropython_path
-from corecue.twin.recording import PHASES, RecordingError, read_samples
+from corecue.twin.recording import PHASES, RecordingError, gaps, read_samples, sample_period
 
 DRIVER = os.path.join(os.path.dirname(__file__), "fwhost", "replay_main.py")
 
@@ -79,10 +79,17 @@ def format_effort(pm):
     return "" if pm < 0 else f"{pm // 10}.{pm % 10}"
 
 
-def replay_files(raw_csv, cal_csv, mode, out_csv, interpreter):
+def replay_files(raw_csv, cal_csv, mode, out_csv, interpreter, allow_gaps=False):
     rate, block = mode_info(mode)
-    _, cal_adc, cal_phases = read_samples(cal_csv, rate, with_phase=True)
-    ts, raw_adc, _ = read_samples(raw_csv, rate)
+    cal_ts, cal_adc, cal_phases = read_samples(cal_csv, rate, with_phase=True,
+                                               allow_gaps=allow_gaps)
+    ts, raw_adc, _ = read_samples(raw_csv, rate, allow_gaps=allow_gaps)
+    # A calibration's levels hold only at its own rate: every per-sample sum scales with it.
+    p_raw, p_cal = sample_period(ts, rate), sample_period(cal_ts, rate)
+    if abs(p_raw - p_cal) > 0.01 * p_cal:
+        raise RecordingError(f"{raw_csv}: sampled every {p_raw:.4g} ms but its calibration "
+                             f"{cal_csv} every {p_cal:.4g} ms: a calibration holds only for "
+                             f"recordings at its own rate")
     res = run_chain(mode, cal_adc, cal_phases, raw_adc, interpreter)
     step = 1000 // rate
     tmp = out_csv + ".partial"
@@ -95,4 +102,5 @@ def replay_files(raw_csv, cal_csv, mode, out_csv, interpreter):
         os.replace(tmp, out_csv)
     except OSError as e:
         raise RecordingError(f"{out_csv}: cannot write: {e.strerror}") from None
+    res.gaps = gaps(ts, rate)
     return res

@@ -55,10 +55,18 @@ def print_table(rows, stream=None):
         return
     from rich.console import Console
     from rich.table import Table
-    t = Table(*rows[0], header_style="bold", box=None, pad_edge=False)
+    t = Table(header_style="bold", box=None, pad_edge=False)
+    for i, name in enumerate(rows[0]):
+        numeric = i and name not in ("start", "date") and all(
+            r[i][:1].isdigit() or r[i][:1] in "+-" for r in rows[1:])
+        t.add_column(name, no_wrap=True, justify="right" if numeric else "left")
     for r in rows[1:]:
         t.add_row(*r)
-    Console(file=stream).print(t)
+    # Never cut a figure short: wider than the terminal, the line wraps as plain text would.
+    need = len(table(rows).splitlines()[0]) + 2 * len(rows[0])
+    console = Console(file=stream)
+    console.width = max(console.width, need)
+    console.print(t)
 
 
 def session_json(row, s):
