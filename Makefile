@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/chain_cost.py
 	$(BIN)/python bench/session_storage.py
 	$(BIN)/python bench/ble_goodput.py
+	$(BIN)/python bench/fw_coverage.py
 	$(BIN)/python bench/download_throughput.py
 	$(BIN)/python bench/store_sessions.py
 	$(BIN)/python bench/analytics_cost.py

@@ -1,9 +1,11 @@
 """Downloading a one-hour session over Bluetooth LE: the real firmware (belt.blelink on the sim
 board) and the companion's bleak transport, joined by the emulated radio (corecue.twin.radio), at
-the negotiated MTU. For each window size, in the same run: session bytes / notification payload bytes
-(the share of the link's notification capacity that is session data) and the round trips (acks
-the belt had to wait for). Then an estimate of the time on a real ESP32-S3 at a 30 ms connection
-interval.
+the negotiated MTU. For each window size, in the same run: session bytes / notification payload
+bytes (the share of the link's notification capacity that is session data), the round trips (acks
+the belt had to wait for), the notifications NimBLE's buffers refused (ENOMEM, sent again) and
+the time the download took on the emulated air (its connection events and air time:
+corecue.twin.radio.airtime; the connection interval is Bumble's). Then an estimate of the time on
+a real ESP32-S3 at a 30 ms connection interval.
 
     .venv/bin/python bench/ble_goodput.py
 """
@@ -11,6 +13,7 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 
 from corecue.link import ble as T
 from corecue.twin.radio import EmulatedAir
@@ -61,11 +64,14 @@ async def measure(folder, sid, windows):
         chunk = transport.mtu - 3 - P.HEADER_LEN - 8
         dl = link.commands.download
         for window in windows:
-            stalls = dl.stalls
+            stalls, enomem = dl.stalls, link.enomem
+            t0 = time.monotonic()
             data = await belt.download(sid, window=window, chunk=chunk)
+            took = time.monotonic() - t0
             st = belt.last_download
             rows.append((window, transport.mtu, chunk, st.chunks, st.acks, dl.stalls - stalls,
-                         len(data), len(data) + st.chunks * (P.HEADER_LEN + 8)))
+                         len(data), len(data) + st.chunks * (P.HEADER_LEN + 8),
+                         link.enomem - enomem, took))
         await transport.close()
     finally:
         for t in tasks:
@@ -83,11 +89,12 @@ def main():
     print(f"One hour of 10 Hz frames: a {size}-byte session; negotiated MTU {mtu}, "
           f"{chunk}-byte chunks ({chunks} notifications)")
     print("| window (chunks) | windows of data | acks sent | acks the belt waited for | "
-          "session bytes | notification payload bytes | goodput |")
-    print("|---|---|---|---|---|---|---|")
-    for window, _, _, n, acks, stalls, got, note_bytes in rows:
+          "session bytes | notification payload bytes | goodput | refused (ENOMEM) | "
+          "time on the emulated air |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for window, _, _, n, acks, stalls, got, note_bytes, enomem, took in rows:
         print(f"| {window} | {-(-n // window)} | {acks} | {stalls} | {got} | {note_bytes} | "
-              f"{100 * got / note_bytes:.1f} % |")
+              f"{100 * got / note_bytes:.1f} % | {enomem} | {took:.2f} s |")
     # Every window costs one round trip: the read request for the first, an ack for each of the
     # others (the companion acks once per whole window). A round trip is about two connection
     # events: the request goes out in one, the next notification can follow in the next.

@@ -24,8 +24,8 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_HOOK = '''# The coverage hook of bench/fw_coverage.py: written into the instrumented copy only. The file
-# is opened at import, before a twin moves the root away from the host's file system.
+_HOOK = '''# The coverage hook of bench/fw_coverage.py, written into the instrumented copy only. The
+# file is opened at import, before a twin moves the root away from the host's file system.
 import sys
 
 _tables = []

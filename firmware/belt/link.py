@@ -9,15 +9,10 @@
 #       and session data chunks, as far as the companion's window allows, one chunk per turn of
 #       the scheduler so sampling and coaching keep running during a download.
 # The chunk and its frame are built in buffers allocated once.
-#
-# With an owner (belt.auth.Owner) the link speaks ownership (docs/protocol.md, "Ownership"):
-# every packet goes through belt.owned first, and what the belt volunteers is sealed in place,
-# which the buffers have room for. Without one it speaks protocol version 1, as before.
 import asyncio
 from micropython import const
 
 from belt import framing
-from belt import protocol as P
 from belt.commands import Commands
 from belt.outbound import DATA_HEAD, EFFORT_LEN, Outbound
 from belt.sessionsync import CHUNK_MAX
@@ -27,28 +22,18 @@ _AFTER_MS = const(50)       # lets a reply leave the USB buffer before a reboot
 
 
 class Link:
-    def __init__(self, app, commands=None, owner=None, on_paired=None):
+    def __init__(self, app, commands=None):
         self.app = app
         self.board = app.board
         self.commands = commands or Commands(app)
-        self.owned = None
-        if owner is not None:
-            # Imported only then: compiling the ownership modules from source takes more than a
-            # 256 KB heap has left at boot on the unix port (the belt loads them as .mpy).
-            from belt.owned import Owned
-            self.owned = Owned(self.commands, owner, True, on_paired)
         self.deframer = framing.Deframer()
         self._rx = bytearray(_RX_BUF)
         self._wake = app.board.flag()
         self.out = Outbound(app, self.commands, self._wake.set)
-        self._pkt = bytearray(DATA_HEAD + CHUNK_MAX + P.AUTH_LEN)
-        self._body = memoryview(self._pkt)[DATA_HEAD:DATA_HEAD + CHUNK_MAX]
-        self._wire = bytearray(framing.wire_size(DATA_HEAD + CHUNK_MAX + P.AUTH_LEN))
-        self._epkt = bytearray(EFFORT_LEN + P.AUTH_LEN)
-        # Both lengths of an effort event as views made once: slicing per frame would allocate.
-        self._eviews = (memoryview(self._epkt)[:EFFORT_LEN],
-                        memoryview(self._epkt)[:EFFORT_LEN + P.AUTH_LEN])
-        self._ewire = bytearray(framing.wire_size(EFFORT_LEN + P.AUTH_LEN))
+        self._pkt = bytearray(DATA_HEAD + CHUNK_MAX)
+        self._wire = bytearray(framing.wire_size(DATA_HEAD + CHUNK_MAX))
+        self._epkt = bytearray(EFFORT_LEN)
+        self._ewire = bytearray(framing.wire_size(EFFORT_LEN))
         self.closed = False         # the host has gone (end of the byte stream)
 
     @property
@@ -80,42 +65,30 @@ class Link:
                 await asyncio.Event().wait()
 
     def _on_packet(self, pkt):
-        if self.owned is None:
-            reply = self.commands.handle(pkt)
-            if reply is not None:
-                self.board.usb_write(framing.encode(reply))
-        else:
-            out, drop = self.owned.handle(pkt, self.board.ticks_ms())
-            for p in out:
-                self.board.usb_write(framing.encode(p))
-            if drop is not None:
-                self.app.log("usb: %s; authenticate again" % drop)
+        reply = self.commands.handle(pkt)
+        if reply is not None:
+            self.board.usb_write(framing.encode(reply))
         if self.commands.download.due():
             self._wake.set()
-
-    def _seal(self, pkt, n):
-        return n if self.owned is None else self.owned.seal_into(pkt, n)
 
     # -- sending ---------------------------------------------------------------------------------
 
     def _send_live(self):
         pkt = self._epkt
         while self.out.pack_effort(pkt):
-            n = self._seal(pkt, EFFORT_LEN)
-            k = framing.encode_into(self._eviews[0 if n == EFFORT_LEN else 1], self._ewire)
+            k = framing.encode_into(pkt, self._ewire)
             self.board.usb_write(memoryview(self._ewire)[:k])
 
     async def tx(self):
         out = self.out
         pkt = self._pkt
-        body = self._body
+        body = memoryview(pkt)[DATA_HEAD:]
         while True:
             await self._wake.wait()
             self._send_live()
             while out.chunk_due():
                 n = out.pack_chunk(pkt, body)
                 if n:
-                    n = self._seal(pkt, n)
                     k = framing.encode_into(memoryview(pkt)[:n], self._wire)
                     self.board.usb_write(memoryview(self._wire)[:k])
                 await asyncio.sleep(0)      # let the signal chain and the receiver run

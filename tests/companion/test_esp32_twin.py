@@ -6,7 +6,11 @@ import asyncio
 
 from corecue.link import ble as T
 from corecue.link.client import Belt
+from corecue.interp import firmware_module
 from corecue.twin.esp32twin import Esp32Twin
+
+P = firmware_module("belt.protocol")
+State = firmware_module("belt.runflow").State
 
 MAC = bytes.fromhex("3030f9a1b2c3")
 
@@ -54,3 +58,21 @@ def test_the_twins_own_modules_fit_in_the_heap_they_are_given():
                        text=True, env={"MICROPYPATH": esp32twin.UNIXPORT + ":.frozen"})
     used = int(p.stdout)
     assert 0 < used <= esp32twin.TWIN_HEAP_KB * 1024, used
+
+
+def test_the_button_and_the_usb_line_of_the_reference_board_under_micropython(tmp_path):
+    # The world presses the button (pin 4 to GND for 200 ms, through the pin's soft IRQ) on an
+    # idle belt: the warm-up starts, as the belt's USB line (stdin and stdout) then reports.
+    async def body():
+        twin = await Esp32Twin(str(tmp_path), mac=MAC, press_ms=1500).start()
+        try:
+            await twin.wait_output(b"sessions:")
+            hello = await twin.usb_call("hello", P.VERSION, 1)
+            assert hello[2] & P.CAP_USB
+            while (await twin.usb_call("status"))[0] == State.IDLE:
+                pass
+            assert (await twin.usb_call("status"))[0] == State.WARMUP
+        finally:
+            await twin.close()
+        assert b"Unhandled exception" not in twin.output, twin.output
+    run(body)

@@ -1,4 +1,4 @@
-# The USB link with ownership on (Link(app, owner=...)), end to end on the sim board: framed
+# The USB link with ownership on (belt.ownedlink), end to end on the sim board: framed
 # bytes in and out of the board's USB line. A stranger on the line is refused; the owner pairs
 # over the cable (possession), then its requests, the replies, the live effort of every frame
 # and the session data all travel sealed, and a recorded request played again is refused.
@@ -10,7 +10,7 @@ from belt import framing
 from belt import protocol as P
 from belt.channel import Channel
 from belt.keystore import KeyStore
-from belt.link import Link
+from belt.ownedlink import OwnedLink
 from belt.x25519 import public_key, shared_secret
 
 HOST = b"\x24" * 8
@@ -83,7 +83,7 @@ def test_usb_link_with_ownership():
     board, app, log = rig.boot(d, line=line)
     owner = A.Owner(KeyStore(board.root + "/keys"), board.device_id())
     paired = []
-    link = Link(app, owner=owner, on_paired=paired.append)
+    link = OwnedLink(app, owner, on_paired=paired.append)
     me = Owner(line, board.device_id())
     counts = {}
 

@@ -9,6 +9,7 @@ through `radioserver`; its USB serial line is the process's stdin and stdout.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -40,11 +41,12 @@ class Esp32Twin(AirProcess):
     """The reference board with its flash image in DIR/esp32.img; `effort` is the wearer's brace
     on the sensor input (percent of maximal), `mac` the chip's MAC."""
 
-    def __init__(self, folder, effort=20, mac=None, interpreter=None):
+    def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None):
         super().__init__(interpreter)
         self.folder = os.path.abspath(folder)
         self.effort = effort
         self.mac = mac
+        self.press_ms = press_ms
 
     def command(self):
         os.makedirs(self.folder, exist_ok=True)
@@ -53,4 +55,26 @@ class Esp32Twin(AirProcess):
                "--install", tree, "--effort", str(self.effort)]
         if self.mac:
             cmd += ["--mac", self.mac.hex()]
+        if self.press_ms is not None:
+            cmd += ["--press", str(int(self.press_ms))]
         return cmd
+
+    async def usb_call(self, name, *fields, timeout=10):
+        """One request over the belt's USB serial line (the process's stdin and stdout, where
+        its log text is too): the reply's fields."""
+        from corecue.interp import firmware_module
+        P = firmware_module("belt.protocol")
+        framing = firmware_module("belt.framing")
+        self._req = getattr(self, "_req", 0) + 1
+        self.proc.stdin.write(framing.encode(P.request(name, self._req, *fields)))
+        await self.proc.stdin.drain()
+        async with asyncio.timeout(timeout):
+            while True:
+                got = []
+                framing.Deframer().feed(bytes(self.output), lambda p: got.append(bytes(p)))
+                for pkt in got:
+                    t, _, req, payload = P.parse(pkt)
+                    if req == self._req and t & P.REPLY:
+                        return P.decode_fields(P.reply_format(t), payload)[0]
+                self._more.clear()
+                await self._more.wait()

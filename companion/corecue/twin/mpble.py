@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -85,9 +86,11 @@ class AirProcess:
 
     async def close(self):
         if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
+            # Ctrl-C first: MicroPython ends its program (KeyboardInterrupt) and runs what it
+            # runs at exit; a process that does not end soon is killed.
+            self.proc.send_signal(signal.SIGINT)
             try:
-                async with asyncio.timeout(10):
+                async with asyncio.timeout(5):
                     await self.proc.wait()
             except TimeoutError:
                 self.proc.kill()

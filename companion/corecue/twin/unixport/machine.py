@@ -165,6 +165,8 @@ class Pin:
             silicon.listeners.pop(self._id, None)
         else:
             silicon.listeners[self._id] = self._edge
+            if self._id in silicon.scripts:
+                asyncio.create_task(silicon.play(self._id))
         return self
 
     def _edge(self, level):

@@ -5,11 +5,13 @@
 # as on the chip, and /main.py runs from it with no arguments.
 #
 #   micropython rom.py --flash IMAGE [--install DIR] [--effort PCT] [--mac HEX] [--cause N]
+#                      [--press MS]
 #
 # The modules a chip has built in (machine, esp32, bluetooth: this folder) are imported first;
 # after the root changes, only the flash is there to import from. --effort sets the wearer's
 # brace on the sensor input (percent of maximal), --mac the chip's MAC, --cause the reset cause
-# main.py sees (machine.reset_cause()).
+# main.py sees (machine.reset_cause()), --press a short press of the button MS milliseconds after
+# the firmware starts listening to it.
 import os
 import sys
 
@@ -40,13 +42,15 @@ class _Emg:
 
 
 def _args(argv):
-    opts = {"flash": None, "install": None, "effort": "0", "mac": None, "cause": "1"}
+    opts = {"flash": None, "install": None, "effort": "0", "mac": None, "cause": "1",
+            "press": None}
     i = 0
     while i + 1 < len(argv) and argv[i][2:] in opts:
         opts[argv[i][2:]] = argv[i + 1]
         i += 2
     if i != len(argv) or opts["flash"] is None:
-        print("usage: rom.py --flash IMAGE [--install DIR] [--effort PCT] [--mac HEX] [--cause N]")
+        print("usage: rom.py --flash IMAGE [--install DIR] [--effort PCT] [--mac HEX] [--cause N] "
+              "[--press MS]")
         sys.exit(2)
     return opts
 
@@ -80,6 +84,9 @@ def boot(argv):
     silicon.reset_cause = int(opts["cause"])
     silicon.sources[_SENSOR_PIN] = _Emg(int(opts["effort"]))
     silicon.sources[_BATTERY_PIN] = lambda: 1950000          # 3.9 V through the 1:2 divider
+    if opts["press"]:
+        at = int(opts["press"])
+        silicon.scripts[_BUTTON_PIN] = [(at, 0), (at + 200, None)]     # to GND, then let go
     fs = os.VfsLfs2(_flash(opts["flash"]))
     if opts["install"]:
         os.mount(fs, "/flash")

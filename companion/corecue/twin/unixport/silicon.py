@@ -17,6 +17,7 @@ reset_cause = 1      # machine.PWRON_RESET unless the twin's boot says otherwise
 wake_reason = 0
 listeners = {}       # pin -> callable(level) registered by machine.Pin.irq: an edge happened
 pwm = {}             # pin -> (freq, duty_u16) of a running PWM output
+scripts = {}         # pin -> [(ms after the pin's IRQ is set, level or None)]: the world's hand
 
 
 def drive(pin, level):
@@ -56,3 +57,15 @@ def chip_mac():
     if mac is None:
         mac = bytes((0x30, 0x30, 0xF9)) + os.urandom(3)   # an Espressif OUI
     return mac
+
+
+async def play(pin):
+    """Carry out scripts[pin] (started when firmware first listens to the pin)."""
+    import asyncio
+    import time
+    t0 = time.ticks_ms()
+    for at, level in scripts.pop(pin, ()):
+        wait = time.ticks_diff(time.ticks_add(t0, at), time.ticks_ms())
+        if wait > 0:
+            await asyncio.sleep_ms(wait)
+        drive(pin, level)
