@@ -28,17 +28,10 @@ def boot(d):
 
 
 def write(app, n):
-    from belt.sessionformat import EV_BOOT
-    from belt.sessionlog import SessionWriter
-    store = app.store
-    for k in range(n):
-        sid, path = store.new_session()
-        w = SessionWriter(path, sid, 1000 * k, 0, 0, 0, 0, 0, (150, 200, 300))
-        w.add_event(EV_BOOT, 1 + k // 3)
-        for i in range(600):
-            w.add_frame(150 + (i * 7 + k) % 120, 0)
-        w.close()
-        store.closed(sid)
+    # The same stored sessions as test_faults' heap test, written by that test's own helper.
+    sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/firmware")
+    from test_faults import stored_sessions
+    stored_sessions(app, n)
 
 
 def pieces():
