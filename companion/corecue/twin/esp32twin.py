@@ -61,17 +61,22 @@ class Esp32Twin(AirProcess):
 
     async def usb_call(self, name, *fields, timeout=10):
         """One request over the belt's USB serial line (the process's stdin and stdout, where
-        its log text is too): the reply's fields."""
+        its log text is too): the reply's fields. The line is read from where the last call
+        stopped, so a long test does not read the belt's whole output again per request."""
         from corecue.interp import firmware_module
         P = firmware_module("belt.protocol")
         framing = firmware_module("belt.framing")
-        self._req = getattr(self, "_req", 0) + 1
+        if not hasattr(self, "_usb_rx"):
+            self._usb_rx, self._usb_seen, self._req = framing.Deframer(), 0, 0
+        self._req += 1
         self.proc.stdin.write(framing.encode(P.request(name, self._req, *fields)))
         await self.proc.stdin.drain()
         async with asyncio.timeout(timeout):
             while True:
                 got = []
-                framing.Deframer().feed(bytes(self.output), lambda p: got.append(bytes(p)))
+                new = bytes(self.output[self._usb_seen:])
+                self._usb_seen += len(new)
+                self._usb_rx.feed(new, lambda p: got.append(bytes(p)))
                 for pkt in got:
                     t, _, req, payload = P.parse(pkt)
                     if req == self._req and t & P.REPLY:
