@@ -248,7 +248,11 @@ class App(Tasks):
             self.calibrator.add(self.chain.block_level, quality)
             self.cal_frames += 1
         if self.writer:
-            self.writer.add_frame(effort, quality)
+            ch = self.chain
+            # The slow figures go into the log too (every 5 s): the fatigue index, and the cadence
+            # once a step rhythm has been found (0 before, rather than the default the window uses).
+            self.writer.add_frame(effort, quality, ch.fatigue_q8,
+                                  ch.cadence_spm if ch.rhythm_found else 0)
         actions = self.flow.frame(effort, quality, now)
         if actions:
             self._apply(actions, now)
