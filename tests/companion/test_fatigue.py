@@ -142,3 +142,30 @@ def test_every_view_says_the_same_fatigue_figures(tmp_path, monkeypatch, capsys)
     assert obj["summary"]["fatigue_change"] == pytest.approx(0.0)
     assert obj["signal"]["fatigue_index"][-1] == pytest.approx(220 / 256)
     assert obj["signal"]["cadence_spm"][-1] == 164
+
+
+def test_the_index_follows_the_median_frequency_on_known_shifts():
+    """Reduced bench/fatigue_index.py: the synthetic runner at a steady 20 % with the EMG's
+    frequency axis scaled by 0.75, 1 and 1.15. The firmware's index moves with the true median
+    frequency and the offline one (scipy.signal.welch), by about 0.6 of the true shift."""
+    import os
+    import sys
+
+    from corecue.interp import ROOT, micropython_path
+    from corecue.twin import synth
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import fatigue_index as fi
+
+    interp = "micropython" if micropython_path() else "cpython"
+    cal = synth.calibration()
+    got = {}
+    for sc in (0.75, 1.0, 1.15):
+        x = fi.steady(20, sc, 700)
+        got[sc] = (fi.mdf(x), fi.index_pairs(x, cal, interp).mean())
+    (m_lo, k_lo), (m0, k0), (m_hi, k_hi) = got[0.75], got[1.0], got[1.15]
+    assert k_lo < k0 < k_hi and m_lo < m0 < m_hi
+    for sc, (m, k) in ((0.75, got[0.75]), (1.15, got[1.15])):
+        shift = sc - 1
+        assert 0.5 < (k / k0 - 1) / shift < 0.8, (sc, k / k0)
+        assert 0.6 < (k / k0 - 1) / (m / m0 - 1) < 1.0, (sc, k / k0, m / m0)
