@@ -20,6 +20,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/effort_accuracy.py
+	$(BIN)/python bench/effort_grid.py
+	$(BIN)/python bench/fatigue_index.py
+	$(BIN)/python bench/real_recordings.py
 	$(BIN)/python bench/chain_cost.py
 	$(BIN)/python bench/session_storage.py
 	$(BIN)/python bench/ble_goodput.py
