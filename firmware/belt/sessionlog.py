@@ -22,8 +22,9 @@
         "removed" (shorter than a header: nothing in it) or "unreadable" (left alone)
 
 File (all little-endian; docs/session-format.md has every byte and a worked example):
-    header   40 bytes: "CQSL", version 2 (1 is read too), lengths and rates, session id, start ticks, wall
-             time, sensor mode, placement, rest and MVC levels, band; CRC32 of the 36 before it
+    header   40 bytes: "CQSL", version 2 (1 is read too), lengths and rates, session id, start
+             ticks, wall time, sensor mode, placement, rest and MVC levels, band; CRC32 of the
+             36 before it
     block    varint L | seq & 0xFF | range-coded payload (L - 1 bytes) | CRC32 seeded with the
              full block number over varint, seq and payload. 100 frames, or fewer when flushed.
     trailer  0x00 | 49-byte summary (who closed it, its own offset, the figures) | CRC32

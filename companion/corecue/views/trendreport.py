@@ -42,7 +42,8 @@ def trend_report(tr, out_dir, force=False):
                            (a2, hold, tr.holding_per_run, "points"),
                            (a3, fat, tr.fatigue_per_run, "%")):
         if k is not None:
-            ax.plot(x, _line(x, y, k), "--", color=_LINE, label="trend: %+.1f %s per run" % (k, unit))
+            ax.plot(x, _line(x, y, k), "--", color=_LINE,
+                    label="trend: %+.1f %s per run" % (k, unit))
         ax.grid(alpha=0.25)
         ax.legend(loc="best", fontsize=9)
     a1.set_ylabel("time in band (% of the judged run)")

@@ -4,8 +4,9 @@
 #
 # CAL_BIN and RAW_BIN hold little-endian uint16 ADC counts; CAL_PHASES one phase code per frame.
 # OUT_BIN receives, per RAW frame, effort (int16, per mille of MVC, -1 uncalibrated) and quality
-# (uint8); SIG_BIN, if named, the chain's fatigue index (uint16, x256) and cadence (uint8, steps/min,
-# 0 before a rhythm is found), what the belt logs every 5 s. The calibration verdict is printed as one line: "cal REST MVC SPREAD REASONS TRIALS".
+# (uint8); SIG_BIN, if named, the chain's fatigue index (uint16, x256) and cadence (uint8,
+# steps/min, 0 before a rhythm is found) of every frame, what the belt logs every 10 s. The
+# calibration verdict is printed as one line: "cal REST MVC SPREAD REASONS TRIALS".
 # Written for both interpreters: no f-strings needed, only modules MicroPython has.
 import sys
 
