@@ -57,16 +57,37 @@ def run(model, cond, seed, minutes, interp, cal_cache):
         x, m = muap.render(prof["effort"], prof["running"], prof["hr"], cad, seed=500 + seed,
                            scale=p["scale"], depth=p["depth"], **contamination)
         truth = muap.truth(m, cad, mvc_cache(cal_cache))
+        oracle = window_oracle(m, cad, mvc_cache(cal_cache))
     res = run_chain("emg_raw", cal_adc, cal_ph, x, interp)
     if res.reasons:
         return None                 # the firmware refused its calibration: no effort at all
     out = {"firmware": np.array([e for e, _ in res.frames]) / 10.0}
     for k, (fn, law) in BASELINES.items():
         out[k] = effort(fn(x.astype(float)), *cal_base[k], law)
+    if model == "muap":
+        out["oracle"] = oracle
     d = {k: v[SKIP:len(truth)] - truth[SKIP:len(v)] for k, v in out.items()}
     r = {k: float(np.sqrt(np.mean(v ** 2))) for k, v in d.items()}
     r["bias"] = float(np.mean(d["firmware"]))
     return r
+
+
+def window_oracle(m, cad, mvc):
+    """The firmware's window shape on the noiseless muscle with the true step period: mean
+    |muscle| over the newest step blended with the step before (alpha = T / 0.48 s within
+    0.5..1), % of the MVC's. Its error against the truth (two steps) is what the window alone
+    costs on this model, with no noise, filter or estimate of anything."""
+    c = np.concatenate([[0.0], np.cumsum(np.abs(m))])
+    out = []
+    for e in range(100, len(m) + 1, 100):
+        t = 60.0 / cad[e - 1]
+        k = int(round(t * FS))
+        a = min(1.0, max(0.5, t / 0.48))
+        s1, s2 = max(0, e - k), max(0, e - 2 * k)
+        new = (c[e] - c[s1]) / (e - s1)
+        old = (c[s1] - c[s2]) / (s1 - s2) if s1 > s2 else new
+        out.append(100.0 * (a * new + (1 - a) * old) / mvc)
+    return np.array(out)
 
 
 def mvc_cache(cache):
@@ -111,8 +132,9 @@ def main():
     for model in args.models.split(","):
         print(f"\nModel: {model} ({args.seeds} runs of {args.minutes:g} min per cell): "
               "RMS error, %MVC")
-        print("| condition | " + " | ".join(short) + " | firmware bias |")
-        print("|---|" + "---|" * (len(short) + 1))
+        oracle = " the window alone, noiseless (see window_oracle) |" if model == "muap" else ""
+        print("| condition | " + " | ".join(short) + " | firmware bias |" + oracle)
+        print("|---|" + "---|" * (len(short) + 1 + (model == "muap")))
         for label, cond in CONDITIONS:
             errs = [run(model, cond, s, args.minutes, args.interpreter, cache)
                     for s in range(args.seeds)]
@@ -126,7 +148,10 @@ def main():
             cells = [("**%.2f**" if k == "firmware" and e[k] > 1.5 else "%.2f") % e[k]
                      for k in names]
             bias = np.mean([r["bias"] for r in errs])
-            print(f"| {label} | " + " | ".join(cells) + f" | {bias:+.2f} |")
+            extra = ""
+            if model == "muap":
+                extra = " %.2f |" % np.sqrt(np.mean([r["oracle"] ** 2 for r in errs]))
+            print(f"| {label} | " + " | ".join(cells) + f" | {bias:+.2f} |" + extra)
     missed = [(m, c, v) for (m, c), v in worst.items() if v > 1.5]
     print("\nfirmware cells over 1.5 %%MVC: %d of %d: %s" % (len(missed), len(worst), (
         ", ".join(f"{m} / {c} ({v:.2f})" for m, c, v in missed) if missed else "none")))
