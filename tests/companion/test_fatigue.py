@@ -169,3 +169,17 @@ def test_the_index_follows_the_median_frequency_on_known_shifts():
         shift = sc - 1
         assert 0.5 < (k / k0 - 1) / shift < 0.8, (sc, k / k0)
         assert 0.6 < (k / k0 - 1) / (m / m0 - 1) < 1.0, (sc, k / k0, m / m0)
+
+
+def test_a_session_from_newer_firmware_asks_for_an_update_in_one_line():
+    import binascii
+    import struct
+
+    from corecue.history.sessiondata import SessionFileError
+
+    raw = bytearray(session_bytes(_run(220, 200)))
+    raw[4] = 3                                   # a format this companion does not know
+    struct.pack_into("<I", raw, 36, binascii.crc32(bytes(raw[:36])) & 0xFFFFFFFF)
+    with pytest.raises(SessionFileError, match=r"^session format version 3 is newer than this "
+                                               r"companion reads \(up to 2\): update corecue$"):
+        decode(bytes(raw))

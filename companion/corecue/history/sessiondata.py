@@ -133,6 +133,12 @@ def decode(raw, device="", start_utc=None):
         raise SessionFileError("not a session file: %d bytes, shorter than a session header"
                                % len(raw))
     if status == _fmt.BAD_HEADER:
+        raw = bytes(raw)
+        if raw[:4] == _fmt.MAGIC and raw[4] > _fmt.VERSION:
+            # Newer firmware's session: the belt keeps it until a companion that reads it
+            # stores it, so the way out is an update, not a lost run.
+            raise SessionFileError("session format version %d is newer than this companion "
+                                   "reads (up to %d): update corecue" % (raw[4], _fmt.VERSION))
         raise SessionFileError("not a session file: no valid session header "
                                "(magic, version, frame period, block size or CRC)")
     fr = np.array(frames, dtype=np.int32).reshape(-1, 2)
