@@ -203,7 +203,10 @@ class EffortChain:
             if ac[j] > ac[best]:
                 best = j
         y1 = ac[best] >> sh
-        if y1 * 10 < (e0 >> sh):       # a peak under a tenth of the energy is no rhythm
+        # A peak under a third of the energy is no rhythm: running puts 0.4-0.9 there (stride
+        # depth 0.2-0.5, 130-200 steps/min), noise and standing up to 0.27, which a tenth let
+        # through as a cadence of whatever lag won (docs/signal.md).
+        if y1 * 3 < (e0 >> sh):
             return
         y0 = ac[best - 1] >> sh
         y2 = ac[best + 1] >> sh
