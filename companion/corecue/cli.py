@@ -175,6 +175,12 @@ def main(argv=None):
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as e:
+        # A file or folder the runner named that no command above put in words: still one line
+        # with the next step, never the system's "[Errno 13] ...".
+        from corecue.link.oserrors import sentence
+        print("corecue: " + sentence(e), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

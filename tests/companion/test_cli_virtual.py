@@ -153,6 +153,7 @@ def test_no_answer_at_a_prompt_is_one_line(belt, capsys, monkeypatch):
 
 
 def test_a_remembered_belt_must_be_the_one_that_answers(belt, capsys):
+    os.makedirs(belt)                   # a virtual belt's folder, whose belt is another one
     with open_store() as store:
         store.remember_belt("00000000000000ff", "corecue-00FF", "virtual", belt)
     code, _, err = corecue(capsys, "status")
