@@ -119,6 +119,21 @@ def test_a_terminal_gets_the_live_bar_anything_else_plain_lines():
     assert isinstance(bar.printer_for(io.StringIO()), bar.LinePrinter)
 
 
+def test_a_step_counts_only_its_own_frames_however_fast_they_come():
+    """A virtual belt at full speed sends frames faster than the step ends: those after the
+    step's last frame are not counted (the summary said 0:07 for a 6 s watch)."""
+    import asyncio
+    seen = []
+
+    class Belt:
+        def subscribe(self, kind, fn):
+            asyncio.get_running_loop().call_soon(lambda: [fn(frame(k, 200)) for k in range(50)])
+            return lambda: None
+
+    asyncio.run(live.follow(Belt(), 3, seen.append))
+    assert [ev.frame for ev in seen] == list(range(31))
+
+
 # -- end to end --------------------------------------------------------------------------------
 
 def test_live_on_the_virtual_belt_prints_plain_lines_to_a_pipe(tmp_path, monkeypatch, capsys):
@@ -132,4 +147,6 @@ def test_live_on_the_virtual_belt_prints_plain_lines_to_a_pipe(tmp_path, monkeyp
     assert out[0] == ("Target: brace at about 20 % of your maximum; the band is 15-30 % "
                       "(marked on the bar).")
     assert len(out) >= 5 and all(PLAIN.match(ln) for ln in out[1:-1]), out
-    assert "watched" in out[-1] and "\x1b" not in "".join(out)
+    # 3 s of the belt's time: frames 0 to 30, however fast the virtual belt sends more.
+    assert out[-1].startswith("0:03 watched: ") and "\x1b" not in "".join(out)
+    assert out[-2].split()[0] == "3.0"

@@ -92,6 +92,8 @@ async def follow(belt, seconds, on_effort, stall_s=STALL_S):
 
     def on_event(ev):
         last[0] = loop.time()
+        if done.is_set():               # frames still arriving before unsubscribe are not
+            return                      # part of the step (a fast virtual belt sends many)
         if first[0] is None:
             first[0] = ev.frame
         on_effort(ev)
