@@ -95,6 +95,7 @@ def _commands(belt, recordings, place):
         ("virtual", "run", os.path.join(place, "belt"), "--minutes", "1"),
         ("virtual", "run", belt, "--minutes", "1", "--motor-log",
          os.path.join(place, "motor.csv")),
+        ("virtual", "serve", belt, "--log", os.path.join(place, "belt.log")),
         ("--virtual", os.path.join(place, "belt"), "pair"),
         ("--data-dir", os.path.join(place, "history"), "--virtual", belt, "pair"),
         ("demo", "-o", os.path.join(place, "demo")),
@@ -162,7 +163,8 @@ def test_a_folder_where_a_file_is_due(history, recordings, tmp_path, capsys):
     d.mkdir()
     for argv in [("export", "1", "-o", d), ("download", "1", "-o", d),
                  ("replay", *recordings[:1], "--calibration", recordings[1], "-o", d),
-                 ("virtual", "run", history, "--minutes", "1", "--motor-log", d)]:
+                 ("virtual", "run", history, "--minutes", "1", "--motor-log", d),
+                 ("virtual", "serve", history, "--log", d)]:
         code, _, err = corecue(capsys, *argv)
         assert code == 2 and says_what_to_do(err) == f"corecue: {d} is a folder: give a file " \
             "name\n", argv
