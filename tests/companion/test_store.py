@@ -241,8 +241,13 @@ def test_older_summaries_are_stored_again_once_from_the_session(tmp_path, old, m
     db.execute("INSERT INTO session_files VALUES (7, ?)", (raw,))
     db.commit()
     db.close()
-    with open_store(str(tmp_path)) as s:
+    told = []
+    with open_store(str(tmp_path), notice=told.append) as s:
         assert s.version == migrations.CURRENT
+    with open_store(str(tmp_path), notice=told.append):
+        pass
+    assert told == [f"bringing your history in {tmp_path / 'corecue.db'} up to date (once; "
+                    "with many runs stored it may take a minute)"]
     db = sqlite3.connect(str(tmp_path / "corecue.db"))
     stored = dict(db.execute("SELECT id, summary FROM sessions").fetchall())
     db.close()

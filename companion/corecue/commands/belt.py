@@ -34,7 +34,8 @@ def open_history(args, create=True, new=False):
     if create and typed and not new and not os.path.exists(folder):
         raise StoreError(f"no history in {folder}: check --data-dir (or ${ENV_VAR}), or start "
                          "one there with `corecue pair`")
-    return open_store(getattr(args, "data_dir", None), create=create)
+    return open_store(getattr(args, "data_dir", None), create=create,
+                      notice=lambda text: print(text, file=sys.stderr, flush=True))
 
 
 def run(command, args, speed=0.0, target=None, store=None, new_belt=False):

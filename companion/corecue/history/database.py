@@ -27,7 +27,7 @@ def data_dir(explicit=None):
     return platformdirs.user_data_dir("corecue")
 
 
-def connect(folder, create=True):
+def connect(folder, create=True, notice=None):
     """(sqlite3 connection, path, schema version) of corecue.db in `folder`, brought to the
     current schema. create=False: a StoreError when there is no history yet, and no folder or
     file is made."""
@@ -54,6 +54,9 @@ def connect(folder, create=True):
     try:
         version = _check(db, path)
         if version < migrations.CURRENT:     # the write lock only when there is work to do
+            if version and notice:
+                notice(f"bringing your history in {path} up to date (once; with many runs "
+                       "stored it may take a minute)")
             version = migrations.migrate(db)
         db.execute("PRAGMA foreign_keys = ON")
     except StoreError:

@@ -78,11 +78,12 @@ def _summary(text):
     return obj if isinstance(obj, dict) else {}
 
 
-def open_store(data_dir=None, create=True, *, clock=time.time):
+def open_store(data_dir=None, create=True, *, clock=time.time, notice=None):
     """The Store in `data_dir` (see data_dir()), created and brought to the current schema.
     create=False (read-only commands): a StoreError when there is no history yet, and no folder
-    or file is made. clock: seconds since the epoch, replaceable in tests."""
-    db, path, version = database.connect(database.data_dir(data_dir), create)
+    or file is made. clock: seconds since the epoch, replaceable in tests. notice(text): told
+    before an existing history is upgraded (it may take a while, once)."""
+    db, path, version = database.connect(database.data_dir(data_dir), create, notice=notice)
     return Store(db, path, version, clock)
 
 
