@@ -35,7 +35,8 @@ class View:
         self.judged = 0
         self.cues = []
         self._t0 = None
-        self._t = 0.0
+        self._prev = None       # the step's last frame number: frames watched are counted by
+        self._t = 0.0           # the belt's numbers, which go on when the link drops one
         self._pct = None
         self._marks = []        # [[word, effort when it fired, belt seconds, shown yet]]
 
@@ -43,7 +44,8 @@ class View:
         if self._t0 is None:
             self._t0 = ev.frame
         t = (ev.frame - self._t0) / 10
-        self.frames += 1
+        self.frames += 1 if self._prev is None else (ev.frame - self._prev) & 0xFFFFFFFF
+        self._prev = ev.frame
         pct = ev.effort_pm / 10 if ev.effort_pm >= 0 and not ev.quality else None
         if pct is not None:
             self.judged += 1
@@ -61,6 +63,11 @@ class View:
         if shown:
             for m in self._marks:
                 m[3] = True
+
+    def begin_step(self):
+        """A new stretch of watching (a warm-up hold after a pause): the time between is not
+        counted as watched."""
+        self._prev = None
 
     def cue(self, ev):
         word = _CUE_WORDS.get(ev.kind, f"cue {ev.kind}")
@@ -117,6 +124,7 @@ async def watch(conn, seconds, view):
     belt = conn.belt
     unsub = belt.subscribe("cue", view.cue)
     await belt.live(True)
+    view.begin_step()
     try:
         await follow(belt, seconds, view.effort)
     finally:
