@@ -247,6 +247,15 @@ def test_a_paired_virtual_belt_that_is_gone_is_not_made_anew(history, capsys):
     assert not os.path.exists(history)
 
 
+def test_a_bluetooth_host_device_that_is_not_there(history, tmp_path, capsys):
+    code, _, err = corecue(capsys, "virtual", "ble", history, "--hci",
+                           f"file:{tmp_path / 'vhci'}")
+    assert code == 2 and says_what_to_do(err) == (
+        f"corecue: cannot open the HCI transport file:{tmp_path / 'vhci'} ({tmp_path / 'vhci'}): "
+        "there is no such file or folder (vhci needs Linux with Bluetooth and /dev/vhci; or "
+        "give --hci tcp-server:HOST:PORT)\n")
+
+
 def test_a_port_that_is_not_there(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CORECUE_DATA_DIR", str(tmp_path / "history"))
     code, _, err = corecue(capsys, "--port", tmp_path / "ttyACM9", "status")

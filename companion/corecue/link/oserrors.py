@@ -53,6 +53,17 @@ def words(e):
             "check the path, or choose another")
 
 
+def hci_error(transport, e):
+    """The one line for a Bumble HCI transport (`corecue virtual ble --hci`) that would not
+    open: Bumble raises whatever the system gave it."""
+    step = "vhci needs Linux with Bluetooth and /dev/vhci; or give --hci tcp-server:HOST:PORT"
+    if isinstance(e, OSError):
+        what, _ = words(e)
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        return f"cannot open the HCI transport {transport}{where}: {what} ({step})"
+    return f"cannot open the HCI transport {transport}: not one Bumble knows ({step})"
+
+
 def sentence(e, path=None, doing="use"):
     """One line: "cannot <doing> <path>: <what happened> (<next step>)". path: the one the runner
     gave (default: the error's own filename)."""
