@@ -50,6 +50,11 @@ class Parser(argparse.ArgumentParser):
         kw.setdefault("formatter_class", _Help)
         super().__init__(*a, **kw)
 
+    def error(self, message):
+        """A mistyped command line is one line too, with where to read how it goes (argparse
+        prints the whole usage block first, a screenful for some commands); exit status 2."""
+        self.exit(2, f"corecue: {' '.join(message.split())} (see `{self.prog} --help`)\n")
+
 
 def _version():
     from importlib.metadata import PackageNotFoundError, version

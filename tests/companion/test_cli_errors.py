@@ -262,6 +262,23 @@ def test_a_port_that_is_not_there(tmp_path, monkeypatch, capsys):
     assert code == 2 and "is the belt plugged in?" in says_what_to_do(err)
 
 
+# -- a mistyped command line ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, said", [
+    (("show",), "the following arguments are required: ID (see `corecue show --help`)"),
+    (("show", "abc"), "argument ID: invalid int value: 'abc' (see `corecue show --help`)"),
+    (("download", "1", "-o", "x.cs", "--window", "0"),
+     "argument --window: window must be 1..256 chunks, not 0 (see `corecue download --help`)"),
+    (("config", "set"), "the following arguments are required: NAME=VALUE (see `corecue "
+     "config set --help`)"),
+])
+def test_a_mistyped_command_line_is_one_line_with_where_to_look(argv, said, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(list(argv))
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == "" and says_what_to_do(err) == f"corecue: {said}\n"
+
+
 # -- the one place that words the system's errors ------------------------------------------------
 
 @pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC,
