@@ -506,6 +506,23 @@ def test_a_damaged_database_is_one_line(tmp_path, damage):
                            "move it away (the next `corecue pair` starts a new one)")
 
 
+@pytest.mark.parametrize("name, said", [
+    ("SQLITE_READONLY", "corecue is not allowed to change it (check its and its folder's "
+                        "permissions)"),
+    ("SQLITE_READONLY_DIRECTORY", "corecue is not allowed to change it (check its and its "
+                                  "folder's permissions)"),
+    ("SQLITE_CANTOPEN", "corecue cannot open it (check its and its folder's permissions)"),
+    ("SQLITE_FULL", "the disk is full (free some space)"),
+    ("SQLITE_IOERR_WRITE", "the disk reported an error (check the disk)"),
+])
+def test_a_history_out_of_reach_is_said_in_words_not_sqlites(name, said):
+    from corecue.history.database import db_error
+    e = sqlite3.OperationalError("attempt to write a readonly database")
+    e.sqlite_errorname = name
+    assert str(db_error("/h/corecue.db", e, "cannot write to")) == \
+        f"cannot write to /h/corecue.db: {said}"
+
+
 def test_a_locked_database_is_not_called_damaged(tmp_path):
     with open_store(str(tmp_path)) as s:
         s._db.execute("PRAGMA busy_timeout = 0")        # fail at once rather than wait 10 s
