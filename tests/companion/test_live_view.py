@@ -52,6 +52,15 @@ def test_the_rich_bar_shows_the_number_the_band_edges_and_the_cue_marker():
     assert cells.index("▲") == 10 and cells.rstrip().endswith("50 %MVC")
 
 
+def test_on_a_narrow_terminal_the_bar_gives_way_not_the_line():
+    con = rendered(bar.EffortBar(2.0, 12.0, BAND, 50.0, [("BRACE MORE", 12.0)]), width=80)
+    top, scale = con.export_text().splitlines()
+    assert len(top) <= 80 and top.endswith("  under the band  ◀ BRACE MORE")
+    edges = [i for i, c in enumerate(top) if c == "┃"]
+    assert len(edges) == 2 and scale[edges[0]:edges[0] + 2] == "15" \
+        and scale[edges[1]:edges[1] + 2] == "30"
+
+
 @pytest.mark.parametrize("pct, colour", [(12.0, "yellow"), (20.0, "green"), (40.0, "red")])
 def test_the_bar_is_coloured_by_where_the_effort_is(pct, colour):
     html = rendered(bar.EffortBar(2.0, pct, BAND, 50.0)).export_text(styles=True)

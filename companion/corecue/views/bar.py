@@ -35,7 +35,8 @@ class EffortBar:
     """One reading of the live view: t_s (the belt's seconds since watching began), pct (effort,
     % of the maximum; None for bad signal), the band (low, high), the bar's scale, and the cues
     to mark: [(word, effort when it fired or None)]. plain() is the line for a log; rich draws
-    the same reading as a coloured bar with the band's numbers under it (__rich__)."""
+    the same reading as a coloured bar with the band's numbers under it, narrowed to fit the
+    terminal (__rich_console__)."""
 
     def __init__(self, t_s, pct, band, scale, cues=(), width=WIDTH):
         self.t_s, self.pct, self.band, self.scale = t_s, pct, band, scale
@@ -50,23 +51,28 @@ class EffortBar:
         return (f"{self.t_s:6.1f} s {self.number()} %MVC {bar(self.pct, self.scale, self.band)} "
                 f"{zone(self.pct, self.band)}{'  << ' + words if words else ''}")
 
-    def _cell(self, value):
+    def _cell(self, value, width):
         """The bar's cell for a value in %MVC, or None off the bar."""
         if self.scale <= 0 or value is None:
             return None
-        i = round(self.width * value / self.scale)
-        return i if 0 <= i < self.width else None
+        i = round(width * value / self.scale)
+        return i if 0 <= i < width else None
 
-    def __rich__(self):
-        from rich.console import Group
+    def __rich_console__(self, console, options):
+        head = f"{self.t_s:6.1f} s  {self.number()} %  "
+        # Room for the zone and a cue beside the bar ("  under the band  ◀ CHECK SENSOR"): on a
+        # narrow terminal the bar gives way rather than the line wrapping on every redraw.
+        room = options.max_width - len(head) - 32 - 18 * max(0, len(self.cues) - 1)
+        yield from self.render(head, max(16, min(self.width, room)))
+
+    def render(self, head, width):
         from rich.text import Text
         colour = _ZONE_STYLE[zone(self.pct, self.band)]
         fill = 0 if self.pct is None or self.scale <= 0 else max(
-            0, min(self.width, round(self.width * self.pct / self.scale)))
-        edges = {self._cell(e) for e in self.band} - {None}
-        head = f"{self.t_s:6.1f} s  {self.number()} %  "
+            0, min(width, round(width * self.pct / self.scale)))
+        edges = {self._cell(e, width) for e in self.band} - {None}
         top = Text(head)
-        for i in range(self.width):
+        for i in range(width):
             if i in edges:
                 top.append("┃", style="bold white")
             elif i < fill:
@@ -78,24 +84,26 @@ class EffortBar:
             top.append(f"  ◀ {word}", style="bold reverse " + _CUE_STYLE.get(word, "white"))
         # Under the bar: the band's edges and the scale in numbers, and a marker at the effort
         # each cue fired at.
-        under = [" "] * (self.width + 8)
-        for value in (0, *self.band, self.scale):
+        under = [" "] * (width + 8)
+        free = 0                            # labels left to right, a space between (a narrow
+        for value in (0, *self.band, self.scale):       # bar drops one rather than merge two)
             label = f"{value:g}"
-            i = 0 if value == 0 else self._cell(value)
+            i = 0 if value == 0 else self._cell(value, width)
             if i is None and value == self.scale:
-                i = self.width - len(label)
-            if i is not None:
+                i = width - len(label)
+            if i is not None and i >= free:
                 under[i:i + len(label)] = label
+                free = i + len(label) + 1
         for _, at in self.cues:
-            i = self._cell(at)
+            i = self._cell(at, width)
             if i is not None:
                 under[i] = "▲"
         scale_line = Text(" " * len(head) + "".join(under).rstrip() + " %MVC", style="dim")
         for _, at in self.cues:
-            i = self._cell(at)
+            i = self._cell(at, width)
             if i is not None:
                 scale_line.stylize("bold yellow", len(head) + i, len(head) + i + 1)
-        return Group(top, scale_line)
+        return [top, scale_line]
 
 
 _ZONE_STYLE = {"in band": "green", "under the band": "yellow", "over the band": "red",
