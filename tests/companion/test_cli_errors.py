@@ -256,6 +256,15 @@ def test_a_bluetooth_host_device_that_is_not_there(history, tmp_path, capsys):
         "give --hci tcp-server:HOST:PORT)\n")
 
 
+def test_listening_for_a_mistyped_virtual_belt_makes_none(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CORECUE_DATA_DIR", str(tmp_path / "history"))
+    code, _, err = corecue(capsys, "scan", "--virtual", tmp_path / "blet", "--seconds", "1")
+    assert code == 2 and says_what_to_do(err) == (
+        f"corecue: no virtual belt in {tmp_path / 'blet'}: check the path, or make one there "
+        f"with `corecue --virtual {tmp_path / 'blet'} pair`\n")
+    assert not (tmp_path / "blet").exists()
+
+
 def test_a_port_that_is_not_there(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CORECUE_DATA_DIR", str(tmp_path / "history"))
     code, _, err = corecue(capsys, "--port", tmp_path / "ttyACM9", "status")

@@ -48,7 +48,7 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
     explicit = args.port or getattr(args, "belt", None) or getattr(args, "virtual", None)
     virtual = getattr(args, "virtual", None)
     if virtual and not new_belt:
-        _existing_virtual(virtual)
+        existing_virtual(virtual)
     if store is None and command_needs_store(command):
         store = open_history(args)
     elif store is None and (not explicit or getattr(args, "belt", None)):
@@ -57,7 +57,7 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
                                getattr(args, "virtual", None), store)
     if target.transport == "virtual" and target.remembered and not new_belt:
         # A paired virtual belt whose folder went away is gone, not to be made anew and empty.
-        _existing_virtual(target.address, remembered=True)
+        existing_virtual(target.address, remembered=True)
 
     async def go():
         async with Connection(target, args.timeout or DEFAULT_TIMEOUT, speed=speed) as conn:
@@ -77,7 +77,7 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
             store.close()
 
 
-def _existing_virtual(folder, remembered=False):
+def existing_virtual(folder, remembered=False):
     from corecue.link.errors import BeltError
     if not os.path.exists(folder) and remembered:
         raise BeltError(f"the virtual belt you paired, in {folder}, is not there any more: pair "

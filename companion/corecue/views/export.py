@@ -226,7 +226,7 @@ def export_sessions(items, fmt, out):
         raise ExportError("unknown export format %r: use %s" % (fmt, " or ".join(FORMATS)))
     items = list(items)
     if not items:
-        raise ExportError("no sessions to export")
+        raise ExportError("no sessions to export: run `corecue sync` after a run")
     write = _csv if fmt == "csv" else _json
     if hasattr(out, "write"):
         write(items, out)
