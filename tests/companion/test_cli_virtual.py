@@ -103,6 +103,7 @@ def test_mistakes_get_one_line_and_change_nothing(belt, capsys):
 
 
 def test_scan_hears_the_virtual_belt_by_its_service(belt, capsys):
+    assert corecue(capsys, "--virtual", belt, "pair")[0] == 0
     code, out, _ = corecue(capsys, "--virtual", belt, "scan", "--seconds", "1")
     assert code == 0 and out.startswith("corecue-") and len(out.split()[0]) == 12
 
