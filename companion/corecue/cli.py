@@ -25,7 +25,7 @@ def _port_options(parser, default):
                         "or a remembered belt of this name")
     parser.add_argument("--virtual", metavar="DIR", default=default,
                         help="the virtual belt whose flash is in DIR, in this process over an "
-                        "emulated radio (created if new; the same DIR is the same belt)")
+                        "emulated radio (made by `pair` when new; the same DIR is the same belt)")
     parser.add_argument("--timeout", type=_seconds, metavar="S", default=default,
                         help="seconds to wait for each answer from the belt (default 3)")
 
