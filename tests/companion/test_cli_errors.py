@@ -269,6 +269,8 @@ def test_a_port_that_is_not_there(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CORECUE_DATA_DIR", str(tmp_path / "history"))
     code, _, err = corecue(capsys, "--port", tmp_path / "ttyACM9", "status")
     assert code == 2 and "is the belt plugged in?" in says_what_to_do(err)
+    code, _, err = corecue(capsys, "--port", tmp_path, "status")
+    assert code == 2 and f"{tmp_path}: not a serial port (`corecue " in says_what_to_do(err)
 
 
 # -- a mistyped command line ---------------------------------------------------------------------
