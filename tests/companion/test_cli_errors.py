@@ -310,3 +310,11 @@ def test_an_error_no_command_words_still_reaches_the_runner_as_one_line(monkeypa
     assert code == 2 and says_what_to_do(err) == (
         "corecue: cannot use /srv/x: not allowed there (check the permissions, or choose a "
         "folder of your own)\n")
+
+
+def test_an_interruption_is_130_and_one_line(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "_doctor", interrupted)
+    code, _, err = corecue(capsys, "doctor")
+    assert code == 130 and err == "corecue: interrupted\n"
