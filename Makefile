@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fw_coverage.py
 	$(BIN)/python bench/download_throughput.py
 	$(BIN)/python bench/store_sessions.py
+	$(BIN)/python bench/summary_migration.py --repeats 1
 	$(BIN)/python bench/analytics_cost.py
 	$(BIN)/python bench/ownership_cost.py
 

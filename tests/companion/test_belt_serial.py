@@ -412,7 +412,8 @@ def test_the_commands_against_the_virtual_belt(tmp_path):
     assert f"{len(data)} bytes written" in dl.stdout and f"{zlib.crc32(data):08x}" in dl.stdout
     assert "confirmed" in dl.stdout
     assert after.stdout.splitlines()[1].split()[-1] == "yes"
-    assert missing.returncode == 2 and missing.stderr == "corecue: the belt has no session 77\n"
+    assert missing.returncode == 2 and missing.stderr == (
+        "corecue: the belt has no session 77 (`corecue sessions --on-belt` lists those it has)\n")
     assert read_session(data)[4] == fmt.CLOSED
 
 

@@ -103,6 +103,7 @@ def test_mistakes_get_one_line_and_change_nothing(belt, capsys):
 
 
 def test_scan_hears_the_virtual_belt_by_its_service(belt, capsys):
+    assert corecue(capsys, "--virtual", belt, "pair")[0] == 0
     code, out, _ = corecue(capsys, "--virtual", belt, "scan", "--seconds", "1")
     assert code == 0 and out.startswith("corecue-") and len(out.split()[0]) == 12
 
@@ -153,6 +154,7 @@ def test_no_answer_at_a_prompt_is_one_line(belt, capsys, monkeypatch):
 
 
 def test_a_remembered_belt_must_be_the_one_that_answers(belt, capsys):
+    os.makedirs(belt)                   # a virtual belt's folder, whose belt is another one
     with open_store() as store:
         store.remember_belt("00000000000000ff", "corecue-00FF", "virtual", belt)
     code, _, err = corecue(capsys, "status")

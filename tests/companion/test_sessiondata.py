@@ -136,7 +136,8 @@ def test_read_file_reads_and_names_the_file_in_errors(tmp_path):
     p = tmp_path / "run3.cs"
     p.write_bytes(session_bytes([("f", 200, 0, 15)]))
     assert read_file(str(p), device="ff").frames == 15
-    for bad, why in ((tmp_path / "missing.cs", "No such file"), (tmp_path, "directory")):
+    for bad, why in ((tmp_path / "missing.cs", "there is no such file"),
+                     (tmp_path, "it is a folder")):
         with pytest.raises(SessionFileError, match=why) as e:
             read_file(str(bad))
         assert str(bad) in str(e.value) and "\n" not in str(e.value)

@@ -98,7 +98,12 @@ def test_port_errors_are_one_line_each(tmp_path, monkeypatch):
     f.write_text("x")
     with pytest.raises(T.PortError) as e:
         T.SerialTransport(str(f))
-    assert str(e.value) == f"{f}: not a serial port"
+    assert str(e.value) == (f"{f}: not a serial port (`corecue --port` takes a path like "
+                            "/dev/ttyACM0)")
+    with pytest.raises(T.PortError) as e:
+        T.SerialTransport(str(tmp_path))
+    assert str(e.value) == (f"{tmp_path}: not a serial port (`corecue --port` takes a path like "
+                            "/dev/ttyACM0)")
 
     def refuse(code):
         class Refusing(serial.Serial):

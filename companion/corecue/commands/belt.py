@@ -34,7 +34,8 @@ def open_history(args, create=True, new=False):
     if create and typed and not new and not os.path.exists(folder):
         raise StoreError(f"no history in {folder}: check --data-dir (or ${ENV_VAR}), or start "
                          "one there with `corecue pair`")
-    return open_store(getattr(args, "data_dir", None), create=create)
+    return open_store(getattr(args, "data_dir", None), create=create,
+                      notice=lambda text: print(text, file=sys.stderr, flush=True))
 
 
 def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
@@ -47,13 +48,16 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
     explicit = args.port or getattr(args, "belt", None) or getattr(args, "virtual", None)
     virtual = getattr(args, "virtual", None)
     if virtual and not new_belt:
-        _existing_virtual(virtual)
+        existing_virtual(virtual)
     if store is None and command_needs_store(command):
         store = open_history(args)
     elif store is None and (not explicit or getattr(args, "belt", None)):
         store = _existing_history(args)     # only to find the remembered belt
     target = target or resolve(args.port, getattr(args, "belt", None),
                                getattr(args, "virtual", None), store)
+    if target.transport == "virtual" and target.remembered and not new_belt:
+        # A paired virtual belt whose folder went away is gone, not to be made anew and empty.
+        existing_virtual(target.address, remembered=True)
 
     async def go():
         async with Connection(target, args.timeout or DEFAULT_TIMEOUT, speed=speed) as conn:
@@ -73,8 +77,12 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
             store.close()
 
 
-def _existing_virtual(folder):
+def existing_virtual(folder, remembered=False):
     from corecue.link.errors import BeltError
+    if not os.path.exists(folder) and remembered:
+        raise BeltError(f"the virtual belt you paired, in {folder}, is not there any more: pair "
+                        f"another (`corecue --virtual DIR pair`) or name a belt with --port, "
+                        "--belt or --virtual")
     if not os.path.exists(folder):
         raise BeltError(f"no virtual belt in {folder}: check the path, or make one there with "
                         f"`corecue --virtual {folder} pair`")
@@ -225,7 +233,8 @@ async def download(belt, args):
             f.write(data)
         os.replace(tmp, args.output)
     except OSError as e:
-        raise UsageError(f"{args.output}: cannot write: {e.strerror}") from None
+        from corecue.link.oserrors import sentence
+        raise UsageError(sentence(e, args.output, "write")) from None
     print(f"session {args.id}: {len(data)} bytes written to {args.output} "
           f"(CRC32 {crc:08x}, verified against the belt)")
     if args.confirm:

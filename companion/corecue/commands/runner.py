@@ -14,7 +14,10 @@ def _yes_option(p):
 # -- with a belt ---------------------------------------------------------------------------------
 
 def _scan(args):
+    from corecue.commands.belt import existing_virtual
     from corecue.link.connect import scan
+    if args.virtual:
+        existing_virtual(args.virtual)         # a mistyped folder is not a new belt to hear
     found = asyncio.run(scan(args.seconds, args.virtual))
     if not found:
         print(f"no belt heard in {args.seconds:g} s (is it switched on and near?)")

@@ -33,7 +33,10 @@ def _virtual_run(args):
 
 def _virtual_serve(args):
     from corecue.twin import mpbelt
+    from corecue.views import outputs
     import signal
+    if args.log:
+        outputs.check_file(args.log, force=True)     # the belt adds to its log, never replaces
 
     def interrupted(*_):
         raise KeyboardInterrupt

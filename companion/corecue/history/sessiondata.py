@@ -169,7 +169,8 @@ def read_file(path, device="", start_utc=None):
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise SessionFileError("%s: %s" % (path, e.strerror or e)) from None
+        from corecue.link.oserrors import sentence
+        raise SessionFileError(sentence(e, path, "read")) from None
     try:
         return decode(raw, device, start_utc)
     except SessionFileError as e:

@@ -156,7 +156,8 @@ class Belt(Channel):
         if page and page[0].id == sid:
             return page[0]
         raise NotFound("session_list", P.E_NOT_FOUND, f"no session {sid}",
-                       text=f"the belt has no session {sid}")
+                       text=f"the belt has no session {sid} (`corecue sessions --on-belt` "
+                       "lists those it has)")
 
     async def download(self, sid, offset=0, window=8, chunk=None, have=b"", progress=None,
                        verify=True):

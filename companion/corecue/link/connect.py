@@ -73,10 +73,8 @@ async def scan(seconds, virtual_dir=None):
             backend = vb.backend()
         try:
             found = await T.scan(timeout=seconds, backend=backend)
-        except Exception as e:          # bleak's errors differ by platform; all mean no radio
-            raise BeltError("cannot scan for Bluetooth belts: "
-                            f"{' '.join(str(e).split()) or type(e).__name__} (no Bluetooth "
-                            "adapter? use --port for USB, or --virtual DIR)") from None
+        except Exception:               # bleak's errors differ by platform; all mean no radio
+            raise BeltError("cannot scan for belts: " + T.NO_RADIO) from None
         return [(name, getattr(adv, "rssi", None)) for name, _, adv in found]
     finally:
         if vb is not None:

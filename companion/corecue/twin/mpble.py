@@ -145,8 +145,8 @@ async def serve_hci(folder, transport, speed=1.0, on_ready=print):
         try:
             hci = await open_transport(transport)
         except Exception as e:          # Bumble raises whatever the OS gave it: say it in a line
-            raise BeltError(f"cannot open the HCI transport {transport}: "
-                            f"{' '.join(str(e).split()) or type(e).__name__}") from None
+            from corecue.link.oserrors import hci_error
+            raise BeltError(hci_error(transport, e)) from None
         async with hci:
             belt.air.attach_host_controller(hci.source, hci.sink)
             on_ready(belt.name())

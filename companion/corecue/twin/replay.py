@@ -112,6 +112,7 @@ def replay_files(raw_csv, cal_csv, mode, out_csv, interpreter, allow_gaps=False)
                 f.write(f"{ts[(k + 1) * block - 1] + step},{format_effort(e)},{q}\n")
         os.replace(tmp, out_csv)
     except OSError as e:
-        raise RecordingError(f"{out_csv}: cannot write: {e.strerror}") from None
+        from corecue.link.oserrors import sentence
+        raise RecordingError(sentence(e, out_csv, "write")) from None
     res.gaps = gaps(ts, rate)
     return res

@@ -19,6 +19,7 @@ import time
 
 from corecue.interp import firmware_module
 from corecue.link.client import BeltError
+from corecue.link.oserrors import sentence, words
 
 firmware_module("belt.app")                     # firmware/ and the MicroPython shims on sys.path
 from belt import config as _config  # noqa: E402
@@ -67,8 +68,7 @@ class VirtualBelt:
         try:
             os.makedirs(self.folder, exist_ok=True)
         except OSError as e:
-            raise BeltError(f"{self.folder}: cannot create the virtual belt: "
-                            f"{e.strerror}") from None
+            raise BeltError(sentence(e, self.folder, "make the virtual belt in")) from None
         from corecue.twin.recording import RecordingError
         from corecue.twin.mpbelt import BeltInUse
         try:
@@ -98,9 +98,10 @@ class VirtualBelt:
                 raise BeltError(f"{self.folder} keeps its flash in a LittleFS image, as on the "
                                 "ESP32, which only the MicroPython runs can open: use `corecue "
                                 f"virtual serve {self.folder}`, then --port") from None
-            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             where = getattr(e, "filename", None) or self.folder
-            raise BeltError(f"{where}: {why}: this virtual belt's flash is damaged") from None
+            why = words(e)[0] if isinstance(e, OSError) else "not as the belt wrote it"
+            raise BeltError(f"this virtual belt's flash is damaged: {where}: {why} (move "
+                            f"{self.folder} away and pair a new virtual belt)") from None
         return self
 
     def _log(self, msg):
@@ -165,8 +166,8 @@ async def serve_hci(folder, transport, speed=1.0, on_ready=print):
         try:
             hci = await open_transport(transport)
         except Exception as e:          # Bumble raises whatever the OS gave it: say it in a line
-            raise BeltError(f"cannot open the HCI transport {transport}: "
-                            f"{' '.join(str(e).split()) or type(e).__name__}") from None
+            from corecue.link.oserrors import hci_error
+            raise BeltError(hci_error(transport, e)) from None
         async with hci:
             vb.air.attach_host_controller(hci.source, hci.sink)
             on_ready(vb.name)

@@ -67,14 +67,9 @@ def prepare(out_dir, stem, force=False):
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "report"
     try:
         outputs.check_folder(out_dir, [stem + ".png", stem + ".html"], force)
+        outputs.make_folder(out_dir)
     except outputs.OutputError as e:
         raise ReportError(str(e)) from None
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as e:
-        raise ReportError("cannot write reports to %s: %s" % (out_dir, e.strerror or e)) from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise ReportError("cannot write reports to %s: permission denied" % out_dir)
     return os.path.join(out_dir, stem + ".png"), os.path.join(out_dir, stem + ".html")
 
 
