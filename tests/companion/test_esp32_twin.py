@@ -4,6 +4,7 @@ path) and boards/xiao_esp32s3.py, unchanged, on the unix port with the twin's `m
 as it finds a belt; the sampler is fed by the board's Timer and ADC from the simulated input."""
 import asyncio
 
+from corecue.link import auth
 from corecue.link import ble as T
 from corecue.link.client import Belt
 from corecue.interp import firmware_module
@@ -24,15 +25,17 @@ def run(body, limit_s=60):
 
 def test_the_reference_board_boots_under_micropython_and_answers_over_ble(tmp_path):
     async def body():
-        twin = await Esp32Twin(str(tmp_path), mac=MAC).start()
+        twin = await Esp32Twin(str(tmp_path), mac=MAC, hold_ms=200).start()
         try:
-            await twin.wait_output(b"sessions:")
+            await twin.wait_output(b"pairing window open")
             found = await T.scan(timeout=2.0, backend=twin.backend())
             assert [n for n, _, _ in found] == ["corecue-B2C3"], twin.output
             transport = await T.connect("corecue-B2C3", backend=twin.backend())
             belt = Belt(transport)
             hello = await belt.hello()
             assert hello.device_id == MAC + b"\0\0"        # machine.unique_id(), padded
+            assert hello.capabilities & P.CAP_AUTH
+            await auth.pair(belt, auth.new_host_id())       # the runner held the button
             first = await belt.status()
             assert first.battery_mv == 3900                  # ADC read_uv through the divider
             # The Timer's soft callback feeds the sampler from the ADC: frames go on.

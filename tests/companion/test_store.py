@@ -102,13 +102,14 @@ def _seed_v1(db):
 def _check_v1(s):
     assert [(b.device, b.is_default) for b in s.belts()] == [(B, True), (A, False)]
     assert s.find_belt("3f2a").address == "corecue-3F2A"
-    rows = s.sessions()
+    rows = [r for r in s.sessions() if r.id in (1, 2)]      # (version 3 seeds a third)
     assert [(r.id, r.belt_sid, r.summary) for r in rows] == [
         (1, 41, {"in_band": 1}), (2, 42, {"in_band": 2})]
     for r in rows:
         assert s.session(r.id).raw == raw_session(r.id)[0]
     raw, crc = raw_session(3)
-    assert s.add_session(A, 43, raw, crc, None, 60, {}) == 3   # ids go on after the old ones
+    after = max(r.id for r in s.sessions()) + 1
+    assert s.add_session(A, 43, raw, crc, None, 60, {}) == after  # ids go on after the old ones
 
 
 def _seed_v2(db):
@@ -136,8 +137,20 @@ def _check_v3(s):
     assert s.has_session(A, 41, raw_session(3)[1]) and s.has_session(A, 41, raw_session(1)[1])
 
 
+def _seed_v4(db):
+    db.execute("INSERT INTO host VALUES (1, ?)", (b"\x01" * 8,))
+    db.execute("INSERT INTO belt_keys VALUES (?, ?, 1200.0)", (A, b"\x02" * 32))
+
+
+def _check_v4(s):
+    from corecue.history import keys
+    assert keys.host_id(s) == b"\x01" * 8
+    assert keys.belt_key(s, A) == b"\x02" * 32 and keys.belt_key(s, B) is None
+
+
 # What each version added, and how to prove it survived: a new migration needs its own pair.
-SEEDS = {1: (_seed_v1, _check_v1), 2: (_seed_v2, _check_v2), 3: (_seed_v3, _check_v3)}
+SEEDS = {1: (_seed_v1, _check_v1), 2: (_seed_v2, _check_v2), 3: (_seed_v3, _check_v3),
+         4: (_seed_v4, _check_v4)}
 
 
 def test_every_version_has_seed_data():
@@ -157,7 +170,7 @@ def test_every_earlier_version_upgrades_with_its_data(tmp_path, old):
     _db_at(tmp_path / "corecue.db", old)
     with open_store(str(tmp_path)) as s:
         assert s.version == migrations.CURRENT
-        for v in range(1, old + 1):
+        for v in range(old, 0, -1):                     # newest first: _check_v1 adds a row
             SEEDS[v][1](s)
         s.add_calibration(B, 9.0, "stretch", 0, 1, 2, False, False, "no signal", {})
         s.save_partial(B, 1, 7, b"x")                   # the newest tables are there too
@@ -492,3 +505,20 @@ def test_calibrations_keep_every_attempt_oldest_first(store):
         (first, 2500, False, False), (second, 2300, True, True)]
     assert rows[0].detail == {"spread_pm": 300}
     assert [r.when_utc for r in store.calibrations()] == [100.0, 150.0, 200.0]
+
+
+def test_a_belt_s_key_is_kept_per_belt_and_goes_when_the_belt_is_forgotten(tmp_path):
+    from corecue.history import keys
+    with open_store(str(tmp_path)) as s:
+        host = keys.host_id(s)
+        assert len(host) == 8 and any(host) and keys.host_id(s) == host, "made once"
+        s.remember_belt(A, "corecue-0001", "ble", "corecue-0001")
+        keys.keep_key(s, A, b"\x05" * 32)
+        keys.keep_key(s, B, b"\x06" * 32)
+        with pytest.raises(ValueError):
+            keys.keep_key(s, A, b"short")
+        assert keys.Keyring(s).key(A) == b"\x05" * 32
+        s.forget_belt("0001")
+        assert keys.belt_key(s, A) is None and keys.belt_key(s, B) == b"\x06" * 32
+    with open_store(str(tmp_path)) as s:
+        assert keys.host_id(s) == host, "the host id survives"

@@ -41,12 +41,14 @@ class Esp32Twin(AirProcess):
     """The reference board with its flash image in DIR/esp32.img; `effort` is the wearer's brace
     on the sensor input (percent of maximal), `mac` the chip's MAC."""
 
-    def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None):
+    def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None,
+                 hold_ms=None):
         super().__init__(interpreter)
         self.folder = os.path.abspath(folder)
         self.effort = effort
         self.mac = mac
         self.press_ms = press_ms
+        self.hold_ms = hold_ms      # a long press then (the pairing window)
 
     def command(self):
         os.makedirs(self.folder, exist_ok=True)
@@ -57,6 +59,8 @@ class Esp32Twin(AirProcess):
             cmd += ["--mac", self.mac.hex()]
         if self.press_ms is not None:
             cmd += ["--press", str(int(self.press_ms))]
+        if self.hold_ms is not None:
+            cmd += ["--hold", str(int(self.hold_ms))]
         return cmd
 
     async def usb_call(self, name, *fields, timeout=10):
