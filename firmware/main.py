@@ -116,16 +116,16 @@ async def _run(app, board, links):
 
 def _boot(opts, usb):
     sim = opts["board"] == "sim"
+    # Ownership guards the links: a sim belt without any (`virtual run`) needs none of it, and
+    # its heap is spared the modules (unless the button is held for a factory reset).
+    owned = not sim or usb or opts["ble"] or opts["hold-button"]
     _compile(*(("boards.sim",) if sim else ()) + ("belt.app", "belt.config", "belt.storage",
-                                                  "belt.link", "belt.mac",
-                                                  "belt.aesctr", "belt.aescmac", "belt.channel",
-                                                  "belt.keystore", "belt.auth", "belt.owned",
-                                                  "belt.owners", "belt.ownedlink"))
+                                                  "belt.link") + (
+        ("belt.mac", "belt.aesctr", "belt.aescmac", "belt.channel", "belt.keystore", "belt.auth",
+         "belt.owned", "belt.owners", "belt.ownedlink") if owned else ()))
     board = _board(opts, usb)
     from belt.app import App
     from belt import config as _config
-    from belt import owners
-    from belt.ownedlink import OwnedLink
     from belt.storage import Storage
     root = getattr(board, "root", "")
 
@@ -141,14 +141,20 @@ def _boot(opts, usb):
         config.update({"mode": opts["mode"]})
         config.save()
     app = App(board, config, Storage(root + "/sessions"), log)
+    links = []
+    if not owned:
+        asyncio.run(_run(app, board, links))
+        return app, board
     # Ownership on both links (docs/protocol.md, "Ownership"): nothing but HELLO and pairing
     # before a computer has proved it holds a key the belt keeps in /keys.
+    from belt import owners
+    from belt.ownedlink import OwnedLink
     owner = owners.setup(app, root)
     import gc
     gc.collect()
-    links = []
     if board.name != "sim" or usb:
         links.append(OwnedLink(app, owner, on_paired=owners.paired(app, "USB")))
+        gc.collect()    # each link's buffers then find the heap whole (256 KB on the ESP32)
     radio = board.ble()
     if radio:
         # The same protocol over Bluetooth LE; each link has its own commands and download, so

@@ -121,7 +121,8 @@ class BleLink:
         self._tail_write = 0        # conn + 1 when the ring's newest event is its write
         self._replies = []          # reply packets waiting to be notified
         self._sent = 0              # bytes of _replies[0] already notified
-        self._pkt = bytearray(DATA_HEAD + CHUNK_MAX + self._trailer)
+        # A data packet fills at most one notification at the largest MTU.
+        self._pkt = bytearray(_MTU - _ATT_OVERHEAD)
         self._epkt = bytearray(EFFORT_LEN + self._trailer)
         # Both lengths of an effort event, plain and sealed, as views made once: slicing per
         # frame would allocate.

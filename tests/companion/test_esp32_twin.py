@@ -65,16 +65,20 @@ def test_the_twins_own_modules_fit_in_the_heap_they_are_given():
 
 def test_the_button_and_the_usb_line_of_the_reference_board_under_micropython(tmp_path):
     # The world presses the button (pin 4 to GND for 200 ms, through the pin's soft IRQ) on an
-    # idle belt: the warm-up starts, as the belt's USB line (stdin and stdout) then reports.
+    # idle belt: the warm-up starts, as the belt's USB line (stdin and stdout) then reports to
+    # the computer that paired over that cable (physical possession: no pairing window).
     async def body():
         twin = await Esp32Twin(str(tmp_path), mac=MAC, press_ms=1500).start()
         try:
             await twin.wait_output(b"sessions:")
-            hello = await twin.usb_call("hello", P.VERSION, 1)
-            assert hello[2] & P.CAP_USB
-            while (await twin.usb_call("status"))[0] == State.IDLE:
+            hello = await twin.usb_call("hello", P.VERSION, P.VERSION)
+            assert hello[2] & P.CAP_USB and hello[2] & P.CAP_AUTH
+            belt = await twin.usb_client()
+            await auth.pair(belt, auth.new_host_id())
+            while (await belt.status()).state == State.IDLE:
                 pass
-            assert (await twin.usb_call("status"))[0] == State.WARMUP
+            assert (await belt.status()).state == State.WARMUP
+            await belt.close()
         finally:
             await twin.close()
         assert b"Unhandled exception" not in twin.output, twin.output
