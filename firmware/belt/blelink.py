@@ -109,6 +109,7 @@ class BleLink:
             self._trailer = P.AUTH_LEN
         self._advertising = False
         self._drop_after = None     # why the connection ends once its replies are out
+        self._handle = 0            # the characteristic of what _next() returned
         self._rx_flag = app.board.flag()
         self._tx_flag = app.board.flag()
         self.out = Outbound(app, self.commands, self._tx_flag.set)
@@ -392,8 +393,10 @@ class BleLink:
     # -- sending ---------------------------------------------------------------------------------
 
     def _next(self):
-        """(characteristic handle, bytes to notify) of what goes next, or (0, None). Replies come
-        first, then live frames, then session data."""
+        """The bytes to notify next, or None, its characteristic's handle in self._handle (a
+        tuple returned per live frame would allocate). Replies come first, then live frames,
+        then session data."""
+        self._handle = self.h_control
         if self._replies:
             pkt = self._replies[0]
             room = self.mtu - _ATT_OVERHEAD
@@ -401,8 +404,8 @@ class BleLink:
             # reply may make it fit, but the companion already holds its first _sent bytes and
             # would reassemble them twice.
             if self._sent == 0 and len(pkt) <= room:
-                return self.h_control, pkt
-            return self.h_control, memoryview(pkt)[self._sent:self._sent + room]
+                return pkt
+            return memoryview(pkt)[self._sent:self._sent + room]
         if self.mtu - _ATT_OVERHEAD >= EFFORT_LEN + self._trailer:
             # (Sealed, an effort event needs an ATT_MTU of 31: before an MTU exchange the frames
             # wait in the queue, which drops the oldest.)
@@ -410,14 +413,16 @@ class BleLink:
             if n:
                 if self.owned is not None:
                     n = self.owned.seal_into(self._epkt, n)
-                return self.h_live, self._eviews[0 if n == EFFORT_LEN else 1]
+                self._handle = self.h_live
+                return self._eviews[0 if n == EFFORT_LEN else 1]
         if self.out.chunk_due():
             n = self.out.pack_chunk(self._pkt, self._body)
             if n:
                 if self.owned is not None:
                     n = self.owned.seal_into(self._pkt, n)
-                return self.h_data, memoryview(self._pkt)[:n]
-        return 0, None
+                self._handle = self.h_data
+                return memoryview(self._pkt)[:n]
+        return None
 
     def _done(self, handle, value):
         if handle == self.h_control:
@@ -434,7 +439,8 @@ class BleLink:
             handle, value = 0, None
             while self.conn is not None:
                 if value is None:
-                    handle, value = self._next()
+                    value = self._next()
+                    handle = self._handle
                     if value is None:
                         if self._drop_after is not None:
                             self._drop(self._drop_after)
