@@ -65,21 +65,21 @@ class Server:
 
 
 HOST = auth.new_host_id()
-_KEYS = {}                   # port -> the pairing key this test's computer holds for that belt
+_KEYS = {}                   # device id -> the pairing key this test's computer holds for it
 
 
 async def open_owned(port, key=None, keyring=None):
     """The belt on port, HELLO done and authenticated: with key (or the keyring of a history
-    that `corecue pair` filled), else the key of an earlier pairing on this port, else paired
+    that `corecue pair` filled), else the key of an earlier pairing with this belt, else paired
     now over the line."""
     belt = await open_belt(port, timeout=5.0)
     try:
         if keyring is not None:
             await auth.authenticate(belt, keyring.key(belt.info.device), keyring.host_id)
             return belt
-        key = key or _KEYS.get(port)
+        key = key or _KEYS.get(belt.info.device)
         if key is None:
-            _KEYS[port] = await auth.pair(belt, HOST)
+            _KEYS[belt.info.device] = await auth.pair(belt, HOST)
         else:
             await auth.authenticate(belt, key, HOST)
         return belt
@@ -217,7 +217,7 @@ def morning(tmp_path_factory):
     try:
         async def reconnect():
             # The same owner: the key survived the restart in the belt's /keys.
-            belt = await open_owned(again.port, key=_KEYS[server.port])
+            belt = await open_owned(again.port, key=_KEYS[r["hello"].device])
             try:
                 return await belt.sessions(), await belt.time_set(NOW + 3600)
             finally:
@@ -233,7 +233,8 @@ def morning(tmp_path_factory):
 
 def test_hello_time_and_status(morning):
     h = morning["hello"]
-    assert h.version == 1 and h.oldest_companion == 1 and "usb" in h.capability_names()
+    assert h.version == 2 and h.oldest_companion == 2
+    assert {"usb", "auth"} <= set(h.capability_names())
     assert h.max_payload == 1024 and h.firmware
     a = morning["anchor"]
     assert a.unix == NOW and a.boot_id >= 1
