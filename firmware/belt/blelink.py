@@ -443,8 +443,11 @@ class BleLink:
                     handle = self._handle
                     if value is None:
                         if self._drop_after is not None:
-                            self._drop(self._drop_after)
+                            why = self._drop_after
                             self._drop_after = None
+                            await board.sleep_ms(_AFTER_MS)     # the last reply leaves first
+                            if self.conn is not None:
+                                self._drop(why)
                         break
                 try:
                     self.ble.gatts_notify(self.conn, handle, value)

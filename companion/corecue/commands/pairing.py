@@ -99,10 +99,26 @@ def forget(store, key, out=print):
 
 
 async def revoke(conn, store, out=print):
-    """`corecue forget --revoke`: the belt drops this computer's key (unpair), then the history
-    forgets the belt. The belt answers after its key file is saved."""
+    """`corecue devices --forget NAME --revoke`: the belt drops this computer's key (unpair),
+    then the history forgets the belt. The belt answers after its key file is saved and then ends
+    the connection; should the answer be lost with the link, connecting again shows whether the
+    belt still takes this computer's key."""
     device = conn.device
-    remaining, = (await conn.belt.request("unpair", _keys.host_id(store)))[0]
-    out(f"{belt_name(device)} no longer knows this computer ({remaining} other computer"
-        f"{'' if remaining == 1 else 's'} paired)")
+    name = belt_name(device)
+    try:
+        if conn.virtual is not None:
+            async with conn.virtual.real_time():    # the belt's 50 ms for its answer to leave
+                remaining, = (await conn.belt.request("unpair", _keys.host_id(store)))[0]
+        else:
+            remaining, = (await conn.belt.request("unpair", _keys.host_id(store)))[0]
+        others = f" ({remaining} other computer{'' if remaining == 1 else 's'} paired)"
+    except LinkLost:
+        try:
+            await conn.reconnect()
+        except auth.NotPaired:
+            others = ""
+        else:
+            raise BeltError(f"the link to {name} dropped before it confirmed; it still knows "
+                            "this computer: try again") from None
+    out(f"{name} no longer knows this computer{others}")
     forget(store, device, out)
