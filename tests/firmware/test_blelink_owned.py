@@ -200,3 +200,47 @@ def test_live_effort_goes_sealed_every_frame_without_allocating():
         await c.call(P.request("live", c.next(), 0))
     rig.run(board, app, body, link.tasks())
     eq(set(sizes), {P.HEADER_LEN + 10 + P.AUTH_LEN}, "each effort event sealed: 28 bytes")
+
+
+def test_a_recorded_pairing_and_session_played_again_gets_nothing():
+    # A passive listener records everything of a pairing and a session over the air; then it
+    # connects and plays every packet the owner wrote, in order. The belt's nonce is new on
+    # every connection, so the recorded proof does not fit; nothing after it is served; and the
+    # pairing key is in none of the recorded bytes.
+    board, app, owner, link, radio, paired = _setup("bleownrec")
+    device = board.device_id()
+    written = []
+
+    async def body():
+        app.press(button.LONG)
+        c = Central(board, link, radio, 1)
+        write = radio.write
+
+        def recording(conn, data):
+            written.append(bytes(data))
+            write(conn, data)
+        radio.write = recording
+        await c.pair(device)
+        await c.call(P.request("session_start", c.next()))
+        await c.call(P.request("session_stop", c.next()))
+        radio.write = write
+        heard = [v for _, _, v in radio.notified] + written
+        eq(any(c.key in v for v in heard), False, "the key is not on the air")
+        sessions = len(app.store.list())
+        radio.conn = None
+        link._irq(2, (1, 0, memoryview(bytes(6))))
+        await rig.advance(board, 100)
+        thief = Central(board, link, radio, 2)
+        answers = []
+        for pkt in written:
+            answers.append(await thief.call(pkt, seal=False))
+        kinds = [(rig.reply(a)[0], rig.reply(a)[2]) if a[0] == P.T_ERROR else (a[0], None)
+                 for a in answers]
+        eq(kinds[0], ("ERROR", P.E_AUTH), "pair: the window has closed")
+        eq(kinds[1][0], A.T_AUTH | P.REPLY, "auth: answered, with a new nonce")
+        eq(kinds[2], ("ERROR", P.E_AUTH), "the recorded proof refused")
+        eq(kinds[3:], [("ERROR", P.E_AUTH)] * (len(kinds) - 3), "nothing sealed served")
+        eq(len(app.store.list()), sessions, "no session started")
+        eq(owner.keys.hosts(), [HOST], "one owner")
+        record("ble_replayed", len(written))
+    rig.run(board, app, body, link.tasks())
