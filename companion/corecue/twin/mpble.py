@@ -143,7 +143,9 @@ async def serve_hci(folder, transport, speed=1.0, on_ready=print):
         lock = BeltInUse(folder).__enter__()
     except RecordingError as e:
         raise BeltError(str(e)) from None
-    belt = MpBleBelt(folder, speed)
+    # The other host has no way to press the belt's button: it is held once, just after boot,
+    # so that host can pair within the first 60 s of the belt's time.
+    belt = MpBleBelt(folder, speed, extra=("--long-press", "500"))
     try:
         await belt.start()
         await belt.wait_output(b"sessions:")

@@ -199,6 +199,9 @@ async def serve_hci(folder, transport, speed=1.0, on_ready=print):
                             f"{' '.join(str(e).split()) or type(e).__name__}") from None
         async with hci:
             vb.air.attach_host_controller(hci.source, hci.sink)
+            # The other host has no way to press the belt's button: it is held once for it, so
+            # that host can pair within the first 60 s.
+            await vb.hold_button()
             on_ready(vb.name)
             await asyncio.Event().wait()
     finally:
