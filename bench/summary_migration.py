@@ -1,4 +1,4 @@
-"""Summaries of older sessions stored again once (store migration 4, history/migrations.py),
+"""Summaries of older sessions stored again once (store migration 5, history/migrations.py),
 against the named baseline measured in the same run: the same history left at version 3, where
 every listing summarizes each such session anew from its file (history/sessions.summary_of).
 
@@ -8,7 +8,7 @@ the summaries an older companion wrote (a figure of today's missing). Then:
 
 - baseline: building the `corecue sessions` table (views.tables.session_rows) on that history
   without upgrading it, so each session is decoded and summarized on the read;
-- the upgrade itself: opening the history once, which runs migration 4 (one transaction);
+- the upgrade itself: opening the history once, which runs migration 5 (one transaction);
 - after: building the same table again, from the stored summaries.
 
     .venv/bin/python bench/summary_migration.py [--sessions 500] [--repeats 5]
@@ -114,7 +114,7 @@ def main():
     print(f"| history | building the `corecue sessions` table |")
     print(f"|---|---|")
     print(f"| baseline: left at version 3, summarized on every read | {base:.2f} s |")
-    print(f"| after migration 4 (stored once) | {after * 1000:.1f} ms |")
+    print(f"| after migration 5 (stored once) | {after * 1000:.1f} ms |")
     print(f"the upgrade itself, once: {up:.2f} s; figures identical either way: {same}")
 
 

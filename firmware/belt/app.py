@@ -56,6 +56,9 @@ class App(Tasks):
         self.sessions_logged = []    # [id, path, trailer, cues by kind, run summary] since boot
         self.cues = [0] * 5          # cues given in the current session, by coach CUE_* kind
         self.running = True
+        # A long press that the run flow has no use for (idle, done): the owners' pairing window
+        # (belt.owners) takes it; on_long_idle(now).
+        self.on_long_idle = None
 
     # -- commands (the protocol and the sim's scripted person call these) --------------------
 
@@ -112,7 +115,10 @@ class App(Tasks):
             self.writer.add_event(EV_BUTTON, kind)
         if kind == _button.SHORT and self.flow.state == 0:
             self.flow.storage_full = not self.store.ensure_space()
-        self._apply(self.flow.handle(Ev.SHORT if kind == _button.SHORT else Ev.LONG, now), now)
+        acts = self.flow.handle(Ev.SHORT if kind == _button.SHORT else Ev.LONG, now)
+        if acts is None and kind == _button.LONG and self.on_long_idle is not None:
+            self.on_long_idle(now)
+        self._apply(acts, now)
 
     def start_session(self):
         """Start logging now, as the run flow's LOG_START does (protocol session_start); the

@@ -132,8 +132,11 @@ def test_a_flat_battery_is_said_in_words_and_refuses_a_session(tmp_path):
     assert "too low to start" in _battery_words(3480)
     assert "flat" in _battery_words(3400)
 
+    from runnerpair import pair_virtual
+    keys = pair_virtual(tmp_path / "belt")
+
     async def body():
-        async with Connection(Target("virtual", str(tmp_path / "belt"))) as conn:
+        async with Connection(Target("virtual", str(tmp_path / "belt")), keyring=keys) as conn:
             conn.virtual.board.battery = 3400
             await conn.sleep(16)                    # three readings, 5 s apart
             try:

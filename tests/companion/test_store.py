@@ -139,6 +139,17 @@ def _check_v3(s):
     assert s.has_session(A, 41, raw_session(3)[1]) and s.has_session(A, 41, raw_session(1)[1])
 
 
+def _seed_v4(db):
+    db.execute("INSERT INTO host VALUES (1, ?)", (b"\x01" * 8,))
+    db.execute("INSERT INTO belt_keys VALUES (?, ?, 1200.0)", (A, b"\x02" * 32))
+
+
+def _check_v4(s):
+    from corecue.history import keys
+    assert keys.host_id(s) == b"\x01" * 8
+    assert keys.belt_key(s, A) == b"\x02" * 32 and keys.belt_key(s, B) is None
+
+
 def _known_run():
     """(raw, crc, summary as sync stores it) of a real session file: the hand-worked run."""
     from constructed import KNOWN
@@ -151,7 +162,7 @@ def _known_run():
                                          .as_dict(), "summary")
 
 
-def _seed_v4(db):
+def _seed_v5(db):
     # A session stored by a companion with today's figures, one of them changed: a whole
     # summary is kept as it is, never made again.
     raw, crc, summary = _known_run()
@@ -160,13 +171,13 @@ def _seed_v4(db):
     db.execute("INSERT INTO session_files VALUES (4, ?)", (raw,))
 
 
-def _check_v4(s):
+def _check_v5(s):
     assert s.session(4).summary["mean_effort"] == 24.0
 
 
 # What each version added, and how to prove it survived: a new migration needs its own pair.
 SEEDS = {1: (_seed_v1, _check_v1), 2: (_seed_v2, _check_v2), 3: (_seed_v3, _check_v3),
-         4: (_seed_v4, _check_v4)}
+         4: (_seed_v4, _check_v4), 5: (_seed_v5, _check_v5)}
 
 
 def test_every_version_has_seed_data():
@@ -186,7 +197,7 @@ def test_every_earlier_version_upgrades_with_its_data(tmp_path, old):
     _db_at(tmp_path / "corecue.db", old)
     with open_store(str(tmp_path)) as s:
         assert s.version == migrations.CURRENT
-        for v in range(1, old + 1):
+        for v in range(old, 0, -1):                     # newest first: _check_v1 adds a row
             SEEDS[v][1](s)
         s.add_calibration(B, 9.0, "stretch", 0, 1, 2, False, False, "no signal", {})
         s.save_partial(B, 1, 7, b"x")                   # the newest tables are there too
@@ -228,7 +239,7 @@ def test_upgrading_to_v3_lets_a_belt_reuse_a_session_id(tmp_path, old):
     db.close()
 
 
-@pytest.mark.parametrize("old", [1, 2, 3])
+@pytest.mark.parametrize("old", [1, 2, 3, 4])
 def test_older_summaries_are_stored_again_once_from_the_session(tmp_path, old, monkeypatch):
     """A summary written before the shared figures is made from the session's bytes and kept by
     the upgrade, so reading the history no longer summarizes it each time; one whose bytes do
@@ -572,3 +583,20 @@ def test_calibrations_keep_every_attempt_oldest_first(store):
         (first, 2500, False, False), (second, 2300, True, True)]
     assert rows[0].detail == {"spread_pm": 300}
     assert [r.when_utc for r in store.calibrations()] == [100.0, 150.0, 200.0]
+
+
+def test_a_belt_s_key_is_kept_per_belt_and_goes_when_the_belt_is_forgotten(tmp_path):
+    from corecue.history import keys
+    with open_store(str(tmp_path)) as s:
+        host = keys.host_id(s)
+        assert len(host) == 8 and any(host) and keys.host_id(s) == host, "made once"
+        s.remember_belt(A, "corecue-0001", "ble", "corecue-0001")
+        keys.keep_key(s, A, b"\x05" * 32)
+        keys.keep_key(s, B, b"\x06" * 32)
+        with pytest.raises(ValueError):
+            keys.keep_key(s, A, b"short")
+        assert keys.Keyring(s).key(A) == b"\x05" * 32
+        s.forget_belt("0001")
+        assert keys.belt_key(s, A) is None and keys.belt_key(s, B) == b"\x06" * 32
+    with open_store(str(tmp_path)) as s:
+        assert keys.host_id(s) == host, "the host id survives"

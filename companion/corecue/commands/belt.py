@@ -38,11 +38,13 @@ def open_history(args, create=True, new=False):
                       notice=lambda text: print(text, file=sys.stderr, flush=True))
 
 
-def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
+def run(command, args, speed=0.0, target=None, store=None, new_belt=False, pairing=False):
     """Connect to the belt the options name (connect.resolve), run `await command(conn, args,
     store)`, disconnect. speed: a virtual belt's time, x real time (0: as fast as it runs).
     new_belt: a --virtual DIR that does not exist yet is made (pair); for every other command
-    a mistyped folder is an error, not a new empty belt."""
+    a mistyped folder is an error, not a new empty belt. Every connection authenticates with
+    the keys in the history (corecue.history.keys); pairing: `corecue pair`, which may find
+    none."""
     from corecue.link.connect import Connection, resolve
     from corecue.link.usb import PortError
     explicit = args.port or getattr(args, "belt", None) or getattr(args, "virtual", None)
@@ -51,16 +53,18 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
         existing_virtual(virtual)
     if store is None and command_needs_store(command):
         store = open_history(args)
-    elif store is None and (not explicit or getattr(args, "belt", None)):
-        store = _existing_history(args)     # only to find the remembered belt
+    elif store is None:
+        store = _existing_history(args)     # the remembered belt, and this computer's keys
     target = target or resolve(args.port, getattr(args, "belt", None),
                                getattr(args, "virtual", None), store)
     if target.transport == "virtual" and target.remembered and not new_belt:
         # A paired virtual belt whose folder went away is gone, not to be made anew and empty.
         existing_virtual(target.address, remembered=True)
+    from corecue.history.keys import Keyring
 
     async def go():
-        async with Connection(target, args.timeout or DEFAULT_TIMEOUT, speed=speed) as conn:
+        async with Connection(target, args.timeout or DEFAULT_TIMEOUT, speed=speed,
+                              keyring=Keyring(store), pairing=pairing) as conn:
             if store is not None and target.remembered:
                 store.touch_belt(conn.device)
             return await command(conn, args, store)

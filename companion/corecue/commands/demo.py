@@ -41,10 +41,13 @@ async def _wait_state(conn, state, limit_s):
 
 async def _demo(belt_dir, store, out_dir, say):
     State = live.firmware_module("belt.runflow").State
-    async with Connection(Target("virtual", belt_dir)) as conn:
+    from corecue.history.keys import Keyring
+    async with Connection(Target("virtual", belt_dir), keyring=Keyring(store),
+                          pairing=True) as conn:
         vb = conn.virtual
-        say(f"\n1. pair: the virtual belt in {belt_dir} (its flash), over the emulated radio")
-        await pairing.pair(conn, store, out=lambda t: say("   " + t))
+        say(f"\n1. pair: the virtual belt in {belt_dir} (its flash), over the emulated radio; "
+            "the runner holds its button until it buzzes twice")
+        await pairing.pair(conn, store, out=lambda t: say("   " + t), yes=True)
 
         say("\n2. calibrate at home: relax, then three maximal braces")
         res = await calibrate.calibrate(conn, store, yes=True, out=lambda t: say("   " + t)

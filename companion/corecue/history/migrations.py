@@ -136,12 +136,29 @@ def restate_summaries(db):
         db.execute("UPDATE sessions SET summary = ? WHERE id = ?", (summary, local_id))
 
 
-# Version 4: the summaries of sessions stored before the shared figures, made again and kept.
-_v4 = restate_summaries
+# Version 4: ownership (docs/protocol.md, "Ownership"). This computer's host id, made once, and
+# the pairing key of each belt it paired with: without its key no command reaches a belt. Not
+# tied to the belts table either: forgetting a belt drops its key explicitly (history/keys.py).
+_V4 = (
+    """CREATE TABLE host (
+        one INTEGER PRIMARY KEY CHECK (one = 1),    -- a single row
+        host_id BLOB NOT NULL CHECK (length(host_id) = 8)
+    )""",
+    """CREATE TABLE belt_keys (
+        device TEXT PRIMARY KEY,                    -- as in belts
+        pairing_key BLOB NOT NULL CHECK (length(pairing_key) = 32),
+        paired_utc REAL NOT NULL
+    )""",
+)
+
+
+# Version 5: the summaries of sessions stored before the shared figures (and the fatigue index),
+# made again and kept.
+_v5 = restate_summaries
 
 # Each entry is a tuple of SQL statements or a function taking the connection (for a migration
 # that has to move data). Entry i takes the database from version i to version i + 1.
-MIGRATIONS = (_V1, _V2, _v3, _v4)
+MIGRATIONS = (_V1, _V2, _v3, _V4, _v5)
 CURRENT = len(MIGRATIONS)
 
 

@@ -180,10 +180,12 @@ class Store:
         return hit[0] if hit else None
 
     def forget_belt(self, key):
-        """Unpair a belt (its sessions and calibrations stay). Returns what was forgotten."""
+        """Unpair a belt, its pairing key with it (its sessions and calibrations stay). Returns
+        what was forgotten."""
         belt = self.find_belt(key)
         if belt:
-            self._write(("DELETE FROM belts WHERE device = ?", (belt.device,)))
+            self._write(("DELETE FROM belts WHERE device = ?", (belt.device,)),
+                        ("DELETE FROM belt_keys WHERE device = ?", (belt.device,)))
         return belt
 
     # -- sessions ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ ENTRY_SIZE = struct.calcsize(P.ENTRY)
 
 # The oldest belt protocol this companion can talk to. The companion announces it in HELLO and
 # also checks the belt's answer itself.
-OLDEST_BELT = 1
+OLDEST_BELT = 2                 # 2: ownership (docs/protocol.md)
 
 CAL_PHASES = ("rest", "brace", "pause")
 
