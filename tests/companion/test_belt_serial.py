@@ -287,7 +287,12 @@ def test_list_download_and_crc(morning):
     assert sorted(entries) == [sid, sid2]
     e = entries[sid]
     assert not e.open and not e.synced
-    assert abs(e.duration_ms - RUN_FRAMES * 100) <= 3000, e.duration_ms
+    # The belt's time runs at 40x here, so a loaded machine lets a few virtual seconds pass
+    # between the companion counting RUN_FRAMES and its stop arriving: the session holds at
+    # least the run, and its duration is the frames it holds (a frame each 100 ms).
+    run_frames = len(read_session(morning["files"][sid])[1])
+    assert RUN_FRAMES <= run_frames <= RUN_FRAMES + 200, run_frames
+    assert abs(e.duration_ms - run_frames * 100) <= 300, (e.duration_ms, run_frames)
     assert e.wall >= NOW and e.boot_id == morning["anchor"].boot_id
     for i, data in morning["files"].items():
         assert len(data) == entries[i].size and zlib.crc32(data) == entries[i].crc
@@ -297,7 +302,6 @@ def test_list_download_and_crc(morning):
         assert stats.chunks == n and stats.rereads == 0 and stats.acks == -(-n // 4)  # window 4
     hdr, frames, events, trailer, status = read_session(morning["files"][sid])
     assert status == fmt.CLOSED
-    assert abs(len(frames) - RUN_FRAMES) <= 30
     assert hdr["cal_mvc"] == morning["commit"].mvc and hdr["cal_rest"] == morning["commit"].rest
     calibrated = [pm for pm, q in frames if pm >= 0]
     assert len(calibrated) > 0.9 * len(frames)
