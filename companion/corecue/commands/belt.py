@@ -47,7 +47,7 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
     explicit = args.port or getattr(args, "belt", None) or getattr(args, "virtual", None)
     virtual = getattr(args, "virtual", None)
     if virtual and not new_belt:
-        _existing_virtual(virtual)
+        existing_virtual(virtual)
     if store is None and command_needs_store(command):
         store = open_history(args)
     elif store is None and (not explicit or getattr(args, "belt", None)):
@@ -73,7 +73,8 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
             store.close()
 
 
-def _existing_virtual(folder):
+def existing_virtual(folder):
+    """A --virtual folder that must hold a belt already: a one-line error if it does not."""
     from corecue.link.errors import BeltError
     if not os.path.exists(folder):
         raise BeltError(f"no virtual belt in {folder}: check the path, or make one there with "

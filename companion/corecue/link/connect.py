@@ -91,17 +91,18 @@ class Connection:
     """One belt, connected; `reconnect()` makes a new link to the same belt. For a virtual belt
     it also owns the belt itself (started on enter, stopped on exit)."""
 
-    def __init__(self, target, timeout=None, speed=0.0, set_clock=True):
+    def __init__(self, target, timeout=None, speed=0.0, set_clock=True, virtual=None):
         self.target = target
         self.timeout = timeout or DEFAULT_TIMEOUT
         self.speed = speed
         self.set_clock = set_clock
-        self.virtual = None         # the VirtualBelt, for a virtual target
+        self.virtual = virtual      # the VirtualBelt, for a virtual target
+        self._own_virtual = virtual is None     # started here, so stopped here
         self.belt = None
         self.reconnects = 0
 
     async def __aenter__(self):
-        if self.target.transport == "virtual":
+        if self.target.transport == "virtual" and self.virtual is None:
             from corecue.twin.virtualbelt import VirtualBelt
             self.virtual = await VirtualBelt(self.target.address, self.speed).start()
         try:
@@ -113,7 +114,7 @@ class Connection:
 
     async def __aexit__(self, *exc):
         await self._drop()
-        if self.virtual is not None:
+        if self.virtual is not None and self._own_virtual:
             await self.virtual.close()
             self.virtual = None
 
@@ -193,3 +194,51 @@ class Connection:
                     if self.reconnects > RECONNECTS * 3:
                         raise
                     await asyncio.sleep(wait)
+
+
+class RadioUnavailable(BeltError):
+    """The computer's Bluetooth cannot listen now (no adapter, switched off, asleep)."""
+
+
+class Reach:
+    """The belt a Target names, looked for again and again (`corecue sync --watch`): `await
+    heard(seconds)` says whether it advertises now, `connect()` makes a Connection to it. A
+    virtual belt runs for as long as the Reach is open, as a real belt stays on between looks."""
+
+    def __init__(self, target, timeout=None):
+        if target.transport not in ("ble", "virtual"):
+            raise BeltError("only a Bluetooth belt can be watched for: pair it over Bluetooth "
+                            "(`corecue pair`), or plug it in and run `corecue sync`")
+        self.target = target
+        self.timeout = timeout
+        self.virtual = None
+
+    async def __aenter__(self):
+        if self.target.transport == "virtual":
+            from corecue.twin.virtualbelt import VirtualBelt
+            self.virtual = await VirtualBelt(self.target.address).start()
+        return self
+
+    async def __aexit__(self, *exc):
+        if self.virtual is not None:
+            await self.virtual.close()
+            self.virtual = None
+
+    @property
+    def name(self):
+        return self.virtual.name if self.virtual is not None else self.target.address
+
+    async def heard(self, seconds):
+        """True when the belt advertises within `seconds`; RadioUnavailable when nobody can
+        tell."""
+        from corecue.link import ble as T
+        backend = self.virtual.backend() if self.virtual is not None else None
+        try:
+            found = await T.scan(timeout=seconds, backend=backend)
+        except Exception as e:          # bleak's errors differ by platform; all mean no radio
+            raise RadioUnavailable(" ".join(str(e).split()) or type(e).__name__) from None
+        name = self.name
+        return any(n == name or getattr(dev, "address", None) == name for n, dev, _ in found)
+
+    def connect(self):
+        return Connection(self.target, self.timeout, virtual=self.virtual)
