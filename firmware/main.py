@@ -107,11 +107,11 @@ async def _run(app, board, links):
         t.cancel()
 
 
-def _boot(opts, usb):
+def _boot(opts, usb, board=None):
     sim = opts["board"] == "sim"
     _compile(*(("boards.sim",) if sim else ()) + ("belt.app", "belt.config", "belt.storage",
                                                   "belt.link"))
-    board = _board(opts, usb)
+    board = board or _board(opts, usb)
     from belt.app import App
     from belt import config as _config
     from belt.link import Link
@@ -149,11 +149,18 @@ def main(argv):
     if opts["serial"] and opts["board"] == "sim":
         from boards.stdio import StdioPort
         usb = StdioPort(raw=True)
+    board, logged = None, []
     while True:
-        app, board = _boot(opts, usb)
-        if not getattr(board, "rebooting", False):
+        app, board = _boot(opts, usb, board)
+        logged += app.sessions_logged
+        if getattr(board, "asleep", False) and board.sleep_until_pressed():
+            pass                        # woken from deep sleep: a new boot, the sim's time goes on
+        elif getattr(board, "rebooting", False):
+            board = None
+        else:
             break
         asyncio.new_event_loop()        # the old boot's tasks go with its loop
+    app.sessions_logged = logged
     if usb:
         usb.close()
     elif board.name == "sim":

@@ -45,6 +45,7 @@ CALIBRATE_PHASE = const(12)
 ACK = const(13)
 BATTERY_LOW = const(14)
 BATTERY_EMPTY = const(15)
+AWAKE = const(16)
 
 # id: (name, priority, duty %, on/off ms)
 TABLE = (
@@ -68,6 +69,8 @@ TABLE = (
     ("battery_low", PRIO_FLOW, 80, (700, 250, 120, 250, 120)),
     # The cell is nearly flat: no run starts, or the running session has just been saved.
     ("battery_empty", PRIO_FLOW, 100, (700, 250, 700, 250, 700)),
+    # Woken from deep sleep by the button: ready. Three soft ticks, quicker than anything else.
+    ("awake", PRIO_FLOW, 60, (60, 80, 60, 80, 60)),
 )
 
 

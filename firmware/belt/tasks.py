@@ -15,6 +15,7 @@ import asyncio
 from micropython import const
 
 from belt import battery as _battery
+from belt import haptics as _haptics
 from belt import ticks
 from belt.effort import Q_MISSED
 from belt.runflow import Ev
@@ -24,6 +25,7 @@ _WDT_FEED_MS = const(1000)
 _STALL_MS = const(3000)           # no frame for this long: stop feeding the watchdog
 _BATTERY_MS = const(5000)         # how often the cell is read (belt.battery smooths ~4 reads)
 _RESTART_MS = const(200)
+_IDLE_CHECK_MS = const(1000)
 _mem_free = getattr(gc, "mem_free", None)   # MicroPython's; CPython collects on its own terms
 
 
@@ -85,6 +87,14 @@ class Tasks:
                     self._close_session(now)
             await board.sleep_ms(_BATTERY_MS)
 
+    async def _sleeper(self):
+        board = self.board
+        while True:
+            await board.sleep_ms(_IDLE_CHECK_MS)
+            if self.idle.due(board.ticks_ms(), self.busy()):
+                self.deep_sleep()
+                return
+
     async def _watchdog(self):
         board = self.board
         last_frames = -1
@@ -120,6 +130,9 @@ class Tasks:
         tasks = [asyncio.create_task(self._guard(n, f)) for n, f in (
             ("sense", self._sense), ("buttons", self._buttons), ("timers", self._timers),
             ("motor", self._motor), ("watchdog", self._watchdog),
-            ("battery", self._battery)) + tuple(extra)]
+            ("battery", self._battery), ("sleeper", self._sleeper)) + tuple(extra)]
         self.board.start(self)
+        if self.board.woke_by_button():
+            self.log("woken from deep sleep by the button")
+            self.play(_haptics.AWAKE)
         return tasks

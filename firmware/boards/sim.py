@@ -100,6 +100,9 @@ class Board:
         self.battery = _BATTERY_MV  # what the cell reads now (mV): a test may drain it
         self.ended = False          # end() was called: the host went away, or a reboot
         self.rebooting = False
+        self.asleep = False         # in deep sleep: no samples, no radio, until a press
+        self.woken = False          # this boot is a press waking the belt from deep sleep
+        self.sleeps = []            # [start, end] elapsed ms of each deep sleep (end None: still)
         self._never = None
 
     # -- the board interface the firmware uses ------------------------------------------------
@@ -183,6 +186,48 @@ class Board:
         if self.usb is not None:
             self.usb.write(data)
 
+    def deep_sleep(self):
+        """The chip sleeps: the firmware stops (this boot ends), the radio is off, and the next
+        press of the world wakes it into a new boot on this board, its time going on
+        (sleep_until_pressed; main.py and the virtual belt boot it again)."""
+        self.asleep = True
+        self.sleeps.append([self.elapsed_ms, None])
+        if self._bluetooth is not None:
+            self._bluetooth.BLE().active(False)
+        self.end()
+
+    def woke_by_button(self):
+        return self.woken
+
+    def sleep_until_pressed(self):
+        """Asleep: the world's time passes to its next press, which wakes the chip (True), or to
+        the scenario's end (False: the belt sleeps on). What else the world does meanwhile (a
+        calibration step) a sleeping belt never sees."""
+        while self._events:
+            t, action, _ = self._events.pop(0)
+            if action == "down":
+                self.pass_asleep(t - self.elapsed_ms)
+                self.sleeps[-1][1] = self.elapsed_ms
+                self.asleep = False
+                self.woken = True
+                self.ended = False
+                self._sleepers = []
+                return True
+        if self.end_ms is not None and self.end_ms > self.elapsed_ms:
+            self.pass_asleep(self.end_ms - self.elapsed_ms)
+        return False
+
+    def pass_asleep(self, ms):
+        # Time passes with the chip asleep: no samples, the watchdog stopped with the chip. The
+        # tick clocks move in steps ticks.add can take (under 2**29 us).
+        while ms > 0:
+            step = ms if ms < 100000 else 100000
+            self.elapsed_ms += step
+            self._ms = ticks.add(self._ms, step)
+            self._us = ticks.add(self._us, step * 1000)
+            ms -= step
+        self.wdt_fed_at = self.elapsed_ms
+
     def reboot(self):
         """The sim cannot reset its process: main.py boots the belt again on the same flash."""
         self.rebooting = True
@@ -208,6 +253,9 @@ class Board:
         """One line per session logged in this run, then the motor log if asked for."""
         if self.wdt_expired:
             print("watchdog: not fed for %d ms: the belt would reset here" % _WDT_TIMEOUT_MS)
+        for start, end in self.sleeps:
+            print("deep sleep at %.1f s, %s" % (start / 1000, "woken by the button at %.1f s" % (
+                end / 1000) if end is not None else "still asleep at the end"))
         sizes = dict((e[0], e[1]) for e in app.store.list())
         for sid, path, trailer, cues, run in app.sessions_logged:
             run = run or {}

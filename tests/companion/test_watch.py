@@ -91,11 +91,14 @@ def test_a_runners_day_over_the_virtual_belt(tmp_path):
     # once. Everything stored is confirmed to the belt only after it is stored.
     folder = str(tmp_path / "belt")
     R.write_sessions(folder, [3000, 2000])
+    # The belt's time runs flat out here while the scans take real time: kept awake (a
+    # physio's setting), so that deep sleep after its idle time (test_sleep) stays out of it.
+    R.write_config(folder, {"sleep_s": 0})
     store = open_store(str(tmp_path / "history"), create=True)
     out = []
 
     async def body():
-        async with Reach(Target("virtual", folder)) as reach:
+        async with Reach(Target("virtual", folder), speed=0.0) as reach:
             vb = reach.virtual
             async def press_and_wait(vb, kind, s):
                 vb.press(kind)

@@ -69,7 +69,7 @@ async def scan(seconds, virtual_dir=None):
         backend = None
         if virtual_dir:
             from corecue.twin.virtualbelt import VirtualBelt
-            vb = await VirtualBelt(virtual_dir).start()
+            vb = await VirtualBelt(virtual_dir, speed=1.0).start()   # a scan is real time
             backend = vb.backend()
         try:
             found = await T.scan(timeout=seconds, backend=backend)
@@ -127,6 +127,9 @@ class Connection:
         else:
             from corecue.link import ble as transport_ble
             if self.virtual is not None:
+                # A belt asleep after its idle time is woken by its button; the virtual belt's
+                # wearer presses it for the companion (a real one asks the runner to).
+                await self.virtual.wake()
                 transport = await transport_ble.connect(self.virtual.name,
                                                         backend=self.virtual.backend())
             else:
@@ -205,18 +208,19 @@ class Reach:
     heard(seconds)` says whether it advertises now, `connect()` makes a Connection to it. A
     virtual belt runs for as long as the Reach is open, as a real belt stays on between looks."""
 
-    def __init__(self, target, timeout=None):
+    def __init__(self, target, timeout=None, speed=1.0):
         if target.transport not in ("ble", "virtual"):
             raise BeltError("only a Bluetooth belt can be watched for: pair it over Bluetooth "
                             "(`corecue pair`), or plug it in and run `corecue sync`")
         self.target = target
         self.timeout = timeout
+        self.speed = speed          # a virtual belt's time, x real (watching is real time)
         self.virtual = None
 
     async def __aenter__(self):
         if self.target.transport == "virtual":
             from corecue.twin.virtualbelt import VirtualBelt
-            self.virtual = await VirtualBelt(self.target.address).start()
+            self.virtual = await VirtualBelt(self.target.address, self.speed).start()
         return self
 
     async def __aexit__(self, *exc):

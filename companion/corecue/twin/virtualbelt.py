@@ -85,12 +85,7 @@ class VirtualBelt:
             self.board = Board(self.folder, self.person, speed=self.speed,
                                wall_time=int(time.time()),
                                bluetooth=self.air.bluetooth_module(self._dev))
-            cfg, reason = _config.load(self.board.root + "/corecue.cfg")
-            self.app = App(self.board, cfg, Storage(self.board.root + "/sessions"), self._log)
-            if reason:
-                self._log("config: %s; using defaults" % reason)
-            self.link = BleLink(self.app, *self.board.ble())
-            self._tasks = self.app.start(self.link.tasks())
+            self._boot()
         except (OSError, ValueError) as e:
             # A flash folder someone has tampered with (a file where a folder should be, ...).
             await self.close()
@@ -102,6 +97,32 @@ class VirtualBelt:
             where = getattr(e, "filename", None) or self.folder
             raise BeltError(f"{where}: {why}: this virtual belt's flash is damaged") from None
         return self
+
+    def _boot(self):
+        # The firmware's own boot on the sim board, as main.py does it: config, app, radio link.
+        cfg, reason = _config.load(self.board.root + "/corecue.cfg")
+        self.app = App(self.board, cfg, Storage(self.board.root + "/sessions"), self._log)
+        if reason:
+            self._log("config: %s; using defaults" % reason)
+        self.link = BleLink(self.app, *self.board.ble())
+        self._tasks = self.app.start(self.link.tasks())
+
+    @property
+    def asleep(self):
+        """The belt went to deep sleep after its idle time (config sleep_s): no radio."""
+        return self.board is not None and self.board.asleep
+
+    async def wake(self):
+        """The wearer presses the button of a sleeping belt: the chip boots again, on the same
+        board (its clock goes on), and advertises. Nothing when it is awake."""
+        if not self.asleep:
+            return
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.board.press("short")
+        self.board.sleep_until_pressed()
+        self._boot()
 
     def _log(self, msg):
         # The belt's log goes where `virtual serve` puts it: DIR/belt.log.
@@ -124,12 +145,20 @@ class VirtualBelt:
         return self.air.bleak_backends()
 
     async def sleep(self, seconds):
-        """Wait `seconds` of the belt's time."""
-        await self.board.sleep_ms(int(seconds * 1000))
+        """Wait `seconds` of the belt's time (which passes on while it is in deep sleep)."""
+        end = self.board.elapsed_ms + int(seconds * 1000)
+        while self.board.elapsed_ms < end:
+            if self.asleep:
+                self.board.pass_asleep(end - self.board.elapsed_ms)
+                break
+            await self.board.sleep_ms(end - self.board.elapsed_ms)
 
     def press(self, kind="short"):
-        """The wearer presses the belt's button ("short" or "long")."""
-        self.board.press(kind)
+        """The wearer presses the belt's button ("short" or "long"); a sleeping belt wakes."""
+        if self.asleep:
+            asyncio.get_running_loop().create_task(self.wake())
+        else:
+            self.board.press(kind)
 
     @property
     def state(self):
