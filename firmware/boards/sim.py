@@ -103,6 +103,10 @@ class Board:
         self.asleep = False         # in deep sleep: no samples, no radio, until a press
         self.woken = False          # this boot is a press waking the belt from deep sleep
         self.sleeps = []            # [start, end] elapsed ms of each deep sleep (end None: still)
+        # Where the charge goes, in ms of each state while awake (power_states() adds the deep
+        # sleep): awake (sampling: the belt samples from boot), the radio advertising, the radio
+        # connected, the motor at full strength (its on time weighted by its strength).
+        self.meter = [0, 0, 0, 0]
         self._never = None
 
     # -- the board interface the firmware uses ------------------------------------------------
@@ -195,9 +199,39 @@ class Board:
         if self._bluetooth is not None:
             self._bluetooth.BLE().active(False)
         self.end()
+        # The world task is stopped with the chip (App.deep_sleep calls stop()): whoever waits
+        # on the board's clock is woken now and sees finished().
+        for _, ev in self._sleepers:
+            ev.set()
+        self._sleepers = []
 
     def woke_by_button(self):
         return self.woken
+
+    def _metered(self, ms):
+        m = self.meter
+        m[0] += ms
+        radio = 0
+        for link in self.app.links:
+            if link.conn is not None:
+                radio = 2
+                break
+            if link.on_air:
+                radio = 1
+        if radio:
+            m[radio] += ms
+        if self._motor:
+            m[3] += ms * self._motor // 100
+
+    def power_states(self):
+        """{state: ms} since this board was made: deep sleep, awake (sampling), advertising,
+        connected, motor (full-strength equivalent). The radio and motor overlap awake."""
+        asleep = 0
+        for start, end in self.sleeps:
+            asleep += (self.elapsed_ms if end is None else end) - start
+        m = self.meter
+        return {"deep_sleep": asleep, "awake": m[0], "advertising": m[1], "connected": m[2],
+                "motor": m[3]}
 
     def sleep_until_pressed(self):
         """Asleep: the world's time passes to its next press, which wakes the chip (True), or to
@@ -330,6 +364,7 @@ class Board:
                 self.end_ms = self.elapsed_ms
             self.elapsed_ms += step
             self._ms = ticks.add(self._ms, step)
+            self._metered(step)
             if self.elapsed_ms - self.wdt_fed_at > _WDT_TIMEOUT_MS:
                 self.wdt_expired = True
             self._due_events()

@@ -80,6 +80,14 @@ def test_an_idle_belt_sleeps_and_a_press_wakes_it_ready():
     eq(apps[1].flow.state, State.IDLE)
     eq(apps[1].player.table[haptics.AWAKE][0], "awake")
     record("sleep_start_ms", start)
+    # The meter: awake (sampling) until the sleep and again after the wake; asleep in between.
+    p = board.power_states()
+    eq(p["deep_sleep"], 3600000 - start)
+    eq(p["awake"], start + (board.elapsed_ms - 3600000))
+    eq(p["advertising"], 0)                   # this sim board has no radio
+    eq(p["motor"] > 0, True)                  # the awake pattern: 180 ms at 60 %
+    eq(p["motor"] <= 180 * 60 // 100 + 20, True, p["motor"])
+    record("power_states", sorted(p.items()))
 
 
 def test_the_awake_pattern_is_played_on_a_wake_and_not_on_a_power_on():
