@@ -20,7 +20,6 @@ def test_an_idle_virtual_belt_sleeps_goes_quiet_and_a_press_wakes_it(tmp_path):
             await vb.sleep(3600)                    # an hour passes with the chip asleep
             edges_before = len(vb.board.motor_edges)
             vb.press("short")
-            await asyncio.sleep(0.05)               # the press is handled by the loop
             await vb.sleep(2)
             woke = (vb.asleep, vb.board.woken, len(vb.board.motor_edges) - edges_before)
             heard_again = [n for n, _, _ in await T.scan(timeout=0.5, backend=vb.backend())]

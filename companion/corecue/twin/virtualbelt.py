@@ -115,14 +115,21 @@ class VirtualBelt:
     async def wake(self):
         """The wearer presses the button of a sleeping belt: the chip boots again, on the same
         board (its clock goes on), and advertises. Nothing when it is awake."""
+        old = self._wake_now()
+        await asyncio.gather(*old, return_exceptions=True)
+
+    def _wake_now(self):
+        # The boot happens at once, so whatever follows the press sees the woken belt; the old
+        # boot's tasks (all waiting: the chip stopped them) end at the loop's next turn.
         if not self.asleep:
-            return
-        for t in self._tasks:
+            return []
+        old = self._tasks
+        for t in old:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         self.board.press("short")
         self.board.sleep_until_pressed()
         self._boot()
+        return old
 
     def _log(self, msg):
         # The belt's log goes where `virtual serve` puts it: DIR/belt.log.
@@ -156,7 +163,7 @@ class VirtualBelt:
     def press(self, kind="short"):
         """The wearer presses the belt's button ("short" or "long"); a sleeping belt wakes."""
         if self.asleep:
-            asyncio.get_running_loop().create_task(self.wake())
+            self._wake_now()
         else:
             self.board.press(kind)
 
