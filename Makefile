@@ -20,12 +20,16 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/effort_accuracy.py
+	$(BIN)/python bench/effort_grid.py
+	$(BIN)/python bench/fatigue_index.py
+	$(BIN)/python bench/real_recordings.py
 	$(BIN)/python bench/chain_cost.py
 	$(BIN)/python bench/session_storage.py
 	$(BIN)/python bench/ble_goodput.py
 	$(BIN)/python bench/fw_coverage.py
 	$(BIN)/python bench/download_throughput.py
 	$(BIN)/python bench/store_sessions.py
+	$(BIN)/python bench/summary_migration.py --repeats 1
 	$(BIN)/python bench/analytics_cost.py
 	$(BIN)/python bench/ownership_cost.py
 

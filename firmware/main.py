@@ -34,15 +34,18 @@ sim board options:
   --tick-start T     start the virtual millisecond clock at T (to cross the 2**30 wrap)
   --wall-time T      the belt's clock starts at unix time T (as if a companion had set it)
   --mode MODE        sensor mode for a new belt: emg_raw, emg_env or stretch
-  --motor-log FILE   write the motor's on/off edges as CSV (t_ms,level)"""
+  --motor-log FILE   write the motor's on/off edges as CSV (t_ms,level)
+  --hold-button      the button is held at power-on: the factory reset of the keys
+  --long-press MS    the wearer holds the button MS ms after boot (opens the pairing window)"""
 
-_FLAGS = ("serial", "image", "ble")
+_FLAGS = ("serial", "image", "ble", "hold-button")
 
 
 def _options(argv):
     opts = {"board": "xiao_esp32s3", "flash": ".", "scenario": None, "minutes": None,
             "recording": None, "tick-start": "0", "wall-time": "0", "mode": None,
-            "motor-log": None, "speed": None, "serial": False, "image": False, "ble": False}
+            "motor-log": None, "speed": None, "serial": False, "image": False, "ble": False,
+            "hold-button": False, "long-press": None}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -84,10 +87,14 @@ def _board(opts, usb):
             speed = float(opts["speed"])
             if speed < 0:
                 raise ValueError("--speed must not be negative")
-            return Board(opts["flash"], opts["scenario"], minutes, int(opts["tick-start"]),
-                         opts["recording"], wall_time=int(opts["wall-time"]), usb=usb,
-                         speed=speed, image=opts["image"],
-                         bluetooth=__import__("bluetooth") if opts["ble"] else None)
+            board = Board(opts["flash"], opts["scenario"], minutes, int(opts["tick-start"]),
+                          opts["recording"], wall_time=int(opts["wall-time"]), usb=usb,
+                          speed=speed, image=opts["image"],
+                          bluetooth=__import__("bluetooth") if opts["ble"] else None,
+                          button_held=opts["hold-button"])
+            if opts["long-press"]:
+                board.press("long", int(opts["long-press"]))
+            return board
         except ValueError as e:
             print("main.py: %s" % e)
             sys.exit(2)
@@ -109,12 +116,16 @@ async def _run(app, board, links):
 
 def _boot(opts, usb, board=None):
     sim = opts["board"] == "sim"
+    # Ownership guards the links: a sim belt without any (`virtual run`) needs none of it, and
+    # its heap is spared the modules (unless the button is held for a factory reset).
+    owned = not sim or usb or opts["ble"] or opts["hold-button"]
     _compile(*(("boards.sim",) if sim else ()) + ("belt.app", "belt.config", "belt.storage",
-                                                  "belt.link"))
+                                                  "belt.link") + (
+        ("belt.mac", "belt.aesctr", "belt.aescmac", "belt.channel", "belt.keystore", "belt.auth",
+         "belt.owned", "belt.owners", "belt.ownedlink") if owned else ()))
     board = board or _board(opts, usb)
     from belt.app import App
     from belt import config as _config
-    from belt.link import Link
     from belt.storage import Storage
     root = getattr(board, "root", "")
 
@@ -131,14 +142,26 @@ def _boot(opts, usb, board=None):
         config.save()
     app = App(board, config, Storage(root + "/sessions"), log)
     links = []
+    if not owned:
+        asyncio.run(_run(app, board, links))
+        return app, board
+    # Ownership on both links (docs/protocol.md, "Ownership"): nothing but HELLO and pairing
+    # before a computer has proved it holds a key the belt keeps in /keys.
+    from belt import owners
+    from belt.ownedlink import OwnedLink
+    owner = owners.setup(app, root)
+    import gc
+    gc.collect()
     if board.name != "sim" or usb:
-        links.append(Link(app))
+        links.append(OwnedLink(app, owner, on_paired=owners.paired(app, "USB")))
+        gc.collect()    # each link's buffers then find the heap whole (256 KB on the ESP32)
     radio = board.ble()
     if radio:
         # The same protocol over Bluetooth LE; each link has its own commands and download, so
         # the USB cable and the radio can both be in use.
         from belt.blelink import BleLink
-        links.append(BleLink(app, *radio))
+        links.append(BleLink(app, *radio, owner=owner,
+                             on_paired=owners.paired(app, "Bluetooth")))
     asyncio.run(_run(app, board, links))
     return app, board
 

@@ -101,7 +101,7 @@ def test_a_compile_failure_names_the_file_and_line(tmp_path):
 
 BUILT = [("/b/belt/app.mpy", "belt/app.mpy"), ("/b/belt/coach.mpy", "belt/coach.mpy"),
          ("/b/boards/xiao_esp32s3.mpy", "boards/xiao_esp32s3.mpy"), ("/fw/main.py", "main.py")]
-BELT = {"boot.py", "main.py", "corecue.cfg", "corecue.cfg.tmp", "notes.txt",
+BELT = {"boot.py", "main.py", "corecue.cfg", "corecue.cfg.tmp", "keys", "notes.txt",
         "sessions/", "sessions/00000007.cs", "sessions/00000006.cy", "sessions/next_id",
         "sessions/clock", "sessions/old.py",
         "belt/", "belt/app.py", "belt/app.mpy", "belt/gone.mpy", "belt/readme.txt",
@@ -130,7 +130,7 @@ def test_a_fresh_micropython_gets_folders_and_no_removals():
     assert actions[-1] == ("cp", "/fw/main.py", "main.py")
 
 
-@pytest.mark.parametrize("dev", ["sessions/evil.mpy", "corecue.cfg", "boot.py"])
+@pytest.mark.parametrize("dev", ["sessions/evil.mpy", "corecue.cfg", "boot.py", "keys"])
 def test_a_plan_that_would_write_data_is_refused(dev):
     with pytest.raises(deploy.DeployError) as e:
         deploy.plan(BUILT + [("/b/x", dev)], set())
@@ -236,6 +236,7 @@ def standin(tmp_path):
 def test_flash_replaces_code_and_keeps_data_on_a_micropython_device(standin, tmp_path):
     port, dev = standin
     data = {"corecue.cfg": b"corecue-config 1\nmode emg_raw\n", "boot.py": b"# boot\n",
+            "keys": b"CQKY 1 00000000 0\n",
             "sessions/00000003.cs": bytes(range(256)) * 4, "sessions/next_id": b"4 1234abcd\n",
             "sessions/clock": b"2 1:5:1700000000 0badf00d\n"}
     code = {"main.py": b"print('old firmware')\n", "belt/app.py": b"old = 1\n",
@@ -261,7 +262,7 @@ def test_flash_replaces_code_and_keeps_data_on_a_micropython_device(standin, tmp
     for e in deploy.deployed(ENTRIES):
         assert (dev / e.device).exists(), f"{e.device} not deployed"
     assert sorted(report.removed) == ["belt/app.py", "belt/retired.mpy", "boards/sim.py"]
-    assert {"corecue.cfg", "boot.py", "sessions/"} <= set(report.kept)
+    assert {"corecue.cfg", "boot.py", "keys", "sessions/"} <= set(report.kept)
     assert len(report.copied) == len(deploy.deployed(ENTRIES))
 
     # The compiled package loads on MicroPython (__init__.mpy included; no native code here).

@@ -25,7 +25,7 @@ def _port_options(parser, default):
                         "or a remembered belt of this name")
     parser.add_argument("--virtual", metavar="DIR", default=default,
                         help="the virtual belt whose flash is in DIR, in this process over an "
-                        "emulated radio (created if new; the same DIR is the same belt)")
+                        "emulated radio (made by `pair` when new; the same DIR is the same belt)")
     parser.add_argument("--timeout", type=_seconds, metavar="S", default=default,
                         help="seconds to wait for each answer from the belt (default 3)")
 
@@ -49,6 +49,11 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *a, **kw):
         kw.setdefault("formatter_class", _Help)
         super().__init__(*a, **kw)
+
+    def error(self, message):
+        """A mistyped command line is one line too, with where to read how it goes (argparse
+        prints the whole usage block first, a screenful for some commands); exit status 2."""
+        self.exit(2, f"corecue: {' '.join(message.split())} (see `{self.prog} --help`)\n")
 
 
 def _version():
@@ -175,6 +180,12 @@ def main(argv=None):
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as e:
+        # A file or folder the runner named that no command above put in words: still one line
+        # with the next step, never the system's "[Errno 13] ...".
+        from corecue.link.oserrors import sentence
+        print("corecue: " + sentence(e), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

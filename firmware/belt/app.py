@@ -60,6 +60,9 @@ class App(Tasks):
         self.links = []              # radio links (belt.blelink): a connected one keeps it awake
         self.idle = Idle(config.sleep_s * 1000, board.ticks_ms())
         self.asleep = False
+        # A long press that the run flow has no use for (idle, done): the owners' pairing window
+        # (belt.owners) takes it; on_long_idle(now).
+        self.on_long_idle = None
 
     # -- commands (the protocol and the sim's scripted person call these) --------------------
 
@@ -117,7 +120,10 @@ class App(Tasks):
             self.writer.add_event(EV_BUTTON, kind)
         if kind == _button.SHORT and self.flow.state == 0:
             self.flow.storage_full = not self.store.ensure_space()
-        self._apply(self.flow.handle(Ev.SHORT if kind == _button.SHORT else Ev.LONG, now), now)
+        acts = self.flow.handle(Ev.SHORT if kind == _button.SHORT else Ev.LONG, now)
+        if acts is None and kind == _button.LONG and self.on_long_idle is not None:
+            self.on_long_idle(now)
+        self._apply(acts, now)
 
     def start_session(self):
         """Start logging now, as the run flow's LOG_START does (protocol session_start); the
@@ -285,7 +291,11 @@ class App(Tasks):
             self.calibrator.add(self.chain.block_level, quality)
             self.cal_frames += 1
         if self.writer:
-            self.writer.add_frame(effort, quality)
+            ch = self.chain
+            # The slow figures go into the log too (every 5 s): the fatigue index, and the cadence
+            # once a step rhythm has been found (0 before, rather than the default the window uses).
+            self.writer.add_frame(effort, quality, ch.fatigue_q8,
+                                  ch.cadence_spm if ch.rhythm_found else 0)
         actions = self.flow.frame(effort, quality, now)
         if actions:
             self._apply(actions, now)

@@ -22,7 +22,6 @@ from belt import ticks
 from belt.channel import KEYS_LEN, Channel, ChannelError
 from belt.keystore import BROKEN, KeyStoreFull
 from belt.mac import Key, equal, hkdf
-from belt.x25519 import public_key, shared_secret
 
 T_PAIR = const(0x10)
 T_AUTH = const(0x11)
@@ -91,6 +90,9 @@ class Owner:
         instead of two (each holds the scheduler; docs/performance.md)."""
         if self._next is None:
             private = self.random(32)
+            # X25519 is imported only when a pairing may come: its code is heap the belt needs
+            # for nothing else (on the ESP32's 256 KB, with the links, it does not fit at boot).
+            from belt.x25519 import public_key
             self._next = (private, public_key(private))
 
     def take_key_pair(self):
@@ -184,6 +186,7 @@ class Session:
                                   % len(o.keys.slots))
         priv, belt_pub = o.take_key_pair()
         try:
+            from belt.x25519 import shared_secret
             shared = shared_secret(priv, host_pub)
         except ValueError as e:
             raise P.ProtocolError(P.E_INVALID, "host key: %s" % e)

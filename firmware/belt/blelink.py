@@ -24,6 +24,15 @@
 # Bluetooth is then switched off and on again and advertises anew. The app, its open session and
 # the USB link do not notice.
 #
+# With ownership (main.py always; docs/protocol.md, "Ownership") every packet goes through
+# belt.owned first, and what the belt volunteers, live effort and session data, is sealed in place
+# in buffers with room for the trailer. One connection at a time is served. While it has not
+# authenticated the belt keeps advertising and a second central may connect: it replaces the
+# unauthenticated one, so a stranger's idle connection never locks the owner out; that one is
+# also dropped after 5 s (auth.AUTH_TIMEOUT_MS). Once the connection has authenticated the belt
+# stops advertising, and a central that still connects is disconnected at once. Notifications go
+# only to the served connection.
+#
 # The radio is off for the run: from the warm-up to the end of the lie-down the belt neither
 # advertises nor keeps a connection (hardware/power.md: with the radio on, a marathon's logging
 # misses the 8-hour target on a worn cell). It comes back once the run flow is idle or done.
@@ -84,12 +93,23 @@ def _ad(kind, value):
 
 
 class BleLink:
-    def __init__(self, app, ble, uuid, commands=None):
+    def __init__(self, app, ble, uuid, commands=None, owner=None, on_paired=None):
         self.app = app
         self.board = app.board
         self.ble = ble
         self.commands = commands or Commands(app)
         self.commands.caps = P.CAP_BLE | P.CAP_LIVE
+        # belt.owned in front of the commands (owner: belt.auth.Owner); without one, the plain
+        # version-1 link that the radio's own tests drive.
+        self.owned = None
+        self._trailer = 0
+        if owner is not None:
+            from belt.owned import Owned
+            self.owned = Owned(self.commands, owner, False, on_paired)
+            self._trailer = P.AUTH_LEN
+        self._advertising = False
+        self._drop_after = None     # why the connection ends once its replies are out
+        self._handle = 0            # the characteristic of what _next() returned
         self._rx_flag = app.board.flag()
         self._tx_flag = app.board.flag()
         self.out = Outbound(app, self.commands, self._tx_flag.set)
@@ -102,8 +122,12 @@ class BleLink:
         self._tail_write = 0        # conn + 1 when the ring's newest event is its write
         self._replies = []          # reply packets waiting to be notified
         self._sent = 0              # bytes of _replies[0] already notified
-        self._pkt = bytearray(DATA_HEAD + CHUNK_MAX)
-        self._epkt = bytearray(EFFORT_LEN)
+        # A data packet fills at most one notification at the largest MTU.
+        self._pkt = bytearray(_MTU - _ATT_OVERHEAD)
+        self._epkt = bytearray(EFFORT_LEN + self._trailer)
+        # Both lengths of an effort event, plain and sealed, as views made once: slicing per
+        # frame would allocate.
+        self._eviews = (memoryview(self._epkt)[:EFFORT_LEN], memoryview(self._epkt))
         self._body = None           # the data chunk's room at the current MTU
         self.rx_dropped = 0         # requests or events lost because the receiver fell behind
         self.enomem = 0             # notifications NimBLE refused for want of buffers
@@ -148,6 +172,11 @@ class BleLink:
     def _advertise(self):
         if self.on_air:
             self.ble.gap_advertise(_ADV_US, adv_data=self._adv, resp_data=self._resp)
+            self._advertising = True
+
+    def _served(self):
+        """The connection is one the belt serves alone: authenticated (or no ownership)."""
+        return self.conn is not None and (self.owned is None or self.owned.authenticated)
 
     async def radio(self):
         """Radio off while the run flow runs (warm-up to the end of the lie-down), on otherwise;
@@ -159,15 +188,33 @@ class BleLink:
             state = self.app.flow.state
             want = state == State.IDLE or state == State.DONE
             if want == self.on_air:
+                self._tick()
                 continue
             self.on_air = want
             if want:
-                if self.conn is None:
+                if not self._served():
                     self._advertise()
             else:
                 self.ble.gap_advertise(None)
+                self._advertising = False
                 if self.conn is not None:
                     self.ble.gap_disconnect(self.conn)   # the IRQ then reports it as usual
+            self._tick()
+
+    def _tick(self):
+        # An unauthenticated connection has AUTH_TIMEOUT_MS; then it is dropped (the belt
+        # advertises on, so the owner can connect meanwhile).
+        if self.owned is not None and self.conn is not None:
+            why = self.owned.tick(self.board.ticks_ms())
+            if why is not None:
+                self._drop(why)
+
+    def _drop(self, why):
+        self.board.log("ble: connection dropped: %s" % why)
+        try:
+            self.ble.gap_disconnect(self.conn)   # the IRQ then reports it as usual
+        except OSError:
+            pass
 
     def _handler_gone(self):
         """True when the stack did what raises events and none came: a request waited in the
@@ -206,7 +253,7 @@ class BleLink:
 
     def _set_mtu(self, mtu):
         self.mtu = mtu
-        room = mtu - _ATT_OVERHEAD - DATA_HEAD
+        room = mtu - _ATT_OVERHEAD - DATA_HEAD - self._trailer
         if room > CHUNK_MAX:
             room = CHUNK_MAX
         self._body = memoryview(self._pkt)[DATA_HEAD:DATA_HEAD + room]
@@ -252,13 +299,28 @@ class BleLink:
             if end > len(raw):
                 break
             if conn == self.conn:
-                reply = self.commands.handle(raw[at:end])
-                if reply is not None:
-                    self._replies.append(reply)
+                if self.owned is None:
+                    reply = self.commands.handle(raw[at:end])
+                    if reply is not None:
+                        self._replies.append(reply)
+                else:
+                    self._owned(raw[at:end])
             at = end
         if at < len(raw):
             self.rx_dropped += 1                # cut short: the buffer was full
         self._tx_flag.set()
+
+    def _owned(self, pkt):
+        out, drop = self.owned.handle(pkt, self.board.ticks_ms())
+        for p in out:
+            self._replies.append(p)
+        if drop is not None:
+            self._drop_after = drop             # once the replies (an ERROR, unpair's) are out
+            self._tx_flag.set()
+        elif self.owned.authenticated and self._advertising:
+            # The owner is served: nobody else needs to connect now.
+            self.ble.gap_advertise(None)
+            self._advertising = False
 
     async def rx(self):
         if self.conn is None:
@@ -291,10 +353,23 @@ class BleLink:
                 await asyncio.Event().wait()
 
     def _connected(self, conn):
+        self._advertising = False               # NimBLE stops advertising on a connection
+        if self.conn is not None:
+            if self._served():
+                # The owner is being served: a second central is not.
+                self.ble.gap_disconnect(conn)
+                return
+            # A second central while the first has not authenticated: it takes the place (the
+            # first may be a stranger holding the belt), and the first is dropped.
+            self._drop("a second connection came before it authenticated")
+            self._lost()
         self.conn = conn
         self.connections += 1
         self._set_mtu(_MTU_MIN)
         self._battery()
+        if self.owned is not None:
+            self.owned.connected(self.board.ticks_ms())
+            self._advertise()                   # until this connection has authenticated
 
     def _disconnected(self, conn):
         if conn != self.conn:
@@ -312,12 +387,17 @@ class BleLink:
         self.out.clear_live()
         self._replies = []
         self._sent = 0
+        self._drop_after = None
+        if self.owned is not None:
+            self.owned.connected(self.board.ticks_ms())     # whoever comes next starts afresh
 
     # -- sending ---------------------------------------------------------------------------------
 
     def _next(self):
-        """(characteristic handle, bytes to notify) of what goes next, or (0, None). Replies come
-        first, then live frames, then session data."""
+        """The bytes to notify next, or None, its characteristic's handle in self._handle (a
+        tuple returned per live frame would allocate). Replies come first, then live frames,
+        then session data."""
+        self._handle = self.h_control
         if self._replies:
             pkt = self._replies[0]
             room = self.mtu - _ATT_OVERHEAD
@@ -325,16 +405,25 @@ class BleLink:
             # reply may make it fit, but the companion already holds its first _sent bytes and
             # would reassemble them twice.
             if self._sent == 0 and len(pkt) <= room:
-                return self.h_control, pkt
-            return self.h_control, memoryview(pkt)[self._sent:self._sent + room]
-        n = self.out.pack_effort(self._epkt)
-        if n:
-            return self.h_live, self._epkt
+                return pkt
+            return memoryview(pkt)[self._sent:self._sent + room]
+        if self.mtu - _ATT_OVERHEAD >= EFFORT_LEN + self._trailer:
+            # (Sealed, an effort event needs an ATT_MTU of 31: before an MTU exchange the frames
+            # wait in the queue, which drops the oldest.)
+            n = self.out.pack_effort(self._epkt)
+            if n:
+                if self.owned is not None:
+                    n = self.owned.seal_into(self._epkt, n)
+                self._handle = self.h_live
+                return self._eviews[0 if n == EFFORT_LEN else 1]
         if self.out.chunk_due():
             n = self.out.pack_chunk(self._pkt, self._body)
             if n:
-                return self.h_data, memoryview(self._pkt)[:n]
-        return 0, None
+                if self.owned is not None:
+                    n = self.owned.seal_into(self._pkt, n)
+                self._handle = self.h_data
+                return memoryview(self._pkt)[:n]
+        return None
 
     def _done(self, handle, value):
         if handle == self.h_control:
@@ -351,8 +440,15 @@ class BleLink:
             handle, value = 0, None
             while self.conn is not None:
                 if value is None:
-                    handle, value = self._next()
+                    value = self._next()
+                    handle = self._handle
                     if value is None:
+                        if self._drop_after is not None:
+                            why = self._drop_after
+                            self._drop_after = None
+                            await board.sleep_ms(_AFTER_MS)     # the last reply leaves first
+                            if self.conn is not None:
+                                self._drop(why)
                         break
                 try:
                     self.ble.gatts_notify(self.conn, handle, value)

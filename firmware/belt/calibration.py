@@ -7,7 +7,7 @@
 from array import array
 from micropython import const
 
-from belt.effort import LAW_QUADRATURE, Q_ARTEFACT, Q_CONTACT, Q_SATURATION
+from belt.effort import LAW_QUADRATURE, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION
 
 PH_REST = const(0)
 PH_BRACE = const(1)
@@ -55,6 +55,14 @@ class CalResult:
         return ", ".join(REASONS[i] for i in range(len(REASONS)) if self.reasons & (1 << i))
 
 
+def _bad(q):
+    # Steady mains hum at the calibration is part of the rest level, which the quadrature law
+    # subtracts (docs/signal.md): a frame flagged for hum alone is a good frame here. The chain
+    # flagged every rest frame of a recording whose rest was mostly hum, and the calibration was
+    # refused as "no signal" (bench/real_recordings.py, bench/effort_grid.py).
+    return q & Q_CONTACT or (q & Q_ARTEFACT and not q & Q_HUM)
+
+
 class Calibrator:
     def __init__(self, law=LAW_QUADRATURE):
         self.law = law
@@ -87,7 +95,7 @@ class Calibrator:
         if not self.active:
             return
         if self.phase == PH_REST:
-            if quality & (Q_CONTACT | Q_ARTEFACT):
+            if _bad(quality):
                 self._rest_bad += 1
             elif self._n_rest < _MAX_REST:
                 self._rest[self._n_rest] = level
@@ -101,7 +109,7 @@ class Calibrator:
                 self._n_brace[t] = k + 1
 
     def _clean(self, i):
-        return not self._flags[i] & (Q_CONTACT | Q_ARTEFACT)
+        return not _bad(self._flags[i])
 
     def _best_level(self, t, sign, rest):
         """Trial t's level: the strongest mean over _BEST consecutive clean frames of its active

@@ -126,7 +126,12 @@ class EffortChain:
         """Mean |first difference| over amplitude, x256, over the last ~6 s: it rises and falls
         with the EMG's mean frequency (0 before a clean frame)."""
         fs = self._fs
-        return fs[emgframe.ED] * 256 // fs[emgframe.EA] if fs[emgframe.EA] else 0
+        d = fs[emgframe.ED]
+        a = fs[emgframe.EA]
+        if a <= 0:
+            return 0
+        # d x 256 could pass 2**30 on a railed input (a big int, on the heap, 10 times a second)
+        return d * 256 // a if d < 4194304 else d // ((a >> 8) + 1)
 
     @micropython.native
     def push_block(self, buf, start, extra_quality=0):
@@ -198,7 +203,10 @@ class EffortChain:
             if ac[j] > ac[best]:
                 best = j
         y1 = ac[best] >> sh
-        if y1 * 10 < (e0 >> sh):       # a peak under a tenth of the energy is no rhythm
+        # A peak under a third of the energy is no rhythm: running puts 0.4-0.9 there (stride
+        # depth 0.2-0.5, 130-200 steps/min), noise and standing up to 0.27, which a tenth let
+        # through as a cadence of whatever lag won (docs/signal.md).
+        if y1 * 3 < (e0 >> sh):
             return
         y0 = ac[best - 1] >> sh
         y2 = ac[best + 1] >> sh

@@ -122,7 +122,7 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         q |= 20
     # The window: the mean |first difference| over one step period (a boxcar of the runner's
     # own step nulls the stride's pulse and all its harmonics), blended with the step before so
-    # that the window's median age stays near 0.225 s, then scaled by the slow amplitude/step
+    # that the window's median age stays near 0.24 s, then scaled by the slow amplitude/step
     # ratio so that it reads the high-passed amplitude.
     end = st[11]
     t = fs[6]
@@ -140,7 +140,7 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         if e1 < 0:
             e1 += 320
         m1 = (int(box(ring, e1, whole, t & 15)) * 256) // (t * 10)
-        alpha = (t * 160) // 450      # Q8: step / 0.45 s, within 0.5 .. 1
+        alpha = (t * 160) // 480      # Q8: step / 0.48 s, within 0.5 .. 1
         if alpha < 128:
             alpha = 128
         elif alpha > 256:

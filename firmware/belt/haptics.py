@@ -45,7 +45,9 @@ CALIBRATE_PHASE = const(12)
 ACK = const(13)
 BATTERY_LOW = const(14)
 BATTERY_EMPTY = const(15)
-AWAKE = const(16)
+PAIRING = const(16)
+KEYS_RESET = const(17)
+AWAKE = const(18)
 
 # id: (name, priority, duty %, on/off ms)
 TABLE = (
@@ -69,6 +71,12 @@ TABLE = (
     ("battery_low", PRIO_FLOW, 80, (700, 250, 120, 250, 120)),
     # The cell is nearly flat: no run starts, or the running session has just been saved.
     ("battery_empty", PRIO_FLOW, 100, (700, 250, 700, 250, 700)),
+    # Two firm buzzes after a long press when idle: the pairing window is open (belt.owners);
+    # "hold the button until the belt buzzes twice" is what `corecue pair` tells the runner.
+    ("pairing", PRIO_FLOW, 90, (250, 250, 250)),
+    # Button held at power-on: the keys are cleared (no owner; sessions kept). A slow ramp of
+    # four, felt while the runner still holds the button.
+    ("keys_reset", PRIO_FLOW, 100, (200, 200, 400, 200, 600, 200, 800)),
     # Woken from deep sleep by the button: ready. Three soft ticks, quicker than anything else.
     ("awake", PRIO_FLOW, 60, (60, 80, 60, 80, 60)),
 )

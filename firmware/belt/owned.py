@@ -13,6 +13,8 @@
 from belt import auth as A
 from belt import protocol as P
 
+_HELLO = P.type_of("hello")
+
 
 class Owned:
     def __init__(self, commands, owner, usb=False, on_paired=None):
@@ -31,6 +33,12 @@ class Owned:
     def handle(self, pkt, now):
         out = []
         drop = None
+        if (self.session.usb and self.session.authenticated and len(pkt) >= 2
+                and pkt[0] == _HELLO and not pkt[1] & P.F_AUTH):
+            # A cable has no connect event: a plain HELLO is the next companion on the line
+            # (holding the belt, so it may pair). The last one's session, live view and
+            # download end here, as a Bluetooth disconnect ends them.
+            self._end(now)
         for kind, value in self.session.handle(A.EV_PACKET, now, pkt):
             if kind == A.A_SEND:
                 out.append(value)

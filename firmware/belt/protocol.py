@@ -7,16 +7,17 @@
 #   u8 type | u8 flags | u16 request id | u16 payload length | payload | [auth trailer]
 # - type: a request (0x01..0x3F), its reply (request | 0x80), an event the belt sends on its own
 #   (0x40..0x7E, request id 0), or ERROR (0x7F, u8 code, UTF-8 message).
-# - flags bit 0 (F_AUTH) reserves room for ownership: a u32 counter and an 8-byte MAC after the
-#   payload, added by a later protocol version without a new framing. Other bits must be 0.
+# - flags bit 0 (F_AUTH): a sealed packet (ownership, version 2: belt.auth, belt.channel), its
+#   payload encrypted and a u32 counter and an 8-byte MAC after it. Other bits must be 0.
 # - request ids are chosen by the companion (1..65535) and echoed in the reply, so replies can be
 #   matched while events (live effort, session data) interleave.
 import struct
 
 from micropython import const
 
-VERSION = const(1)          # this protocol version
-MIN_COMPATIBLE = const(1)   # the oldest companion protocol this belt still serves
+VERSION = const(2)          # this protocol version (2: ownership, docs/protocol.md)
+MIN_COMPATIBLE = const(2)   # the oldest companion protocol this belt still serves (1 cannot
+                            # authenticate, so it could do nothing but HELLO)
 HEADER_LEN = const(6)
 F_AUTH = const(1)
 AUTH_LEN = const(12)
@@ -28,7 +29,7 @@ MAX_PAYLOAD = const(1024)
 CAP_USB = const(1)
 CAP_BLE = const(2)
 CAP_LIVE = const(4)
-CAP_AUTH = const(8)         # ownership: set once authenticated commands exist
+CAP_AUTH = const(8)         # ownership: every request after the handshake sealed
 
 # Error codes (ERROR payload: u8 code | UTF-8 message, e.g. "low_pm: 100 below minimum 120").
 E_MALFORMED = const(1)      # header, length or fields do not parse
@@ -38,7 +39,7 @@ E_STATE = const(4)          # not now (e.g. confirm of the open session, calibra
 E_NOT_FOUND = const(5)      # no such session
 E_CRC = const(6)            # confirm: the CRC does not match the belt's file
 E_VERSION = const(7)        # incompatible protocol version
-E_AUTH = const(8)           # reserved: authentication required or failed
+E_AUTH = const(8)           # authentication required or failed (belt.auth)
 E_INTERNAL = const(9)       # the belt failed; the message says what
 ERROR_NAMES = ("", "malformed", "unknown", "invalid", "state", "not found", "crc", "version",
                "auth", "internal")

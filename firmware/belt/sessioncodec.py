@@ -9,6 +9,12 @@
 # model is shared by encoder and decoder (`_Model` methods take the value to encode, are handed a
 # dummy when decoding, and return what was coded), so the two cannot drift apart. Model state
 # carries from block to block; blocks decode in order.
+#
+# Format version 2 adds the signal chain's slow figures (fatigue index, cadence): one pair after
+# every SIG_EVERY-th frame of the file, wherever the block boundaries fall, coded as a change from
+# the previous pair. Both figures are means over several seconds and move over minutes: a pair
+# every 10 s puts three in a 30 s warm-up hold and costs about 200 bytes an hour, what the 12 KB
+# budget had left (docs/session-format.md).
 import array
 from micropython import const
 
@@ -36,14 +42,27 @@ _P_SIGN = const(9)          # 9: by previous delta sign x deviation from the run
 _P_MAG = const(18)          # 3 x _MAXU
 _P_KIND = const(36)         # 16: binary tree over the 4-bit kind
 _P_ARGLEN = const(52)       # 17: unary bit length of the argument
-_NPROBS = const(69)
+_P_FAT = const(69)          # 10: fatigue index changed, its sign, unary bit length of |change| - 1
+_P_CAD = const(79)          # 9: the same for the cadence
+_NPROBS = const(88)
+SIG_EVERY = const(100)      # frames between two signal pairs (10 s)
+FAT_MAX = const(255)        # fatigue index as stored: x64 (the chain's x256 / 4), 0 none yet
+CAD_MAX = const(127)        # cadence as stored: 2 steps/min units, 0 no rhythm found
+_FAT_BITS = const(8)        # |change| - 1 of a stored value fits 8 (fatigue), 7 (cadence) bits
+_CAD_BITS = const(7)
+
+
+def sig_slots(base, n):
+    """How many signal pairs a block of n frames holds when base frames came before it."""
+    return (base + n) // SIG_EVERY - base // SIG_EVERY
 
 
 class _Model:
     def __init__(self):
         self.p = array.array("H", [_PHALF] * _NPROBS)
         self._saved = array.array("H", self.p)
-        self._saved_rest = [0, 0, 0, 0]
+        self._saved_rest = [0, 0, 0, 0, 0, 0, 0]
+        self.sig = True      # version 2: signal pairs in the blocks (a reader of v1 sets False)
         self.reset()
 
     def reset(self):
@@ -55,6 +74,9 @@ class _Model:
         self.pd = 0          # last delta
         self.mean = 0        # running mean of effort, x16
         self.q = 0           # last quality mask
+        self.phase = 0       # frames coded since the last signal pair
+        self.fat = 0         # last fatigue index coded
+        self.cad = 0         # last cadence coded
 
     def save(self):
         """Remember the model as it is, so a block coded from it can be coded again."""
@@ -67,6 +89,9 @@ class _Model:
         r[1] = self.pd
         r[2] = self.mean
         r[3] = self.q
+        r[4] = self.phase
+        r[5] = self.fat
+        r[6] = self.cad
 
     def restore(self):
         """Back to the model save() remembered: the block coded since was never written."""
@@ -79,6 +104,38 @@ class _Model:
         self.pd = r[1]
         self.mean = r[2]
         self.q = r[3]
+        self.phase = r[4]
+        self.fat = r[5]
+        self.cad = r[6]
+
+    def uint(self, ctx, v, top):
+        """A non-negative int below 2**top: its bit length in unary at ctx.. (no stop bit at
+        top), then the bits below the leading 1 raw. Returns the value coded."""
+        n = 0
+        while n < top and self.bit(ctx + n, (v >> n) != 0):
+            n += 1
+        if n > 1:
+            return (1 << (n - 1)) | self.direct(v, n - 1)
+        return n
+
+    def change(self, ctx, v, prev, top):
+        """v as its change d from prev: d != 0 at ctx, its sign at ctx + 1, |d| - 1 as a uint at
+        ctx + 2... Returns v."""
+        d = v - prev
+        if not self.bit(ctx, d != 0):
+            return prev
+        neg = self.bit(ctx + 1, d < 0)
+        m = self.uint(ctx + 2, (-d if d < 0 else d) - 1, top) + 1
+        # A CRC-clean block from no writer of ours could walk the value out of range: the mask
+        # keeps it a u16 the same way on both interpreters (arrays wrap on MicroPython only).
+        return (prev - m if neg else prev + m) & 0xFFFF
+
+    def signal(self, k, fat, cad):
+        """Code signal pair k of the block (fatigue index, cadence) into or out of the buffers."""
+        self.fat = self.change(_P_FAT, fat[k], self.fat, _FAT_BITS)
+        fat[k] = self.fat
+        self.cad = self.change(_P_CAD, cad[k], self.cad, _CAD_BITS)
+        cad[k] = self.cad
 
     def frame(self, v, q):
         """Code one frame; returns the coded (effort, quality) packed as effort * 16 + quality."""
@@ -132,25 +189,19 @@ class _Model:
         while sh >= 0:
             node = (node << 1) | self.bit(_P_KIND + node, (kind >> sh) & 1)
             sh -= 1
-        kind = node - 16
-        n = 0
-        while n < 16 and self.bit(_P_ARGLEN + n, (arg >> n) != 0):
-            n += 1
-        if n > 1:
-            arg = (1 << (n - 1)) | self.direct(arg, n - 1)
-        else:
-            arg = n
-        return (kind << 16) | arg
+        return ((node - 16) << 16) | self.uint(_P_ARGLEN, arg, 16)
 
-    def block(self, n, full, eff, qual, nev, ev_slot, ev_kind, ev_arg):
-        """Code a block of n frames (n == full is the common case) and nev events. Decoding fills
-        the buffers; returns n << 8 | nev."""
+    def block(self, n, full, eff, qual, nev, ev_slot, ev_kind, ev_arg, fat, cad):
+        """Code a block of n frames (n == full is the common case), nev events and (version 2)
+        a signal pair after every SIG_EVERY-th frame of the file. Decoding fills the buffers;
+        returns n << 8 | nev."""
         if not self.bit(_P_FULL, n != full):
             n = full
         else:
             n = self.direct(n, 8)
         j = 0
         i = 0
+        k = 0
         while i <= n:
             more = self.bit(_P_EV, j < nev and ev_slot[j] == i)
             while more:
@@ -164,6 +215,12 @@ class _Model:
                 vq = self.frame(eff[i], qual[i])
                 eff[i] = vq >> 4
                 qual[i] = vq & 15
+                if self.sig:
+                    self.phase += 1
+                    if self.phase == SIG_EVERY:
+                        self.phase = 0
+                        self.signal(k, fat, cad)
+                        k += 1
             i += 1
         return (n << 8) | j
 
@@ -176,7 +233,7 @@ class Encoder(_Model):
         self.out = None
         self.pos = 0
 
-    def encode(self, out, pos, n, full, eff, qual, nev, ev_slot, ev_kind, ev_arg):
+    def encode(self, out, pos, n, full, eff, qual, nev, ev_slot, ev_kind, ev_arg, fat, cad):
         """Append the coded block to out[pos:]; returns the end position."""
         self.out = out
         self.pos = pos
@@ -184,7 +241,7 @@ class Encoder(_Model):
         self.rng = _TOP
         self.cache = 0
         self.pending = 0       # cached byte plus the 0xFF bytes queued behind it
-        self.block(n, full, eff, qual, nev, ev_slot, ev_kind, ev_arg)
+        self.block(n, full, eff, qual, nev, ev_slot, ev_kind, ev_arg, fat, cad)
         self._finish()
         end = self.pos
         while end > pos and out[end - 1] == 0:
@@ -265,14 +322,15 @@ class Encoder(_Model):
 class Decoder(_Model):
     """Decodes blocks from a bytes-like object into caller-provided buffers."""
 
-    def decode(self, data, pos, end, full, eff, qual, ev_slot, ev_kind, ev_arg):
-        """Decode the block coded in data[pos:end]; returns (frames, events)."""
+    def decode(self, data, pos, end, full, eff, qual, ev_slot, ev_kind, ev_arg, fat, cad):
+        """Decode the block coded in data[pos:end]; returns (frames, events). The block's signal
+        pairs go to fat and cad (sig_slots says how many)."""
         self.data = data
         self.pos = pos
         self.end = end
         self.rng = _TOP
         self.code = (self._get() << 16) | (self._get() << 8) | self._get()
-        r = self.block(0, full, eff, qual, len(ev_slot), ev_slot, ev_kind, ev_arg)
+        r = self.block(0, full, eff, qual, len(ev_slot), ev_slot, ev_kind, ev_arg, fat, cad)
         self.data = None
         return r >> 8, r & 0xFF
 

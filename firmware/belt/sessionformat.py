@@ -9,7 +9,7 @@ from micropython import const
 from belt.effort import Q_ARTEFACT, Q_CONTACT, Q_MISSED, Q_SATURATION  # noqa: F401
 
 MAGIC = b"CQSL"
-VERSION = const(1)
+VERSION = const(2)          # 2: signal pairs (fatigue index, cadence) every 10 s; 1 is still read
 FRAME_MS = const(100)
 BLOCK_FRAMES = const(100)   # a power cut loses at most this many frames (10 s)
 MAX_EVENTS = const(32)      # per block; one more flushes the block early
@@ -58,8 +58,10 @@ def block_crc(seq, record):
 
 def payload_bound(block_frames):
     # Worst case in bytes: every adaptive decision at its floor probability (< 7.2 bits; at most
-    # 11 per frame plus 13 raw bits, 21 per event plus 15 raw bits), plus block bits and tail.
-    return 12 * block_frames + 24 * MAX_EVENTS + 32
+    # 11 per frame plus 13 raw bits, 21 per event plus 15 raw bits, 21 per signal pair plus 13
+    # raw bits, a pair per 100 frames and one more where a block straddles), plus block bits
+    # and tail.
+    return 12 * block_frames + 24 * MAX_EVENTS + 22 * (block_frames // 100 + 1) + 32
 
 
 def pack_header(block_frames, session_id, start_ticks, wall_time, mode, placement, cal_rest,
@@ -79,7 +81,7 @@ def parse_header(b):
     v = struct.unpack_from(_HDR, b, 0)
     # A frame period of 0 would make every duration and time axis a division by zero: such a
     # header is no session of ours, whatever its CRC says.
-    if v[0] != MAGIC or v[1] != VERSION or v[2] != HEADER_LEN or v[3] == 0 or v[4] == 0:
+    if v[0] != MAGIC or not 1 <= v[1] <= VERSION or v[2] != HEADER_LEN or v[3] == 0 or v[4] == 0:
         return None
     if struct.unpack_from("<I", b, HEADER_LEN - 4)[0] != crc(memoryview(b)[:HEADER_LEN - 4]):
         return None

@@ -2,14 +2,19 @@
 
     w = SessionWriter(path_or_file, session_id, start_ticks, wall_time=0, mode=0, cal_rest=0,
                       cal_mvc=0, placement=0, band=(low, target, high))
-    w.add_frame(effort_pm, quality)  # 10 Hz; effort 0..2000 (0.1 %MVC) or -1; quality 0..15
+    w.add_frame(effort_pm, quality, fatigue=0, cadence=0)
+                                     # 10 Hz; effort 0..2000 (0.1 %MVC) or -1; quality 0..15;
+                                     # the chain's fatigue index (x256) and cadence (steps/min),
+                                     # kept after every 100th frame (0: none)
     w.add_event(kind, arg)           # EV_* kind 0..15, arg 0..65535, between two frames
     w.flush()                        # make everything so far durable (writes a short block)
     w.close(end_ticks=None)          # last block and the trailer; returns the trailer dict
     w.summary()                      # the trailer's figures so far
 
-    read_session(path_or_bytes) -> (header, frames, events, trailer, status)
+    read_session(path_or_bytes, signal=None) -> (header, frames, events, trailer, status)
         frames  [(effort_pm, quality)]: effort at 0.5 %MVC resolution (a multiple of 5) or -1
+        signal  a list, if given, gets (frame, fatigue, cadence) for every signal pair: taken
+                with that frame (index from 0); none in a version-1 file
         events  [(frame, kind, arg)]: the event came after `frame` frames (0 = before the first)
         trailer dict (TRAILER_KEYS) or None; status CLOSED, OPEN, TORN, SHORT or BAD_HEADER
     recover(path) -> (action, trailer), at boot for every session file; action is
@@ -17,8 +22,9 @@
         "removed" (shorter than a header: nothing in it) or "unreadable" (left alone)
 
 File (all little-endian; docs/session-format.md has every byte and a worked example):
-    header   40 bytes: "CQSL", version 1, lengths and rates, session id, start ticks, wall
-             time, sensor mode, placement, rest and MVC levels, band; CRC32 of the 36 before it
+    header   40 bytes: "CQSL", version 2 (1 is read too), lengths and rates, session id, start
+             ticks, wall time, sensor mode, placement, rest and MVC levels, band; CRC32 of the
+             36 before it
     block    varint L | seq & 0xFF | range-coded payload (L - 1 bytes) | CRC32 seeded with the
              full block number over varint, seq and payload. 100 frames, or fewer when flushed.
     trailer  0x00 | 49-byte summary (who closed it, its own offset, the figures) | CRC32
@@ -33,7 +39,7 @@ import array
 import struct
 
 from belt import ticks
-from belt.sessioncodec import MAX_EFFORT, NONE, Encoder
+from belt.sessioncodec import CAD_MAX, FAT_MAX, MAX_EFFORT, NONE, SIG_EVERY, Encoder
 from belt.sessionformat import *  # noqa: F401,F403  (constants are part of this API)
 from belt.sessionformat import (BLOCK_FRAMES, CLOSED_BY_WRITER, FRAME_MS, HEADER_LEN,
                                 MAX_BLOCK_FRAMES, MAX_EVENTS, Summary, block_crc, pack_header,
@@ -56,6 +62,9 @@ class SessionWriter:
         self._ev_slot = bytearray(MAX_EVENTS)
         self._ev_kind = bytearray(MAX_EVENTS)
         self._ev_arg = array.array("H", [0] * MAX_EVENTS)
+        self._fat = array.array("H", [0] * (block_frames // SIG_EVERY + 1))
+        self._cad = bytearray(block_frames // SIG_EVERY + 1)
+        self._ns = 0
         self._out = bytearray(payload_bound(block_frames) + 8)
         self._n = self._nev = 0
         self._enc = Encoder()
@@ -70,8 +79,9 @@ class SessionWriter:
             raise
         self.data_bytes = HEADER_LEN
 
-    def add_frame(self, effort_pm, quality):
-        """One 100 ms frame: effort in 0.1 %MVC (-1 when uncalibrated), quality flags Q_*."""
+    def add_frame(self, effort_pm, quality, fatigue=0, cadence=0):
+        """One 100 ms frame: effort in 0.1 %MVC (-1 when uncalibrated), quality flags Q_*; the
+        chain's fatigue index (x256) and cadence (steps/min), kept with every 100th frame."""
         if self._f is None:
             raise ValueError("closed")
         if effort_pm < 0:
@@ -85,6 +95,15 @@ class SessionWriter:
         self._q[n] = quality & 15
         self._n = n + 1
         self.stats.frame(hp, quality & 15)
+        if self.stats.frames % SIG_EVERY == 0:
+            k = self._ns
+            # Stored at x64 and in 2 steps/min: finer would be the figures' own jitter (about
+            # +-2 of x256 and +-1.5 steps/min), which costs bits and tells nothing.
+            f = (fatigue + 2) >> 2
+            c = (cadence + 1) >> 1
+            self._fat[k] = f if 0 <= f <= FAT_MAX else (0 if f < 0 else FAT_MAX)
+            self._cad[k] = c if 0 <= c <= CAD_MAX else (0 if c < 0 else CAD_MAX)
+            self._ns = k + 1
         if n + 1 >= self._full:
             self.flush()
 
@@ -117,7 +136,7 @@ class SessionWriter:
         try:
             # payload at 3: room before it for a 2-byte length and the sequence byte
             end = enc.encode(out, 3, self._n, self._full, self._eff, self._q, self._nev,
-                             self._ev_slot, self._ev_kind, self._ev_arg)
+                             self._ev_slot, self._ev_kind, self._ev_arg, self._fat, self._cad)
             seq = self.stats.blocks
             out[2] = seq & 0xFF
             size = end - 2
@@ -135,7 +154,7 @@ class SessionWriter:
             raise
         self.data_bytes += end + 4 - start
         self.stats.blocks = seq + 1
-        self._n = self._nev = 0
+        self._n = self._nev = self._ns = 0
 
     def _write(self, data):
         # After a write that failed, part of it may be in the file: the next one starts again

@@ -5,7 +5,7 @@ import io
 import os
 import struct
 
-from belt.sessioncodec import Decoder
+from belt.sessioncodec import SIG_EVERY, Decoder, sig_slots
 from belt.sessionformat import (BAD_HEADER, CLOSED, CLOSED_BY_RECOVERY, HEADER_LEN,
                                 MAX_BLOCK_FRAMES, MAX_EVENTS, OPEN, SHORT, Summary, TORN,
                                 TRAILER_LEN, block_crc, pack_trailer, parse_header,
@@ -24,6 +24,8 @@ class _Reader:
         self.ev_slot = bytearray(MAX_EVENTS)
         self.ev_kind = bytearray(MAX_EVENTS)
         self.ev_arg = array.array("H", [0] * MAX_EVENTS)
+        self.fat = array.array("H", [0] * (MAX_BLOCK_FRAMES // SIG_EVERY + 1))
+        self.cad = bytearray(MAX_BLOCK_FRAMES // SIG_EVERY + 1)
         self.buf = bytearray(payload_bound(MAX_BLOCK_FRAMES) + 8)
         self.dec = Decoder()
         self.start(f)
@@ -33,7 +35,7 @@ class _Reader:
         self.pos = 0            # end of the last whole record
         self.dec.reset()
         self.header = self.trailer = self.stats = None
-        self.n = self.nev = 0
+        self.n = self.nev = self.ns = 0
 
     def _read(self, at, k):
         return self.f.readinto(memoryview(self.buf)[at:at + k]) or 0
@@ -45,6 +47,7 @@ class _Reader:
         if self.header is None:
             return BAD_HEADER
         self.stats = Summary(self.header["band_low"], self.header["band_high"])
+        self.dec.sig = self.header["version"] >= 2     # version 1 has no signal pairs
         self.pos = HEADER_LEN
         return None
 
@@ -81,10 +84,11 @@ class _Reader:
         try:
             self.n, self.nev = self.dec.decode(b, head + 1, end, self.header["block_frames"],
                                                self.eff, self.q, self.ev_slot, self.ev_kind,
-                                               self.ev_arg)
+                                               self.ev_arg, self.fat, self.cad)
         except IndexError:
             return TORN         # whole and CRC-clean, yet more events than a block holds
         st = self.stats
+        self.ns = sig_slots(st.frames, self.n) if self.dec.sig else 0
         for j in range(self.nev):
             st.event(self.ev_kind[j])
         for i in range(self.n):
@@ -98,8 +102,10 @@ def _open(src):
     return open(src, "rb") if isinstance(src, str) else io.BytesIO(bytes(src))
 
 
-def read_session(src):
-    """Decode a session from a path or bytes: (header, frames, events, trailer, status)."""
+def read_session(src, signal=None):
+    """Decode a session from a path or bytes: (header, frames, events, trailer, status).
+    signal: a list to which (frame index, fatigue index, cadence) is appended for every signal
+    pair (version 2 files); the pair was taken with that frame."""
     f = _open(src)
     try:
         r = _Reader(f)
@@ -116,6 +122,10 @@ def read_session(src):
                 for i in range(r.n):
                     e = r.eff[i]
                     frames.append((e * 5 if e >= 0 else -1, r.q[i]))
+                if signal is not None:
+                    first = (base // SIG_EVERY + 1) * SIG_EVERY - 1
+                    for k in range(r.ns):
+                        signal.append((first + k * SIG_EVERY, r.fat[k] * 4, r.cad[k] * 2))
             elif st != _TRAILER:
                 return r.header, frames, events, r.trailer, st
     finally:

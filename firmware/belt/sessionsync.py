@@ -22,6 +22,15 @@ _PAGE_ROOM = P.MAX_PAYLOAD - struct.calcsize(P.reply_format(P.type_of("session_l
                                                              P.REPLY)[:-1])          # 1022
 
 
+_READER = []
+
+
+def _shared_reader():
+    if not _READER:
+        _READER.append(reader())
+    return _READER[0]
+
+
 class Catalog:
     """The session list. What a closed session's file says (start, wall time, duration, boot id)
     is read once per (id, size) and cached, as the store caches CRCs: the companion lists every
@@ -31,8 +40,9 @@ class Catalog:
         self.app = app
         self._info = {}     # id -> (size, start ticks, wall time in the header, duration, boot)
         # One reader for every file described, made at boot while the heap is whole: a new
-        # one per session not yet cached ran a 256 KB heap out during the first list.
-        self._reader = reader()
+        # one per session not yet cached ran a 256 KB heap out during the first list. Shared by
+        # the links' catalogs (describe() runs to its end without yielding, so one at a time).
+        self._reader = _shared_reader()
 
     def _about(self, sid, path, size):
         hit = self._info.get(sid)

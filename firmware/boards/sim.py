@@ -59,7 +59,8 @@ class Board:
     name = "sim"
 
     def __init__(self, flash_dir, scenario="morning", run_min=30, tick_start=0, recording=None,
-                 wall_time=0, seed=1, usb=None, speed=0, bluetooth=None, image=None):
+                 wall_time=0, seed=1, usb=None, speed=0, bluetooth=None, image=None,
+                 button_held=False):
         simflash.note = None
         self.root = simflash.mount(flash_dir, image)
         self.flash_note = simflash.note     # the data area was formatted anew: why (main logs it)
@@ -108,6 +109,7 @@ class Board:
         # connected, the motor at full strength (its on time weighted by its strength).
         self.meter = [0, 0, 0, 0]
         self._never = None
+        self._held_at_boot = button_held    # the wearer holds the button at power-on
 
     # -- the board interface the firmware uses ------------------------------------------------
 
@@ -116,6 +118,10 @@ class Board:
 
     def flag(self):
         return _Flag()
+
+    def button_held(self):
+        """The button is down now (read at boot: held at power-on is the factory reset)."""
+        return self._held_at_boot
 
     def wall_time(self):
         return self._wall0 + self.elapsed_ms // 1000 if self._wall0 else 0
@@ -244,6 +250,7 @@ class Board:
                 self.sleeps[-1][1] = self.elapsed_ms
                 self.asleep = False
                 self.woken = True
+                self._held_at_boot = False      # a wake's press is not the factory reset
                 self.ended = False
                 self._sleepers = []
                 return True
@@ -272,9 +279,19 @@ class Board:
 
     # -- for the host: the runner's finger, when the scenario is over, and what happened --------
 
-    def press(self, kind="short"):
-        """The runner presses the button now ("short" or "long"), as a scripted press does."""
-        t = self.elapsed_ms
+    def set_speed(self, speed):
+        """Run at another speed from now on (0: as fast as possible)."""
+        self.speed = speed
+        self._anchor()
+
+    def _anchor(self):
+        self._real0 = _real_ms()
+        self._virt0 = self.elapsed_ms
+
+    def press(self, kind="short", at_ms=None):
+        """The runner presses the button now ("short" or "long"), as a scripted press does; or
+        at_ms of the belt's time from its start."""
+        t = self.elapsed_ms if at_ms is None else at_ms
         self._events.append((t, "down", kind))
         self._events.append((t + _PRESS_MS[kind], "up", kind))
         self._events.sort(key=lambda e: e[0])
@@ -347,8 +364,7 @@ class Board:
         period_ms = 1000 // app.chain.rate_hz
         buf = array("H", [0] * (_STEP_MS // period_ms + 1))
         record = sampler.record
-        real0 = _real_ms()
-        virt0 = self.elapsed_ms
+        self._anchor()
         while not self.finished():
             step = _STEP_MS
             if self._sleepers:
@@ -376,14 +392,14 @@ class Board:
                 await asyncio.sleep(0)
             if self.speed:
                 now = _real_ms()
-                ahead = (self.elapsed_ms - virt0) / self.speed - _real_diff(now, real0)
+                ahead = (self.elapsed_ms - self._virt0) / self.speed - _real_diff(now, self._real0)
                 if ahead >= 1:
                     await asyncio.sleep(ahead / 1000)     # real time: stdin is served meanwhile
-                elif ahead < -1000 or _real_diff(now, real0) > 600000:
+                elif ahead < -1000 or _real_diff(now, self._real0) > 600000:
                     # Far behind (a busy host): go on from here instead of racing to catch up.
                     # And every ten minutes in any case, before the real tick counter wraps.
-                    virt0 = self.elapsed_ms - (ahead * self.speed if ahead > -1000 else 0)
-                    real0 = now
+                    self._virt0 = self.elapsed_ms - (ahead * self.speed if ahead > -1000 else 0)
+                    self._real0 = now
         # The world has ended: wake every sleeper, so whoever waits sees finished().
         for _, ev in self._sleepers:
             ev.set()

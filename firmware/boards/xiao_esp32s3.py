@@ -42,6 +42,12 @@ class Board:
         self.wdt = machine.WDT(timeout=8000)
         self._usb = StdioPort()
 
+    def button_held(self):
+        """The button is down now (pulled to GND); main reads it at boot: held at power-on is
+        the factory reset of the keys. A press that woke the chip from deep sleep may still be
+        down while it boots: that is a wake, never the reset."""
+        return self.button.value() == 0 and not self.woke_by_button()
+
     def start_sampling(self, sampler, rate_hz):
         """Feed sampler.record() at rate_hz from a timer. On the ESP32 the callback is soft
         (scheduled), so GC pauses delay it; the sampler counts what that costs."""

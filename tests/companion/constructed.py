@@ -70,7 +70,7 @@ def put_runs(folder, scripts, walls=None):
         for op in script:
             if op[0] == "f":
                 for _ in range(op[3]):
-                    w.add_frame(op[1], op[2])
+                    w.add_frame(op[1], op[2], *op[4:6])
                 frames += op[3]
             elif op[0] == "e":
                 w.add_event(op[1], op[2])

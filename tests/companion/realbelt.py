@@ -87,13 +87,20 @@ def write_config(folder, changes):
     cfg.save()
 
 
-def boot(folder, line, speed=0):
+def boot(folder, line, speed=0, owned=False):
     """(board, app, link, log lines) of the belt on folder, `line` its USB port; speed as the
-    sim board's (0: as fast as the host allows)."""
+    sim board's (0: as fast as the host allows). owned: the USB link as main.py builds it, with
+    ownership (a companion pairs over the line first); else the plain link under it, for the
+    transport-neutral client's tests."""
     board = Board(folder, Responsive(), usb=line, speed=speed)
     lines = []
     cfg, _ = _config.load(board.root + "/corecue.cfg")
     app = App(board, cfg, Storage(board.root + "/sessions"), lines.append)
+    if owned:
+        from belt import owners
+        from belt.ownedlink import OwnedLink
+        owner = owners.setup(app, board.root)
+        return board, app, OwnedLink(app, owner, on_paired=owners.paired(app, "USB")), lines
     return board, app, Link(app), lines
 
 
@@ -133,7 +140,11 @@ class Observer:
     def consumed(self, pkt):
         try:
             t, _, rid, payload = P.parse(pkt)
-            fields, _ = P.decode_fields(P.request_format(t), payload)
+            fmt = P.request_format(t)
+            if fmt is None or pkt[1] & P.F_AUTH:
+                # The handshake's own messages (belt.auth), or sealed: not read here.
+                raise ValueError
+            fields, _ = P.decode_fields(fmt, payload)
         except (P.ProtocolError, TypeError, ValueError):
             self.requests.append((None, pkt[2] | pkt[3] << 8 if len(pkt) >= 4 else 0, ()))
             return
@@ -318,7 +329,7 @@ class PtyBelt:
     the belt reaches the port. `setup(belt)` runs in the belt's loop before anything is read
     from the port."""
 
-    def __init__(self, sessions=(), noise=b"", speed=SPEED):
+    def __init__(self, sessions=(), noise=b"", speed=SPEED, owned=False):
         self.folder = new_folder()
         self.files = write_sessions(self.folder, sessions) if sessions else {}
         self.noise = noise
@@ -329,7 +340,7 @@ class PtyBelt:
         self._slave = slave                 # held open, so the line stays up between opens
         self.seen = Observer()
         self.line = BeltLine(self.seen.consumed, self._from_belt)
-        self.board, self.app, self.link, self.log = boot(self.folder, self.line, speed)
+        self.board, self.app, self.link, self.log = boot(self.folder, self.line, speed, owned)
         self._ready = threading.Event()
         self._error = None
         self._thread = threading.Thread(target=self._serve, daemon=True)

@@ -11,7 +11,9 @@ and compared with what was downloaded. Two more belts: one whose flash is nearly
 make room only from confirmed sessions, and one driven by the `corecue` commands themselves.
 
 Virtual time runs SPEED times faster than real time; every wait is on the belt's own frame count
-(10 frames per virtual second) with a bounded real-time deadline."""
+(10 frames per virtual second) with a bounded real-time deadline. Each belt is paired over its
+line first (a cable is physical possession, as `corecue pair --port` does) and every later
+connection authenticates with that key."""
 import asyncio
 import os
 import select
@@ -26,6 +28,7 @@ import pytest
 from corecue.link import client as C
 from corecue.twin import mpbelt as virtual
 from corecue.interp import FIRMWARE, firmware_module, micropython_path
+from corecue.link import auth
 from corecue.link.usb import open_belt
 
 fmt = firmware_module("belt.sessionformat")
@@ -61,6 +64,30 @@ class Server:
         return self.proc.returncode, out, err
 
 
+HOST = auth.new_host_id()
+_KEYS = {}                   # device id -> the pairing key this test's computer holds for it
+
+
+async def open_owned(port, key=None, keyring=None):
+    """The belt on port, HELLO done and authenticated: with key (or the keyring of a history
+    that `corecue pair` filled), else the key of an earlier pairing with this belt, else paired
+    now over the line."""
+    belt = await open_belt(port, timeout=5.0)
+    try:
+        if keyring is not None:
+            await auth.authenticate(belt, keyring.key(belt.info.device), keyring.host_id)
+            return belt
+        key = key or _KEYS.get(belt.info.device)
+        if key is None:
+            _KEYS[belt.info.device] = await auth.pair(belt, HOST)
+        else:
+            await auth.authenticate(belt, key, HOST)
+        return belt
+    except BaseException:
+        await belt.close()
+        raise
+
+
 async def wait_frames(belt, n, speed=SPEED):
     """Until the belt has made n more frames (n / 10 virtual seconds), polling its status."""
     start = (await belt.status()).frames
@@ -73,10 +100,10 @@ async def wait_frames(belt, n, speed=SPEED):
         await asyncio.sleep(0.02)
 
 
-async def record(port, frames, unix=None):
+async def record(port, frames, unix=None, keyring=None):
     """A session of `frames` frames logged by the belt at --speed 0 (the simulated runner braces
     about 20 % while it is open); its id."""
-    belt = await open_belt(port, timeout=5.0)
+    belt = await open_owned(port, keyring=keyring)
     try:
         if unix:
             await belt.time_set(unix)
@@ -90,7 +117,7 @@ async def record(port, frames, unix=None):
 
 async def conversation(port):
     r = {}
-    belt = await open_belt(port, timeout=5.0)
+    belt = await open_owned(port)
     try:
         r["hello"] = belt.info
         r["anchor"] = await belt.time_set(NOW)
@@ -189,7 +216,8 @@ def morning(tmp_path_factory):
     again = Server(flash)
     try:
         async def reconnect():
-            belt = await open_belt(again.port, timeout=5.0)
+            # The same owner: the key survived the restart in the belt's /keys.
+            belt = await open_owned(again.port, key=_KEYS[r["hello"].device])
             try:
                 return await belt.sessions(), await belt.time_set(NOW + 3600)
             finally:
@@ -205,7 +233,8 @@ def morning(tmp_path_factory):
 
 def test_hello_time_and_status(morning):
     h = morning["hello"]
-    assert h.version == 1 and h.oldest_companion == 1 and "usb" in h.capability_names()
+    assert h.version == 2 and h.oldest_companion == 2
+    assert {"usb", "auth"} <= set(h.capability_names())
     assert h.max_payload == 1024 and h.firmware
     a = morning["anchor"]
     assert a.unix == NOW and a.boot_id >= 1
@@ -317,7 +346,7 @@ def test_the_belt_reclaims_only_confirmed_sessions_and_only_when_it_needs_room(t
     flash = tmp_path / "flash"
 
     async def record(port):
-        belt = await open_belt(port, timeout=5.0)
+        belt = await open_owned(port)
         try:
             for _ in range(2):
                 await belt.session_start()
@@ -329,7 +358,7 @@ def test_the_belt_reclaims_only_confirmed_sessions_and_only_when_it_needs_room(t
 
     async def full(port):
         r = {}
-        belt = await open_belt(port, timeout=5.0)
+        belt = await open_owned(port)
         try:
             r["free"] = (await belt.status()).flash_free
             for attempt in ("start_unsynced", "start_wrong_crc"):
@@ -385,8 +414,13 @@ def test_the_commands_against_the_virtual_belt(tmp_path):
         return subprocess.run([sys.executable, "-m", "corecue", "--port", server.port, *args],
                               capture_output=True, text=True, timeout=60, env=env)
     env = dict(os.environ, CORECUE_DATA_DIR=str(tmp_path / "history"))
+    from corecue.history.keys import Keyring
+    from corecue.history.store import open_store
     try:
-        sid = asyncio.run(asyncio.wait_for(record(server.port, 600, NOW), 60))
+        refused = corecue("status")                 # not paired from this computer
+        paired = corecue("pair")
+        keys = Keyring(open_store(str(tmp_path / "history")))
+        sid = asyncio.run(asyncio.wait_for(record(server.port, 600, NOW, keyring=keys), 60))
         st = corecue("status")
         cfg = corecue("config", "set", "low_pm=160", "high_pm=320")
         bad = corecue("config", "set", "low_pm=170", "high_pm=99999")
@@ -398,6 +432,9 @@ def test_the_commands_against_the_virtual_belt(tmp_path):
         missing = corecue("download", "77", "-o", str(tmp_path / "x.cs"))
     finally:
         server.stop()
+    assert refused.returncode == 2 and "not paired with corecue-" in refused.stderr, refused.stderr
+    assert refused.stderr.count("\n") == 1
+    assert paired.returncode == 0, paired.stderr
     assert st.returncode == 0 and st.stdout.startswith("belt ") and "firmware 0.1.0" in st.stdout
     assert "state: idle; sensor: emg_raw; battery: 3.90 V" in st.stdout, st.stdout
     assert (cfg.returncode, cfg.stdout) == (0, "low_pm = 160   (16 %)\nhigh_pm = 320   (32 %)\n"), cfg.stderr
@@ -412,7 +449,8 @@ def test_the_commands_against_the_virtual_belt(tmp_path):
     assert f"{len(data)} bytes written" in dl.stdout and f"{zlib.crc32(data):08x}" in dl.stdout
     assert "confirmed" in dl.stdout
     assert after.stdout.splitlines()[1].split()[-1] == "yes"
-    assert missing.returncode == 2 and missing.stderr == "corecue: the belt has no session 77\n"
+    assert missing.returncode == 2 and missing.stderr == (
+        "corecue: the belt has no session 77 (`corecue sessions --on-belt` lists those it has)\n")
     assert read_session(data)[4] == fmt.CLOSED
 
 
@@ -429,7 +467,10 @@ def test_the_runner_commands_over_usb(tmp_path):
     try:
         pair = corecue("--port", server.port, "pair")
         cal = corecue("calibrate", "--yes")             # the paired belt, no options
-        sid = asyncio.run(asyncio.wait_for(record(server.port, 1200), 60))
+        from corecue.history.keys import Keyring
+        from corecue.history.store import open_store
+        keys = Keyring(open_store(str(tmp_path / "history")))
+        sid = asyncio.run(asyncio.wait_for(record(server.port, 1200, keyring=keys), 60))
         first = corecue("sync")
         again = corecue("sync")
         on_belt = corecue("sessions", "--on-belt")

@@ -4,19 +4,24 @@ is a Bumble peripheral on the emulated air in this process; the companion's clie
 through bleak's public API, as it reaches a belt. The same story as test_ble_link.py (which runs
 the firmware under CPython in this process): scan, HELLO, config, calibration, live, a download
 that loses its link and resumes. The belt's time is its own (paced to 10x real time): the test
-waits for the belt's frames, never for the wall clock."""
+waits for the belt's frames, never for the wall clock. Every connection authenticates: the belt's
+button is held for the runner shortly after boot (the pairing window), the companion pairs over
+the radio, and everything after goes sealed."""
 import asyncio
 import zlib
 
 import realbelt as R  # noqa: F401  (puts firmware/ on sys.path)
+from corecue.link import auth
 from corecue.link import ble as T
-from corecue.link.client import Belt, LinkLost
+from corecue.link.client import AuthRequired, Belt, LinkLost
 from corecue.twin.mpble import MpBleBelt
 
 from belt import protocol as P
 
 _MTU = 247
-_CHUNK = _MTU - 3 - P.HEADER_LEN - 8        # ATT notification header, packet header, id + offset
+# ATT notification header, packet header, id + offset, the sealed packet's counter and tag
+_CHUNK = _MTU - 3 - P.HEADER_LEN - 8 - P.AUTH_LEN
+_WINDOW = ("--long-press", "500")           # the runner opens the pairing window after boot
 
 
 def run(body, limit_s=120):
@@ -38,10 +43,11 @@ def test_the_firmware_under_micropython_over_ble_scan_config_calibration_live_dr
     data = R.write_sessions(folder, [20000])[1]
 
     async def body():
-        mp = await MpBleBelt(folder, speed=10).start()
+        mp = await MpBleBelt(folder, speed=10, extra=_WINDOW).start()
         backend = mp.backend()
+        host = auth.new_host_id()
         try:
-            await mp.wait_output(b"sessions:")
+            await mp.wait_output(b"pairing window open")
             found = await T.scan(timeout=2.0, backend=backend)
             assert len(found) == 1 and found[0][0].startswith("corecue-"), mp.output
             name = found[0][0]
@@ -51,6 +57,7 @@ def test_the_firmware_under_micropython_over_ble_scan_config_calibration_live_dr
             hello = await belt.hello()
             assert hello.capabilities & P.CAP_BLE and not hello.capabilities & P.CAP_USB
             assert name == "corecue-%02X%02X" % (hello.device_id[-2], hello.device_id[-1])
+            key = await auth.pair(belt, host)
 
             # Config: a reply longer than one notification comes back whole.
             cfg = await belt.config_set({"low_pm": 140})
@@ -101,6 +108,7 @@ def test_the_firmware_under_micropython_over_ble_scan_config_calibration_live_dr
             transport2 = await T.connect(name, backend=backend)
             belt2 = Belt(transport2)
             await belt2.hello()
+            await auth.authenticate(belt2, key, host)
             got = await belt2.download(1, offset=len(have), have=bytes(have), window=8)
             assert got == data and belt2.last_download.start == len(have)
             entry = await belt2.session(1)
@@ -119,12 +127,13 @@ def test_under_micropython_notifications_refused_for_want_of_buffers_are_sent_ag
     data = R.write_sessions(folder, [20000])[1]
 
     async def body():
-        mp = await MpBleBelt(folder, speed=10).start()
+        mp = await MpBleBelt(folder, speed=10, extra=_WINDOW).start()
         try:
-            await mp.wait_output(b"sessions:")
+            await mp.wait_output(b"pairing window open")
             transport = await T.connect(backend=mp.backend())
             belt = Belt(transport)
             await belt.hello()
+            await auth.pair(belt, auth.new_host_id())
             # A central with 100 ms connection events: however slowly the interpreter runs on
             # a loaded machine, a window of 16 notifications outruns 12 buffers between events.
             airtime = mp.server.module.BLE()._airtime
@@ -157,7 +166,7 @@ def test_under_micropython_a_switched_off_irq_handler_is_noticed_and_bluetooth_c
             await mp.wait_output(b"Unhandled exception in IRQ callback handler")
             try:
                 await belt.status()             # heard only by the belt's own look
-            except LinkLost:
+            except (LinkLost, AuthRequired):
                 pass
             await mp.wait_output(b"restarting Bluetooth")
             transport2 = await T.connect(backend=backend)

@@ -255,10 +255,12 @@ def test_the_numbers_shown_are_saved_however_long_the_answer_takes(tmp_path):
     from corecue.history.store import open_store
     from corecue.link.connect import Connection, Target
 
+    from runnerpair import pair_virtual
+    keys = pair_virtual(tmp_path / "belt")
     shown = []
 
     async def body():
-        async with Connection(Target("virtual", str(tmp_path / "belt"))) as conn:
+        async with Connection(Target("virtual", str(tmp_path / "belt")), keyring=keys) as conn:
             commit = conn.belt.cal_commit
 
             async def slow_commit():

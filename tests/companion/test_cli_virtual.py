@@ -103,6 +103,7 @@ def test_mistakes_get_one_line_and_change_nothing(belt, capsys):
 
 
 def test_scan_hears_the_virtual_belt_by_its_service(belt, capsys):
+    assert corecue(capsys, "--virtual", belt, "pair")[0] == 0
     code, out, _ = corecue(capsys, "--virtual", belt, "scan", "--seconds", "1")
     assert code == 0 and out.startswith("corecue-") and len(out.split()[0]) == 12
 
@@ -131,8 +132,11 @@ def test_a_flat_battery_is_said_in_words_and_refuses_a_session(tmp_path):
     assert "too low to start" in _battery_words(3480)
     assert "flat" in _battery_words(3400)
 
+    from runnerpair import pair_virtual
+    keys = pair_virtual(tmp_path / "belt")
+
     async def body():
-        async with Connection(Target("virtual", str(tmp_path / "belt"))) as conn:
+        async with Connection(Target("virtual", str(tmp_path / "belt")), keyring=keys) as conn:
             conn.virtual.board.battery = 3400
             await conn.sleep(16)                    # three readings, 5 s apart
             try:
@@ -153,6 +157,7 @@ def test_no_answer_at_a_prompt_is_one_line(belt, capsys, monkeypatch):
 
 
 def test_a_remembered_belt_must_be_the_one_that_answers(belt, capsys):
+    os.makedirs(belt)                   # a virtual belt's folder, whose belt is another one
     with open_store() as store:
         store.remember_belt("00000000000000ff", "corecue-00FF", "virtual", belt)
     code, _, err = corecue(capsys, "status")

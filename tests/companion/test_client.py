@@ -243,7 +243,7 @@ def test_download_checks_the_crc_against_the_list_and_refuses_open_sessions(tmp_
         in str(e1)
     assert sid == 2
     assert str(e2) == "session 2 is still being recorded: stop it first"
-    assert str(e3) == "the belt has no session 7"
+    assert str(e3) == "the belt has no session 7 (`corecue sessions --on-belt` lists those it has)"
     assert "session_read" not in belt.seen.names()[-3:]     # both refused from the list
 
 

@@ -4,6 +4,7 @@ path) and boards/xiao_esp32s3.py, unchanged, on the unix port with the twin's `m
 as it finds a belt; the sampler is fed by the board's Timer and ADC from the simulated input."""
 import asyncio
 
+from corecue.link import auth
 from corecue.link import ble as T
 from corecue.link.client import Belt
 from corecue.interp import firmware_module
@@ -24,15 +25,17 @@ def run(body, limit_s=60):
 
 def test_the_reference_board_boots_under_micropython_and_answers_over_ble(tmp_path):
     async def body():
-        twin = await Esp32Twin(str(tmp_path), mac=MAC).start()
+        twin = await Esp32Twin(str(tmp_path), mac=MAC, hold_ms=200).start()
         try:
-            await twin.wait_output(b"sessions:")
+            await twin.wait_output(b"pairing window open")
             found = await T.scan(timeout=2.0, backend=twin.backend())
             assert [n for n, _, _ in found] == ["corecue-B2C3"], twin.output
             transport = await T.connect("corecue-B2C3", backend=twin.backend())
             belt = Belt(transport)
             hello = await belt.hello()
             assert hello.device_id == MAC + b"\0\0"        # machine.unique_id(), padded
+            assert hello.capabilities & P.CAP_AUTH
+            await auth.pair(belt, auth.new_host_id())       # the runner held the button
             first = await belt.status()
             assert first.battery_mv == 3900                  # ADC read_uv through the divider
             # The Timer's soft callback feeds the sampler from the ADC: frames go on.
@@ -62,16 +65,20 @@ def test_the_twins_own_modules_fit_in_the_heap_they_are_given():
 
 def test_the_button_and_the_usb_line_of_the_reference_board_under_micropython(tmp_path):
     # The world presses the button (pin 4 to GND for 200 ms, through the pin's soft IRQ) on an
-    # idle belt: the warm-up starts, as the belt's USB line (stdin and stdout) then reports.
+    # idle belt: the warm-up starts, as the belt's USB line (stdin and stdout) then reports to
+    # the computer that paired over that cable (physical possession: no pairing window).
     async def body():
         twin = await Esp32Twin(str(tmp_path), mac=MAC, press_ms=1500).start()
         try:
             await twin.wait_output(b"sessions:")
-            hello = await twin.usb_call("hello", P.VERSION, 1)
-            assert hello[2] & P.CAP_USB
-            while (await twin.usb_call("status"))[0] == State.IDLE:
+            hello = await twin.usb_call("hello", P.VERSION, P.VERSION)
+            assert hello[2] & P.CAP_USB and hello[2] & P.CAP_AUTH
+            belt = await twin.usb_client()
+            await auth.pair(belt, auth.new_host_id())
+            while (await belt.status()).state == State.IDLE:
                 pass
-            assert (await twin.usb_call("status"))[0] == State.WARMUP
+            assert (await belt.status()).state == State.WARMUP
+            await belt.close()
         finally:
             await twin.close()
         assert b"Unhandled exception" not in twin.output, twin.output

@@ -1,8 +1,11 @@
 """The belt's radio is off for the run (hardware/power.md): from the warm-up press to the end of
 the lie-down it neither advertises nor keeps a connection, and it is back once the run flow is
-done. The real firmware (corecue.twin.virtualbelt) on the emulated radio, seen through bleak."""
+done. The real firmware (corecue.twin.virtualbelt) on the emulated radio, seen through bleak, by
+the computer its runner paired (an unauthenticated connection would be dropped after 5 s anyway)."""
 import asyncio
 
+from runnerpair import pair_virtual
+from corecue.link import auth
 from corecue.link import ble as T
 from corecue.link.client import Belt
 from corecue.interp import firmware_module
@@ -12,14 +15,18 @@ State = firmware_module("belt.runflow").State
 
 
 def test_no_radio_from_warm_up_to_the_end_of_the_lie_down(tmp_path):
+    keys = pair_virtual(tmp_path / "belt")
+
     async def body():
         vb = await VirtualBelt(str(tmp_path / "belt")).start()
         try:
             backend = vb.backend()
             heard = [n for n, _, _ in await T.scan(timeout=0.5, backend=backend)]
-            transport = await T.connect(vb.name, backend=backend)
-            belt = Belt(transport)
-            await belt.hello()
+            async with vb.real_time():
+                transport = await T.connect(vb.name, backend=backend)
+                belt = Belt(transport)
+                await belt.hello()
+                await auth.authenticate(belt, keys.key(vb.device), keys.host_id)
             lost = asyncio.Event()
             belt._on_lost.append(lost.set)
 

@@ -94,7 +94,8 @@ def test_missing_file_and_unknown_mode(recordings, tmp_path):
     d, _ = recordings
     p = corecue("replay", str(tmp_path / "nope.csv"), "--calibration", str(d / "cal.csv"),
                 "-o", str(tmp_path / "o.csv"))
-    assert p.returncode == 2 and "nope.csv: cannot open" in p.stderr
+    assert p.returncode == 2 and "cannot read " in p.stderr and "nope.csv: there is no such" \
+        in p.stderr
     p = corecue("replay", str(d / "raw.csv"), "--calibration", str(d / "cal.csv"), "--mode",
                 "sonar", "-o", str(tmp_path / "o.csv"))
     assert p.returncode == 2 and "unknown sensor mode 'sonar'" in p.stderr

@@ -17,7 +17,9 @@ BAND = (150, 200, 300)
 
 def session_bytes(script, wall=WALL, band=BAND, sid=7, mode=1, placement=3, close=True):
     """A session file's bytes from the firmware's writer. script: ("f", effort_pm, quality, n)
-    for n frames, ("e", kind, arg) for an event, ("s", state) for a state change."""
+    for n frames (with ("f", effort_pm, quality, n, fatigue_q8, cadence): the chain's slow
+    figures as the belt logs them), ("e", kind, arg) for an event, ("s", state) for a state
+    change."""
     buf = io.BytesIO()
     w = _log.SessionWriter(buf, sid, 5000, wall_time=wall, mode=mode, cal_rest=310,
                            cal_mvc=4120, placement=placement, band=band)
@@ -27,7 +29,7 @@ def session_bytes(script, wall=WALL, band=BAND, sid=7, mode=1, placement=3, clos
     for op in script:
         if op[0] == "f":
             for _ in range(op[3]):
-                w.add_frame(op[1], op[2])
+                w.add_frame(op[1], op[2], *op[4:6])
             frames += op[3]
         elif op[0] == "e":
             w.add_event(op[1], op[2])
@@ -134,7 +136,8 @@ def test_read_file_reads_and_names_the_file_in_errors(tmp_path):
     p = tmp_path / "run3.cs"
     p.write_bytes(session_bytes([("f", 200, 0, 15)]))
     assert read_file(str(p), device="ff").frames == 15
-    for bad, why in ((tmp_path / "missing.cs", "No such file"), (tmp_path, "directory")):
+    for bad, why in ((tmp_path / "missing.cs", "there is no such file"),
+                     (tmp_path, "it is a folder")):
         with pytest.raises(SessionFileError, match=why) as e:
             read_file(str(bad))
         assert str(bad) in str(e.value) and "\n" not in str(e.value)

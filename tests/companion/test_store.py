@@ -63,7 +63,8 @@ def test_a_folder_that_cannot_be_made_is_one_line(tmp_path):
     (tmp_path / "file").write_text("in the way")
     with pytest.raises(StoreError) as e:
         open_store(str(tmp_path / "file" / "sub"))
-    assert "cannot create the data folder" in one_line(e)
+    assert one_line(e) == (f"cannot make the history folder {tmp_path / 'file' / 'sub'}: a part "
+                           "of the path is a file, not a folder (check the path)")
 
 
 def test_read_only_opening_creates_nothing(tmp_path):
@@ -102,13 +103,14 @@ def _seed_v1(db):
 def _check_v1(s):
     assert [(b.device, b.is_default) for b in s.belts()] == [(B, True), (A, False)]
     assert s.find_belt("3f2a").address == "corecue-3F2A"
-    rows = s.sessions()
+    rows = [r for r in s.sessions() if r.id in (1, 2)]     # (later versions seed more)
     assert [(r.id, r.belt_sid, r.summary) for r in rows] == [
         (1, 41, {"in_band": 1}), (2, 42, {"in_band": 2})]
     for r in rows:
         assert s.session(r.id).raw == raw_session(r.id)[0]
-    raw, crc = raw_session(3)
-    assert s.add_session(A, 43, raw, crc, None, 60, {}) == 3   # ids go on after the old ones
+    last = max(r.id for r in s.sessions())
+    raw, crc = raw_session(9)
+    assert s.add_session(A, 43, raw, crc, None, 60, {}) == last + 1   # ids go on after the old
 
 
 def _seed_v2(db):
@@ -131,13 +133,51 @@ def _seed_v3(db):
 
 
 def _check_v3(s):
-    assert [(r.id, r.belt_sid) for r in s.sessions(A)] == [(1, 41), (3, 41), (2, 42)]
+    assert [(r.id, r.belt_sid) for r in s.sessions(A) if r.id <= 3] == [(1, 41), (3, 41),
+                                                                        (2, 42)]
     assert s.session(3).raw == raw_session(3)[0] and s.session(1).raw == raw_session(1)[0]
     assert s.has_session(A, 41, raw_session(3)[1]) and s.has_session(A, 41, raw_session(1)[1])
 
 
+def _seed_v4(db):
+    db.execute("INSERT INTO host VALUES (1, ?)", (b"\x01" * 8,))
+    db.execute("INSERT INTO belt_keys VALUES (?, ?, 1200.0)", (A, b"\x02" * 32))
+
+
+def _check_v4(s):
+    from corecue.history import keys
+    assert keys.host_id(s) == b"\x01" * 8
+    assert keys.belt_key(s, A) == b"\x02" * 32 and keys.belt_key(s, B) is None
+
+
+def _known_run():
+    """(raw, crc, summary as sync stores it) of a real session file: the hand-worked run."""
+    from constructed import KNOWN
+    from test_sessiondata import session_bytes
+
+    from corecue.history import analytics, sessiondata
+    from corecue.history.storeinput import as_json
+    raw = session_bytes(KNOWN)
+    return raw, zlib.crc32(raw), as_json(analytics.summarize(sessiondata.decode(raw, A, 800.0))
+                                         .as_dict(), "summary")
+
+
+def _seed_v5(db):
+    # A session stored by a companion with today's figures, one of them changed: a whole
+    # summary is kept as it is, never made again.
+    raw, crc, summary = _known_run()
+    db.execute("INSERT INTO sessions VALUES (4, ?, 45, ?, 800.0, 594.0, ?, 1200.0, ?)",
+               (A, crc, len(raw), summary.replace('"mean_effort": 25.0', '"mean_effort": 24.0')))
+    db.execute("INSERT INTO session_files VALUES (4, ?)", (raw,))
+
+
+def _check_v5(s):
+    assert s.session(4).summary["mean_effort"] == 24.0
+
+
 # What each version added, and how to prove it survived: a new migration needs its own pair.
-SEEDS = {1: (_seed_v1, _check_v1), 2: (_seed_v2, _check_v2), 3: (_seed_v3, _check_v3)}
+SEEDS = {1: (_seed_v1, _check_v1), 2: (_seed_v2, _check_v2), 3: (_seed_v3, _check_v3),
+         4: (_seed_v4, _check_v4), 5: (_seed_v5, _check_v5)}
 
 
 def test_every_version_has_seed_data():
@@ -157,7 +197,7 @@ def test_every_earlier_version_upgrades_with_its_data(tmp_path, old):
     _db_at(tmp_path / "corecue.db", old)
     with open_store(str(tmp_path)) as s:
         assert s.version == migrations.CURRENT
-        for v in range(1, old + 1):
+        for v in range(old, 0, -1):                     # newest first: _check_v1 adds a row
             SEEDS[v][1](s)
         s.add_calibration(B, 9.0, "stretch", 0, 1, 2, False, False, "no signal", {})
         s.save_partial(B, 1, 7, b"x")                   # the newest tables are there too
@@ -197,6 +237,39 @@ def test_upgrading_to_v3_lets_a_belt_reuse_a_session_id(tmp_path, old):
     db.execute("DELETE FROM sessions WHERE id = 10")
     assert db.execute("SELECT count(*) FROM session_files WHERE session_id = 10").fetchone() == (0,)
     db.close()
+
+
+@pytest.mark.parametrize("old", [1, 2, 3, 4])
+def test_older_summaries_are_stored_again_once_from_the_session(tmp_path, old, monkeypatch):
+    """A summary written before the shared figures is made from the session's bytes and kept by
+    the upgrade, so reading the history no longer summarizes it each time; one whose bytes do
+    not decode (the seeds' stand-ins) keeps what it had and does not stop the upgrade."""
+    _db_at(tmp_path / "corecue.db", old)
+    raw, crc, summary = _known_run()
+    db = sqlite3.connect(str(tmp_path / "corecue.db"))
+    db.execute("INSERT INTO sessions VALUES (7, ?, 47, ?, 800.0, 594.0, ?, 1300.0, ?)",
+               (A, crc, len(raw), '{"in_band_s": 420.0, "cues": 6}'))
+    db.execute("INSERT INTO session_files VALUES (7, ?)", (raw,))
+    db.commit()
+    db.close()
+    told = []
+    with open_store(str(tmp_path), notice=told.append) as s:
+        assert s.version == migrations.CURRENT
+    with open_store(str(tmp_path), notice=told.append):
+        pass
+    assert told == [f"bringing your history in {tmp_path / 'corecue.db'} up to date (once; "
+                    "with many runs stored it may take a minute)"]
+    db = sqlite3.connect(str(tmp_path / "corecue.db"))
+    stored = dict(db.execute("SELECT id, summary FROM sessions").fetchall())
+    db.close()
+    assert stored[7] == summary
+    assert stored[1] == '{"in_band": 1}' and stored[2] == '{"in_band": 2}'
+    # Read back, nothing is summarized again.
+    from corecue.history import analytics, sessions
+    monkeypatch.setattr(analytics, "summarize", lambda sd: pytest.fail("summarized again"))
+    with open_store(str(tmp_path), create=False) as s:
+        row, = [r for r in s.sessions() if r.id == 7]
+        assert sessions.summary_of(s, row).in_band_s == 420.0
 
 
 def test_migration_3_refuses_to_run_with_foreign_keys_on(tmp_path):
@@ -379,7 +452,8 @@ def test_a_failure_part_way_leaves_no_half_session(store):
     store.save_partial(A, 7, crc, raw[:10])
     with pytest.raises(StoreError) as e:
         store.add_session(A, 7, raw, crc, None, 60, {})
-    assert "disk full" in one_line(e)
+    assert one_line(e) == (f"cannot write to {store.path}: the history refused the change "
+                           "(SQLITE_CONSTRAINT_TRIGGER); nothing of it was stored")
     assert _counts(store) == [0, 0, 1] and not store.has_session(A, 7)
 
 
@@ -439,9 +513,25 @@ def test_a_damaged_database_is_one_line(tmp_path, damage):
             with pytest.raises(StoreError) as e:
                 read()
             msg = one_line(e)
-            assert msg.startswith(f"{s.path}: the history database is damaged (")
-            assert ("malformed" if damage is _damage_pages else "no such table") in msg
-            assert msg.endswith("); restore a backup or move it away")
+            assert msg == (f"{s.path}: the history database is damaged; restore a backup or "
+                           "move it away (the next `corecue pair` starts a new one)")
+
+
+@pytest.mark.parametrize("name, said", [
+    ("SQLITE_READONLY", "corecue is not allowed to change it (check its and its folder's "
+                        "permissions)"),
+    ("SQLITE_READONLY_DIRECTORY", "corecue is not allowed to change it (check its and its "
+                                  "folder's permissions)"),
+    ("SQLITE_CANTOPEN", "corecue cannot open it (check its and its folder's permissions)"),
+    ("SQLITE_FULL", "the disk is full (free some space)"),
+    ("SQLITE_IOERR_WRITE", "the disk reported an error (check the disk)"),
+])
+def test_a_history_out_of_reach_is_said_in_words_not_sqlites(name, said):
+    from corecue.history.database import db_error
+    e = sqlite3.OperationalError("attempt to write a readonly database")
+    e.sqlite_errorname = name
+    assert str(db_error("/h/corecue.db", e, "cannot write to")) == \
+        f"cannot write to /h/corecue.db: {said}"
 
 
 def test_a_locked_database_is_not_called_damaged(tmp_path):
@@ -453,7 +543,8 @@ def test_a_locked_database_is_not_called_damaged(tmp_path):
             s.sessions()
         other.execute("ROLLBACK")
         other.close()
-        assert one_line(e) == f"cannot use {s.path}: database is locked"
+        assert one_line(e) == (f"cannot use {s.path}: another corecue is using it (wait for "
+                               "that one to finish)")
         assert s.sessions() == []
 
 
@@ -463,7 +554,7 @@ def test_a_damaged_database_found_while_upgrading_is_one_line(tmp_path):
     db.close()
     with pytest.raises(StoreError) as e:
         open_store(str(tmp_path))
-    assert "is damaged (no such table: sessions)" in one_line(e)
+    assert "the history database is damaged; restore a backup" in one_line(e)
 
 
 # -- partial downloads ------------------------------------------------------------------------
@@ -492,3 +583,20 @@ def test_calibrations_keep_every_attempt_oldest_first(store):
         (first, 2500, False, False), (second, 2300, True, True)]
     assert rows[0].detail == {"spread_pm": 300}
     assert [r.when_utc for r in store.calibrations()] == [100.0, 150.0, 200.0]
+
+
+def test_a_belt_s_key_is_kept_per_belt_and_goes_when_the_belt_is_forgotten(tmp_path):
+    from corecue.history import keys
+    with open_store(str(tmp_path)) as s:
+        host = keys.host_id(s)
+        assert len(host) == 8 and any(host) and keys.host_id(s) == host, "made once"
+        s.remember_belt(A, "corecue-0001", "ble", "corecue-0001")
+        keys.keep_key(s, A, b"\x05" * 32)
+        keys.keep_key(s, B, b"\x06" * 32)
+        with pytest.raises(ValueError):
+            keys.keep_key(s, A, b"short")
+        assert keys.Keyring(s).key(A) == b"\x05" * 32
+        s.forget_belt("0001")
+        assert keys.belt_key(s, A) is None and keys.belt_key(s, B) == b"\x06" * 32
+    with open_store(str(tmp_path)) as s:
+        assert keys.host_id(s) == host, "the host id survives"

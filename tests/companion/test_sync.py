@@ -8,6 +8,8 @@ import zlib
 import pytest
 
 import realbelt as R
+from runnerpair import pair_virtual
+from corecue.history.keys import Keyring
 from corecue.link import connect
 from corecue.history import sync
 from corecue.link.connect import Connection, Target
@@ -26,6 +28,7 @@ def belt(tmp_path, monkeypatch):
     monkeypatch.setattr(connect, "RECONNECT_WAIT_S", 0.01)
     folder = str(tmp_path / "belt")
     files = R.write_sessions(folder, [9000, 12000])
+    pair_virtual(folder, tmp_path / "history")
     return folder, files, open_store(str(tmp_path / "history"))
 
 
@@ -50,7 +53,7 @@ def test_a_dropped_link_reconnects_and_resumes_byte_identical(belt):
     folder, files, store = belt
 
     async def body():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             lines = []
             progress = _stop_after(conn, 0.4, conn.virtual.drop_link)
             stored = await sync.sync(conn, store, out=lines.append, progress=progress)
@@ -72,7 +75,7 @@ def test_an_interrupted_sync_keeps_what_arrived_and_the_next_one_continues(belt)
         raise Interrupted()
 
     async def first():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             with pytest.raises(Interrupted):
                 await sync.sync(conn, store, out=lambda _: None,
                                 progress=_stop_after(conn, 0.5, interrupt))
@@ -84,7 +87,7 @@ def test_an_interrupted_sync_keeps_what_arrived_and_the_next_one_continues(belt)
     assert store.sessions() == [] and not any(e.synced for e in listed)   # nothing confirmed
 
     async def second():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             offsets = []
             conn.belt.subscribe("data", lambda ev: offsets.append(ev.offset)
                                 if ev.session == 1 else None)
@@ -101,7 +104,7 @@ def test_stored_but_unconfirmed_is_confirmed_without_a_second_download(belt):
     folder, files, store = belt
 
     async def first():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             real = conn.belt.confirm
 
             async def lost(sid, crc):
@@ -115,7 +118,7 @@ def test_stored_but_unconfirmed_is_confirmed_without_a_second_download(belt):
     assert [r.belt_sid for r in store.sessions()] == [1] and not any(e.synced for e in listed)
 
     async def second():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             lines = []
             reads = []
             conn.belt.subscribe("data", lambda ev: reads.append(ev.session))
@@ -134,7 +137,7 @@ def test_a_cancelled_sync_keeps_what_arrived_and_confirms_nothing(belt):
     folder, files, store = belt
 
     async def first():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             task = asyncio.current_task()
             with pytest.raises(asyncio.CancelledError):
                 try:
@@ -153,7 +156,7 @@ def test_a_kept_partial_that_is_wrong_is_dropped_and_read_again(belt):
     folder, files, store = belt
 
     async def listing():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             return await conn.belt.sessions()
     crc1 = run(listing)[0].crc
     bad = bytearray(files[1][:3000])
@@ -161,7 +164,7 @@ def test_a_kept_partial_that_is_wrong_is_dropped_and_read_again(belt):
     store.save_partial(device_hex(folder), 1, crc1, bytes(bad))
 
     async def again():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             lines = []
             stored = await sync.sync(conn, store, out=lines.append)
             return stored, lines
@@ -177,7 +180,7 @@ def test_a_wiped_belt_counting_from_one_again_is_not_mistaken_for_what_is_stored
     folder, files, store = belt
 
     async def sync_all():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             lines = []
             stored = await sync.sync(conn, store, out=lines.append)
             return stored, lines, await conn.belt.sessions()
@@ -202,7 +205,7 @@ def test_a_new_run_with_the_crc_of_a_stored_one_is_never_confirmed_unstored(belt
     folder, files, store = belt
 
     async def sync_all():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             lines = []
             try:
                 await sync.sync(conn, store, out=lines.append)

@@ -98,7 +98,12 @@ def test_port_errors_are_one_line_each(tmp_path, monkeypatch):
     f.write_text("x")
     with pytest.raises(T.PortError) as e:
         T.SerialTransport(str(f))
-    assert str(e.value) == f"{f}: not a serial port"
+    assert str(e.value) == (f"{f}: not a serial port (`corecue --port` takes a path like "
+                            "/dev/ttyACM0)")
+    with pytest.raises(T.PortError) as e:
+        T.SerialTransport(str(tmp_path))
+    assert str(e.value) == (f"{tmp_path}: not a serial port (`corecue --port` takes a path like "
+                            "/dev/ttyACM0)")
 
     def refuse(code):
         class Refusing(serial.Serial):
@@ -188,12 +193,21 @@ def test_cli_silent_port_is_one_line_and_exit_2(pty_belt):
 
 
 def test_cli_commands_against_the_belt(pty_belt, tmp_path):
-    pb = pty_belt(sessions=[4000])
+    pb = pty_belt(sessions=[4000], owned=True)
     data = pb.files[1]
+    p = corecue("--port", pb.port, "status")
+    assert p.returncode == 2 and "not paired with corecue-" in p.stderr, p.stderr
+    p = corecue("--port", pb.port, "pair")                  # over the cable: at once
+    assert p.returncode == 0 and "paired with corecue-" in p.stdout, p.stderr
+    from corecue.history.keys import Keyring
+    from corecue.history.store import open_store
+    from corecue.link import auth
+    keys = Keyring(open_store(None))
 
     async def record():
         belt = await T.open_belt(pb.port, timeout=2.0)
         try:
+            await auth.authenticate(belt, keys.key(belt.info.device), keys.host_id)
             return await belt.session_start()
         finally:
             await belt.close()
@@ -201,7 +215,7 @@ def test_cli_commands_against_the_belt(pty_belt, tmp_path):
     p = corecue("--port", pb.port, "status")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith(f"belt {pb.board.device_id().hex()}, firmware "
-                               f"{R.FIRMWARE_VERSION}, protocol 1 (usb, live)"), p.stdout
+                               f"{R.FIRMWARE_VERSION}, protocol 2 (usb, live, auth)"), p.stdout
     assert "battery: 3.90 V" in p.stdout and "session being recorded: 2" in p.stdout
 
     p = corecue("--port", pb.port, "config", "set", "target_pm=210", "low_pm=140")

@@ -164,3 +164,27 @@ def test_a_calibration_in_an_older_chains_levels_is_not_used():
     cfg.update({"cal_rest": 70, "cal_mvc": 3900})   # given by hand: in today's levels
     eq(app.calibration(), (70, 3900), "set through the config")
     board.stop()
+
+
+def test_the_session_logs_the_chains_fatigue_index_and_cadence():
+    d = _fresh("signal")
+    board, app, lines = _boot(d, _STEADY)
+    seen = {}
+
+    def watch(board, app, tasks):
+        w = app.writer
+        if w is not None:
+            ch = app.chain
+            seen[w.stats.frames] = (ch.fatigue_q8, ch.cadence_spm if ch.rhythm_found else 0)
+    _run(board, app, 30, watch)
+    path = app.sessions_logged[0][1]
+    app.shutdown()
+    sig = []
+    read_session(path, sig)
+    eq(len(sig) >= 2, True, "a pair every 10 s: %r" % sig)
+    for f, fat, cad in sig:
+        want_fat, want_cad = seen[f + 1]
+        eq(want_fat > 0, True, "the chain had an index by frame %d" % f)
+        eq((fat, cad), (((want_fat + 2) >> 2) << 2, ((want_cad + 1) >> 1) << 1),
+           "the pair at frame %d is the chain's, as stored" % f)
+    record("app_signal_pairs", len(sig))

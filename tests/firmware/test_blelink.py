@@ -111,11 +111,13 @@ def test_a_reply_split_before_an_mtu_exchange_goes_on_where_it_was():
     pkt = P.reply("config_get", 7, tail=b"x" * 34)       # 40 bytes: two notifications at MTU 23
     eq(len(pkt) > 20 and len(pkt) <= 244, True, "a reply longer than MTU 23 allows")
     link._replies.append(pkt)
-    handle, first = link._next()
+    first = link._next()
+    handle = link._handle
     eq((handle, bytes(first)), (link.h_control, pkt[:20]), "the first 20 bytes at MTU 23")
     link._done(handle, first)
     link._set_mtu(247)                                   # the exchange lands mid-reply
-    handle, rest = link._next()
+    rest = link._next()
+    handle = link._handle
     eq(bytes(rest), pkt[20:], "then only what is left, though the whole reply would now fit")
     link._done(handle, rest)
     eq((link._replies, link._sent), ([], 0), "the reply is done")
@@ -126,7 +128,7 @@ def test_a_short_reply_goes_whole():
     link._connected(1)
     pkt = P.reply("config_get", 8, tail=b"y" * 4)
     link._replies.append(pkt)
-    handle, value = link._next()
+    value = link._next()
     eq(bytes(value), pkt, "one notification")
 
 

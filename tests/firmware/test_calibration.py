@@ -1,16 +1,18 @@
 from array import array
 
 from fwtest import eq, near, record
-from signals import Noise, emg
+from signals import Noise, add_hum, emg
 
 from belt.calibration import (Calibrator, PH_BRACE, PH_PAUSE, PH_REST, R_ABSENT, R_CLIPPING,
                               R_INCONSISTENT, R_NOT_ABOVE_REST, R_TOO_FEW)
-from belt.effort import EffortChain
+from belt.effort import EffortChain, Q_HUM
 
 
-def session(braces=(300, 300, 300), rest_sd=0, rest_s=10, brace_s=5, seed=5, flat=False):
-    """Run the at-home procedure through a real chain: rest, then braces of the given SDs."""
-    chain = EffortChain("emg_raw")
+def session(braces=(300, 300, 300), rest_sd=0, rest_s=10, brace_s=5, seed=5, flat=False,
+            hum=0, chain=None, flags=None):
+    """Run the at-home procedure through a real chain: rest, then braces of the given SDs; hum:
+    that many counts of 60 Hz mains throughout. flags, a list, gets each frame's quality."""
+    chain = chain or EffortChain("emg_raw")
     cal = Calibrator(chain.law)
     n = Noise(seed)
     plan = [(PH_REST, rest_sd, rest_s)]
@@ -22,8 +24,12 @@ def session(braces=(300, 300, 300), rest_sd=0, rest_s=10, brace_s=5, seed=5, fla
         cal.begin(phase)
         for _ in range(secs * 10):
             buf = array("H", [2048] * 100) if flat else emg(100, sd, n)
+            if hum:
+                add_hum(buf, hum, 60)
             chain.push_block(buf, 0)
             cal.add(chain.block_level, chain.quality)
+            if flags is not None:
+                flags.append(chain.quality)
     return cal
 
 
@@ -39,6 +45,29 @@ def test_good_calibration():
         raise AssertionError("rest %d not far below MVC %d" % (res.rest, res.mvc))
     eq(cal.good is res, True, "good result adopted")
     record("cal_good", "%d %d %d" % (res.rest, res.mvc, res.spread_pm))
+
+
+def test_steady_hum_at_the_calibration_is_part_of_the_rest_not_a_refusal():
+    # A rest that is mostly mains (a room full of it, or a recorder's own tone): the chain flags
+    # it as hum, yet it is steady, and the quadrature law subtracts it with the rest level.
+    chain = EffortChain("emg_raw")
+    flags = []
+    res = session(rest_sd=4, hum=40, chain=chain, flags=flags).commit()
+    hummed = sum(1 for q in flags[:100] if q & Q_HUM)
+    if hummed < 50:
+        raise AssertionError("the premise: rest frames flagged for hum, got %d" % hummed)
+    eq(res.reasons, 0, "reasons " + res.reason_text())
+    quiet = session(rest_sd=4).commit()
+    if not res.rest > 2 * quiet.rest:
+        raise AssertionError("rest %d holds the hum (quiet rest %d)" % (res.rest, quiet.rest))
+    near(res.mvc, quiet.mvc, quiet.mvc // 20, "MVC as without hum")
+    chain.calibrate(res.rest, res.mvc)
+    n = Noise(9)
+    for _ in range(50):
+        chain.push_block(add_hum(emg(100, 4, n), 40, 60), 0)
+    if chain.effort_pm > 50:
+        raise AssertionError("rest with the same hum reads %d per mille" % chain.effort_pm)
+    record("cal_hum", "%d %d %d %d" % (res.rest, res.mvc, chain.effort_pm, hummed))
 
 
 def test_inconsistent_braces_are_refused_with_the_spread():

@@ -43,19 +43,20 @@ def _error(got, code, what):
 
 def test_hello_reports_the_belt_and_refuses_incompatible_companions():
     d, board, app, cmd, _ = _belt("hello")
-    t, req, f, tail = _do(cmd, "hello", 1, 1, req=1)
+    t, req, f, tail = _do(cmd, "hello", P.VERSION, P.VERSION, req=1)
     eq((t, req), (0x81, 1), "hello reply to request 1")
     eq(f[:3], (P.VERSION, P.MIN_COMPATIBLE, P.CAP_USB | P.CAP_LIVE), "versions, capabilities")
     eq(len(f[3]), 8, "device id of 8 bytes")
     eq((f[4], tail), (P.MAX_PAYLOAD, FIRMWARE_VERSION.encode()), "max payload, firmware")
     # The same flash is the same belt.
     board2, app2, _ = rig.boot(d)
-    eq(_do(Commands(app2), "hello", 1, 1)[2][3], f[3], "device id kept across boots")
-    msg = _error(_do(cmd, "hello", 0, 1), P.E_VERSION, "companion too old")
-    eq(("companion 0" in msg, "belt 1" in msg), (True, True), "both numbers: " + msg)
-    msg = _error(_do(cmd, "hello", 2, 2), P.E_VERSION, "belt too old for the companion")
-    eq(("accepts belts from 2" in msg, "belt 1" in msg), (True, True), "both numbers: " + msg)
-    eq(_do(cmd, "hello", 3, 1)[0], 0x81, "a newer companion that still speaks 1 is served")
+    eq(_do(Commands(app2), "hello", 2, 2)[2][3], f[3], "device id kept across boots")
+    # Version 1 companions cannot authenticate: version 2 belts do not serve them.
+    msg = _error(_do(cmd, "hello", 1, 1), P.E_VERSION, "companion too old")
+    eq(("companion 1" in msg, "belt 2" in msg), (True, True), "both numbers: " + msg)
+    msg = _error(_do(cmd, "hello", 3, 3), P.E_VERSION, "belt too old for the companion")
+    eq(("accepts belts from 3" in msg, "belt 2" in msg), (True, True), "both numbers: " + msg)
+    eq(_do(cmd, "hello", 4, 2)[0], 0x81, "a newer companion that still speaks 2 is served")
 
 
 def test_status_follows_the_belt():

@@ -238,6 +238,20 @@ def test_every_cadence_and_a_deep_stride_pulse_read_the_brace():
         record("cadence_%d" % spm, "%d %d %d" % (mean, rms, c.cadence_spm))
 
 
+def test_no_step_rhythm_is_found_in_a_brace_without_running():
+    # Steady EMG has an envelope of noise: its autocorrelation has peaks of up to about a quarter
+    # of its energy at random lags, which a tenth took for a step period (a "cadence" of 174-222
+    # on a real recording of no running, docs/performance.md). A weak stride (20 % pulse) still is.
+    c, n = calibrated()
+    c.reset()
+    feed(c, emg(30000, 60, n))
+    eq((c.rhythm_found, c.cadence_spm), (False, 169), "a 30 s brace standing still")
+    c.reset()
+    feed(c, running(12000, 60, n, 60000 // 150, 20))
+    eq(c.rhythm_found, True, "a 20 % stride pulse at 150 steps/min")
+    near(c.cadence_spm, 150, 3, "its cadence")
+
+
 def _flags(c, buf):
     q = []
     for start in range(0, len(buf) - 99, 100):

@@ -57,7 +57,7 @@ def test_requests_through_repl_text_and_noise_get_their_replies():
                  b"\x00\x00\x00", b"Traceback (most recent call last):\r\n", b"\x10\x10\x00")
         reqs = []
         for i, name in enumerate(("hello", "status", "config_get", "session_list", "status")):
-            fields = {"hello": (1, 1), "session_list": (0,)}.get(name, ())
+            fields = {"hello": (P.VERSION, P.VERSION), "session_list": (0,)}.get(name, ())
             reqs.append((host.send(name, *fields, noise=noise[i]), name))
         # A frame split across reads, one byte at a time.
         wire = framing.encode(P.request("status", 99))
@@ -68,7 +68,7 @@ def test_requests_through_repl_text_and_noise_get_their_replies():
         got = [rig.reply(p) for p in host.packets]
         eq([r[1] for r in got], [r for r, _ in reqs], "one reply per request, in order")
         eq([r[0] for r in got], [P.type_of(n) | P.REPLY for _, n in reqs], "reply types")
-        eq(got[0][2][:3], (1, 1, P.CAP_USB | P.CAP_LIVE), "hello reply")
+        eq(got[0][2][:3], (P.VERSION, P.MIN_COMPATIBLE, P.CAP_USB | P.CAP_LIVE), "hello reply")
         eq(link.deframer.received, len(reqs), "frames received")
         eq(link.deframer.dropped >= 1, True, "the noise was dropped, not acted on")
         eq(b"\x03" in host.line.out, False, "no Ctrl-C on the line")

@@ -136,6 +136,16 @@ def test_usb_link_with_ownership():
         eq((got[1][0], got[1][2]), ("ERROR", P.E_AUTH), "replay refused")
         counts["efforts"] = len(efforts) > 0
         app.stop_session()
+        # The next companion on the cable: its plain HELLO starts afresh (a cable has no
+        # connect event), and the last one's channel is gone with its session.
+        old, me.channel = me.channel, None
+        me.inbox = []
+        eq(rig.reply(await me.call(board, P.request("hello", 12, P.VERSION, P.VERSION)))[0],
+           0x81, "a new companion's hello")
+        line.send(framing.encode(old.seal(P.request("status", 13))))
+        await rig.until(board, lambda: me.drain(), 2000)
+        got = rig.reply(me.inbox.pop(0))
+        eq((got[0], got[2]), ("ERROR", P.E_AUTH), "the old channel refused, plainly")
     rig.run(board, app, body, link.tasks())
     eq(app.store.list()[0][2], True, "synced by its owner")
     record("usb_owned", counts["efforts"])

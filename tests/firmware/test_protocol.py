@@ -10,14 +10,14 @@ def hx(b):
 
 
 GOLDEN = (
-    ("hello request", lambda: P.request("hello", 1, 1, 1),
-     "01 00 01 00 02 00 01 01",
-     "00 02 01 02 01 02 02 07 01 01 0e c5 c1 a6 00"),
-    ("hello reply", lambda: P.reply("hello", 1, 1, 1, P.CAP_USB | P.CAP_LIVE,
+    ("hello request", lambda: P.request("hello", 1, 2, 2),
+     "01 00 01 00 02 00 02 02",
+     "00 02 01 02 01 02 02 07 02 02 77 c7 e5 14 00"),
+    ("hello reply", lambda: P.reply("hello", 1, 2, 2, P.CAP_USB | P.CAP_LIVE | P.CAP_AUTH,
                                     b"\x12\x34\x56\x78\x9a\xbc\xde\xf0", 1024, tail=b"0.1.0"),
-     "81 00 01 00 15 00 01 01 05 00 00 00 12 34 56 78 9a bc de f0 00 04 30 2e 31 2e 30",
-     "00 02 81 02 01 02 15 04 01 01 05 01 01 09 12 34 56 78 9a bc de f0 0b 04 30 2e 31 2e 30 "
-     "15 53 60 3a 00"),
+     "81 00 01 00 15 00 02 02 0d 00 00 00 12 34 56 78 9a bc de f0 00 04 30 2e 31 2e 30",
+     "00 02 81 02 01 02 15 04 02 02 0d 01 01 09 12 34 56 78 9a bc de f0 0b 04 30 2e 31 2e 30 "
+     "b9 81 76 e7 00"),
     ("session_confirm request", lambda: P.request("session_confirm", 7, 42, 0x03000310),
      "0b 00 07 00 08 00 2a 00 00 00 10 03 00 03",
      "00 02 0b 02 07 02 08 02 2a 01 01 10 23 10 30 10 23 06 10 23 b3 2d 2c 5a 00"),

@@ -1,5 +1,6 @@
 import array
 import binascii
+import gc
 import io
 import os
 import struct
@@ -57,6 +58,11 @@ def _q(pm):
     return min((pm + 2) // 5, 400) * 5
 
 
+def _stored(v, shift, top):
+    """A fatigue index (x256) or cadence as stored: x64, 2 steps/min, within the field."""
+    return min(max((v + (1 << (shift - 1))) >> shift, 0), top) << shift
+
+
 def _expected_trailer(frames, events, blocks, closed_by, duration_ms, data_bytes):
     cal = [e for e, _ in frames if e >= 0]
     return {
@@ -105,7 +111,7 @@ def _mixed_session(tape):
     flush, and an event after the last frame. Returns (writer, frames as stored, events)."""
     r = _Rng(99)
     w = _writer(tape)
-    frames, events = [], []
+    frames, events, signal = [], [], []
 
     def ev(kind, arg):
         events.append((len(frames), kind, arg))
@@ -113,7 +119,13 @@ def _mixed_session(tape):
 
     def fr(pm, q):
         frames.append((_q(pm), q & 15))
-        w.add_frame(pm, q)
+        # a fatigue index and cadence that wander, jump, go out of range (clamped) and to 0
+        n = len(frames)
+        fat = (n * 37) % 1200 - 50 if n % 7 == 0 else 180 + n % 5
+        cad = 0 if n < 60 else (300 if n == 350 else 150 + n % 9)
+        if n % 100 == 0:
+            signal.append((n - 1, _stored(fat, 2, 255), _stored(cad, 1, 127)))
+        w.add_frame(pm, q, fat, cad)
 
     ev(sl.EV_STATE, 1)
     for i in range(6):
@@ -141,24 +153,27 @@ def _mixed_session(tape):
         e += (r.below(3) - 1) * 5
         fr(e, 0)
     ev(sl.EV_BACK_IN_BAND, 7)
-    return w, frames, events
+    return w, frames, events, signal
 
 
 def test_roundtrip_mixed_session():
     tape = _Tape()
-    w, frames, events = _mixed_session(tape)
+    w, frames, events, signal = _mixed_session(tape)
     t = w.close(end_ticks=1000 + 43210)
-    header, got, got_ev, trailer, status = sl.read_session(tape.data)
+    got_sig = []
+    header, got, got_ev, trailer, status = sl.read_session(tape.data, got_sig)
     eq(status, sl.CLOSED, "status")
     eq(got, frames, "frames")
     eq(got_ev, events, "events")
+    eq(len(signal), len(frames) // 100, "a signal pair every 100 frames")
+    eq(got_sig, signal, "signal pairs, at their frames, across short and events-only blocks")
     eq(trailer, t, "trailer as written")
     eq(trailer, _expected_trailer(frames, events, len(tape.syncs) - 2, sl.CLOSED_BY_WRITER, 43210,
                                   len(tape.data) - sl.TRAILER_LEN), "trailer from the frames")
     for k, v in (("session_id", 42), ("start_ticks", 1000), ("wall_time", 1767225600),
                  ("mode", 1), ("cal_rest", 310), ("cal_mvc", 4120), ("placement", 3),
                  ("band_low", 150), ("band_target", 200), ("band_high", 250),
-                 ("block_frames", 100), ("frame_ms", 100), ("version", 1)):
+                 ("block_frames", 100), ("frame_ms", 100), ("version", 2)):
         eq(header[k], v, k)
     record("mixed_session_bytes", len(tape.data))
     record("mixed_session_crc", binascii.crc32(tape.data) & 0xFFFFFFFF)
@@ -203,7 +218,7 @@ def test_worst_case_blocks_fit_and_round_trip():
     r = _Rng(7)
     tape = _Tape()
     w = _writer(tape)
-    frames, events = [], []
+    frames, events, signal = [], [], []
     for i in range(1000):
         if i % 100 < sl.MAX_EVENTS:
             kind, arg = r.below(16), r.below(65536)
@@ -211,13 +226,18 @@ def test_worst_case_blocks_fit_and_round_trip():
             w.add_event(kind, arg)
         pm = r.below(2002) - 1
         q = r.below(16)
+        fat, cad = r.below(1024), r.below(256)
         frames.append((_q(pm), q))
-        w.add_frame(pm, q)
+        if len(frames) % 100 == 0:
+            signal.append((len(frames) - 1, _stored(fat, 2, 255), _stored(cad, 1, 127)))
+        w.add_frame(pm, q, fat, cad)
     w.close()
-    _, got, got_ev, trailer, status = sl.read_session(tape.data)
+    got_sig = []
+    _, got, got_ev, trailer, status = sl.read_session(tape.data, got_sig)
     eq(status, sl.CLOSED, "status")
     eq(got, frames, "frames")
     eq(got_ev, events, "events")
+    eq(got_sig, signal, "signal pairs")
     ends = [s[0] for s in tape.syncs]
     biggest = max(ends[i + 1] - ends[i] for i in range(len(ends) - 2))
     record("worst_block_bytes", biggest)
@@ -227,7 +247,7 @@ def test_every_byte_cut_recovers_a_prefix():
     # A power cut after `cut` bytes: every record ending at or before it is whole. Recovery must
     # keep exactly those, and close the file with a trailer recomputed from them.
     tape = _Tape()
-    w, frames, events = _mixed_session(tape)
+    w, frames, events, signal = _mixed_session(tape)
     written = w.close()
     data = bytes(tape.data)
     syncs = tape.syncs
@@ -255,9 +275,11 @@ def test_every_byte_cut_recovers_a_prefix():
         got_file = _read_file(path)
         if nbytes not in recovered:
             # Decode each distinct outcome fully once; other cuts must produce the same bytes.
-            header, got, got_ev, t, status = sl.read_session(got_file)
+            got_sig = []
+            header, got, got_ev, t, status = sl.read_session(got_file, got_sig)
             eq(status, sl.CLOSED, what)
             eq(got, frames[:nframes], what + ": frames")
+            eq(got_sig, [x for x in signal if x[0] < nframes], what + ": signal pairs")
             eq(got_ev, events[:nevents], what + ": events")
             if cut == len(data):
                 eq(t, written, what)
@@ -312,7 +334,8 @@ def test_whole_block_the_reader_cannot_hold_is_torn():
     out = bytearray(4096)
     end = sessioncodec.Encoder().encode(
         out, 3, 1, 100, array.array("h", [40]), bytearray(1), nev, bytearray(nev),
-        bytearray([sl.EV_MARK] * nev), array.array("H", [1] * nev))
+        bytearray([sl.EV_MARK] * nev), array.array("H", [1] * nev), array.array("H", [0]),
+        bytearray(1))
     out[1], out[2] = end - 2, 0
     rec = bytes(out[1:end])
     data = bytes(tape.data) + rec + struct.pack("<I", sessionformat.block_crc(0, rec))
@@ -348,6 +371,7 @@ def _synthetic_hour(w):
     four events a minute (cues mostly, some state changes and button presses). Returns the
     histogram of frame-to-frame steps, |step| 0, 1, 2, 3+."""
     r = _Rng(5)
+    rs = _Rng(6)            # the slow figures draw apart: the frames stay the documented hour
     target, noise, prev = 40, 0, None
     qleft, qv = 0, 0
     steps = [0, 0, 0, 0]
@@ -368,7 +392,11 @@ def _synthetic_hour(w):
                 w.add_event((sl.EV_CUE_UNDER, sl.EV_CUE_OVER, sl.EV_BACK_IN_BAND)[k % 3], 0)
             else:
                 w.add_event(sl.EV_STATE if k == 8 else sl.EV_BUTTON, r.below(4))
-        w.add_frame(hp * 5 + r.below(5) - 2, q)
+        # the chain's slow figures: a fatigue index drifting down by a tenth over the hour with
+        # the jitter of its 6.4 s means, and a cadence found after two minutes, wandering +-2
+        fat = 210 - i * 21 // HOUR + rs.below(7) - 3
+        cad = 0 if i < 1200 else 162 + rs.below(5) - 2
+        w.add_frame(hp * 5 + r.below(5) - 2, q, fat, cad)
         if prev is not None:
             d = hp - prev
             steps[min(3, d if d >= 0 else -d)] += 1
@@ -391,9 +419,61 @@ def test_an_hour_fits_the_storage_budget():
         raise AssertionError("the synthetic hour is not the specified signal: %r" % steps)
     if len(data) > 12288:
         raise AssertionError("%d bytes per hour, budget 12288" % len(data))
-    _, frames, events, trailer, status = sl.read_session(data)
+    sig = []
+    del b, w
+    gc.collect()            # the hour's 36,000 frames as a list need one large block
+    _, frames, events, trailer, status = sl.read_session(data, sig)
     eq((status, len(frames), len(events)), (sl.CLOSED, HOUR, t["events"]), "decoded")
     eq(trailer, t, "trailer")
+    eq(len(sig), HOUR // 100, "a signal pair every 10 s")
+
+
+# The worked example of docs/session-format.md as version-1 firmware wrote it: sessions on belts
+# and in histories from before the signal pairs must still decode, with no pairs.
+_V1_EXAMPLE = (
+    "43 51 53 4c 01 28 64 64 2a 00 00 00 40 e2 01 00 00 b9 55 69 01 03 36 01 00 00 18 10 00 00 "
+    "96 00 c8 00 fa 00 05 80 82 5b 0b 00 83 4f 36 12 c5 8b 69 b8 a1 78 91 2b 61 c1 00 01 38 00 "
+    "00 00 06 00 00 00 01 00 00 00 8a 02 00 00 05 00 00 00 04 00 00 00 00 00 00 00 01 00 00 00 "
+    "01 00 00 00 01 00 00 00 02 00 00 00 04 01 d8 00 57 f7 6b b2")
+
+
+def _unhex(text):
+    return bytes([int(h, 16) for h in text.split()])
+
+
+def test_a_version_1_file_still_decodes():
+    data = _unhex(_V1_EXAMPLE)
+    eq(len(data), 110, "the documented example")
+    sig = []
+    header, frames, events, trailer, status = sl.read_session(data, sig)
+    eq((status, header["version"], header["session_id"]), (sl.CLOSED, 1, 42), "header")
+    eq(frames, [(-1, 0), (200, 0), (205, 0), (205, 0), (210, 0), (260, 4)], "frames")
+    eq(events, [(0, sl.EV_STATE, 2), (5, sl.EV_CUE_OVER, 0)], "events")
+    eq((trailer["frames"], trailer["peak_pm"], trailer["mean_pm"]), (6, 260, 216), "trailer")
+    eq(sig, [], "no signal pairs in version 1")
+    # A longer one, blocks coded as version 1 coded them (no pairs after the 100th frames).
+    h = bytearray(sessionformat.pack_header(100, 7, 0, 0, 0, 0, 0, 0, BAND))
+    h[4] = 1
+    struct.pack_into("<I", h, 36, sessionformat.crc(h[:36]))
+    enc = sessioncodec.Encoder()
+    enc.sig = False
+    longer = bytes(h)
+    want = []
+    for b in range(3):
+        eff = array.array("h", [40 + (i + b) % 3 for i in range(100)])
+        want += [(e * 5, 0) for e in eff]
+        out = bytearray(2000)
+        end = enc.encode(out, 3, 100, 100, eff, bytearray(100), 0, bytearray(1), bytearray(1),
+                         array.array("H", [0]), array.array("H", [0]), bytearray(1))
+        out[0], out[1], out[2] = 0x80 | ((end - 2) & 0x7F), (end - 2) >> 7, b
+        longer += bytes(out[:end]) + struct.pack("<I", sessionformat.block_crc(b, out[:end]))
+    header, frames, events, trailer, status = sl.read_session(longer, sig)
+    eq((status, header["version"], frames, sig), (sl.OPEN, 1, want, []), "three v1 blocks")
+    path = _tmpdir() + "/v1.cqs"
+    _write_file(path, data[:-sl.TRAILER_LEN])
+    action, t = sl.recover(path)
+    eq((action, t["frames"], t["mean_pm"]), ("closed", 6, 216), "a v1 file recovered at boot")
+    os.remove(path)
 
 
 def test_add_frame_does_not_allocate():
@@ -408,7 +488,7 @@ def test_add_frame_does_not_allocate():
         except MemoryError:
             ok = True
         for i in range(98):
-            w.add_frame(150 + i, i & 3)
+            w.add_frame(150 + i, i & 3, 200 + i, 165)
             if i % 20 == 0:
                 w.add_event(sl.EV_CUE_OVER, i)
     finally:

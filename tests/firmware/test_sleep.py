@@ -44,11 +44,14 @@ def _belt(d, scenario, sleep_s=None):
     return board, cfg
 
 
-def _boots(board, cfg, until_s):
+def _boots(board, cfg, until_s, log=None, owned=False):
     """Boot the belt on the board as main.py does, again after each wake, until until_s."""
     apps = []
     while True:
-        app = App(board, cfg, Storage(board.root + "/sessions"), lambda m: None)
+        app = App(board, cfg, Storage(board.root + "/sessions"), log or (lambda m: None))
+        if owned:
+            from belt import owners
+            owners.setup(app, board.root)
         apps.append(app)
 
         async def main():
@@ -136,3 +139,16 @@ def test_the_setting_takes_0_or_30_s_to_a_day():
         values["sleep_s"] = v
         why = check(values, ("sleep_s",))
         eq(why is None, ok, "sleep_s=%r: %s" % (v, why))
+
+
+def test_a_wake_is_never_the_factory_reset():
+    # Held at power-on, the button clears the keys; the press that wakes the belt from deep
+    # sleep may still be down while it boots, and must not.
+    d = _fresh("reset")
+    board = Board(d, ([(0, 0, True)], [(600, "press", "short")], 700), image=_LFS,
+                  button_held=True)
+    cfg, _ = _config.load(board.root + "/corecue.cfg")
+    lines = []
+    apps = _boots(board, cfg, 700, log=lines.append, owned=True)
+    eq(len(apps), 2)
+    eq(len([ln for ln in lines if "button held at power-on" in ln]), 1)

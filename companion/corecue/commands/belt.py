@@ -34,14 +34,17 @@ def open_history(args, create=True, new=False):
     if create and typed and not new and not os.path.exists(folder):
         raise StoreError(f"no history in {folder}: check --data-dir (or ${ENV_VAR}), or start "
                          "one there with `corecue pair`")
-    return open_store(getattr(args, "data_dir", None), create=create)
+    return open_store(getattr(args, "data_dir", None), create=create,
+                      notice=lambda text: print(text, file=sys.stderr, flush=True))
 
 
-def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
+def run(command, args, speed=0.0, target=None, store=None, new_belt=False, pairing=False):
     """Connect to the belt the options name (connect.resolve), run `await command(conn, args,
     store)`, disconnect. speed: a virtual belt's time, x real time (0: as fast as it runs).
     new_belt: a --virtual DIR that does not exist yet is made (pair); for every other command
-    a mistyped folder is an error, not a new empty belt."""
+    a mistyped folder is an error, not a new empty belt. Every connection authenticates with
+    the keys in the history (corecue.history.keys); pairing: `corecue pair`, which may find
+    none."""
     from corecue.link.connect import Connection, resolve
     from corecue.link.usb import PortError
     explicit = args.port or getattr(args, "belt", None) or getattr(args, "virtual", None)
@@ -50,13 +53,18 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
         existing_virtual(virtual)
     if store is None and command_needs_store(command):
         store = open_history(args)
-    elif store is None and (not explicit or getattr(args, "belt", None)):
-        store = _existing_history(args)     # only to find the remembered belt
+    elif store is None:
+        store = _existing_history(args)     # the remembered belt, and this computer's keys
     target = target or resolve(args.port, getattr(args, "belt", None),
                                getattr(args, "virtual", None), store)
+    if target.transport == "virtual" and target.remembered and not new_belt:
+        # A paired virtual belt whose folder went away is gone, not to be made anew and empty.
+        existing_virtual(target.address, remembered=True)
+    from corecue.history.keys import Keyring
 
     async def go():
-        async with Connection(target, args.timeout or DEFAULT_TIMEOUT, speed=speed) as conn:
+        async with Connection(target, args.timeout or DEFAULT_TIMEOUT, speed=speed,
+                              keyring=Keyring(store), pairing=pairing) as conn:
             if store is not None and target.remembered:
                 store.touch_belt(conn.device)
             return await command(conn, args, store)
@@ -73,9 +81,13 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False):
             store.close()
 
 
-def existing_virtual(folder):
+def existing_virtual(folder, remembered=False):
     """A --virtual folder that must hold a belt already: a one-line error if it does not."""
     from corecue.link.errors import BeltError
+    if not os.path.exists(folder) and remembered:
+        raise BeltError(f"the virtual belt you paired, in {folder}, is not there any more: pair "
+                        f"another (`corecue --virtual DIR pair`) or name a belt with --port, "
+                        "--belt or --virtual")
     if not os.path.exists(folder):
         raise BeltError(f"no virtual belt in {folder}: check the path, or make one there with "
                         f"`corecue --virtual {folder} pair`")
@@ -226,7 +238,8 @@ async def download(belt, args):
             f.write(data)
         os.replace(tmp, args.output)
     except OSError as e:
-        raise UsageError(f"{args.output}: cannot write: {e.strerror}") from None
+        from corecue.link.oserrors import sentence
+        raise UsageError(sentence(e, args.output, "write")) from None
     print(f"session {args.id}: {len(data)} bytes written to {args.output} "
           f"(CRC32 {crc:08x}, verified against the belt)")
     if args.confirm:

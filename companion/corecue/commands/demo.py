@@ -41,10 +41,13 @@ async def _wait_state(conn, state, limit_s):
 
 async def _demo(belt_dir, store, out_dir, say):
     State = live.firmware_module("belt.runflow").State
-    async with Connection(Target("virtual", belt_dir)) as conn:
+    from corecue.history.keys import Keyring
+    async with Connection(Target("virtual", belt_dir), keyring=Keyring(store),
+                          pairing=True) as conn:
         vb = conn.virtual
-        say(f"\n1. pair: the virtual belt in {belt_dir} (its flash), over the emulated radio")
-        await pairing.pair(conn, store, out=lambda t: say("   " + t))
+        say(f"\n1. pair: the virtual belt in {belt_dir} (its flash), over the emulated radio; "
+            "the runner holds its button until it buzzes twice")
+        await pairing.pair(conn, store, out=lambda t: say("   " + t), yes=True)
 
         say("\n2. calibrate at home: relax, then three maximal braces")
         res = await calibrate.calibrate(conn, store, yes=True, out=lambda t: say("   " + t)
@@ -94,14 +97,16 @@ def _clear(out_dir, force):
     in a folder it made (or with force), never files of someone else's."""
     from corecue.views.outputs import OutputError
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise OutputError(f"{out_dir} is not a folder: give the demo a folder with -o")
+        raise OutputError(f"{out_dir} is a file, not a folder: give the demo a folder "
+                          "with -o")
     others = set(os.listdir(out_dir)) - set(PARTS) - {MARK} if os.path.isdir(out_dir) else ()
     if others and not force and not os.path.exists(os.path.join(out_dir, MARK)):
         raise OutputError(f"{out_dir} holds files the demo did not make: give it another "
                           "folder with -o, or add --force to let it replace its parts there")
+    from corecue.views.outputs import make_folder
+    make_folder(out_dir)
     for d in PARTS:
         shutil.rmtree(os.path.join(out_dir, d), ignore_errors=True)
-    os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, MARK), "w") as f:
         f.write("made by corecue demo: it clears virtual-belt/, history/ and reports/ here\n")
 

@@ -178,7 +178,9 @@ def check_data_dir(data_dir=None):
             break
         at = parent
     if not os.path.isdir(at):
-        return Check("data folder", False, f"{folder}: {at} is not a folder")
+        where = folder if at == folder else f"{folder}: {at}"
+        return Check("data folder", False, f"{where} is not a folder; choose another with "
+                     "--data-dir or CORECUE_DATA_DIR")
     if not os.access(at, os.W_OK | os.X_OK):
         return Check("data folder", False, f"{folder}: {at} is not writable; choose another "
                      "with --data-dir or CORECUE_DATA_DIR")

@@ -14,7 +14,10 @@ def _yes_option(p):
 # -- with a belt ---------------------------------------------------------------------------------
 
 def _scan(args):
+    from corecue.commands.belt import existing_virtual
     from corecue.link.connect import scan
+    if args.virtual:
+        existing_virtual(args.virtual)         # a mistyped folder is not a new belt to hear
     found = asyncio.run(scan(args.seconds, args.virtual))
     if not found:
         print(f"no belt heard in {args.seconds:g} s (is it switched on and near?)")
@@ -30,13 +33,32 @@ def _pair(args):
 
     @uses_store
     async def command(conn, a, s):
-        await pairing.pair(conn, s)
+        await pairing.pair(conn, s, yes=a.yes)
         return 0
-    return run(command, args, target=pairing.pair_target(args), store=store, new_belt=True)
+    return run(command, args, target=pairing.pair_target(args), store=store, new_belt=True,
+               pairing=True)
 
 
 def _devices(args):
     from corecue.commands import pairing
+    for name in ("port", "belt", "virtual", "timeout"):
+        setattr(args, name, getattr(args, name, None))
+    if args.forget and args.revoke:
+        store = open_history(args, create=False)
+        rec = store.find_belt(args.forget)
+        if rec is None:
+            store.close()
+            raise pairing.BeltError(f"no remembered belt {args.forget} (see `corecue devices`)")
+        from corecue.link.connect import Target
+
+        @uses_store
+        async def command(conn, a, s):
+            await pairing.revoke(conn, s)
+            return 0
+        return run(command, args, target=Target(rec.transport, rec.address, remembered=True,
+                                                device=rec.device), store=store)
+    if args.revoke:
+        raise pairing.BeltError("--revoke goes with --forget NAME")
     with open_history(args, create=False) as store:
         if args.forget:
             pairing.forget(store, args.forget)
@@ -133,19 +155,28 @@ def add_parsers(sub, belt_parent, data_parent):
 
     p = sub.add_parser("pair", parents=[belt_parent],
                        help="remember a belt, so other commands need no options",
-                       description="Connect to a belt (--port, --belt NAME, --virtual DIR, or the "
-                       "first belt heard over Bluetooth) and remember it as your default belt. "
+                       description="Make this computer the belt's owner and remember it as your "
+                       "default belt (--port, --belt NAME, --virtual DIR, or the first belt "
+                       "heard over Bluetooth). Over USB it pairs at once; over Bluetooth, hold "
+                       "the belt's button until it buzzes twice (the pairing window, 60 s). "
                        "--virtual DIR makes a virtual belt in DIR when there is none yet; it "
                        "also starts your history when you have none.",
                        epilog="examples:\n  corecue pair\n  corecue pair --belt 3F2A\n"
-                       "  corecue --virtual /tmp/belt pair")
+                       "  corecue pair --port /dev/ttyACM0\n"
+                       "  corecue --virtual /tmp/belt pair --yes")
+    p.add_argument("--yes", action="store_true", help="unattended, for scripts: no word on "
+                   "what the runner does (a virtual belt's button is always held for them)")
     p.set_defaults(func=_pair)
 
     p = sub.add_parser("devices", parents=[data_parent], help="the belts you have paired",
                        description="List remembered belts (* marks the default); --forget NAME "
                        "forgets one (its sessions stay in the history).",
-                       epilog="examples:\n  corecue devices\n  corecue devices --forget 3F2A")
+                       epilog="examples:\n  corecue devices\n  corecue devices --forget 3F2A\n"
+                       "  corecue devices --forget 3F2A --revoke")
     p.add_argument("--forget", metavar="NAME", help="forget this belt (name, XXXX or device id)")
+    p.add_argument("--revoke", action="store_true", help="with --forget: connect first and "
+                   "have the belt drop this computer's key, so nobody with this history can "
+                   "reach it again")
     p.set_defaults(func=_devices)
 
     p = sub.add_parser("calibrate", parents=[belt_parent],

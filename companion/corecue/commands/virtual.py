@@ -33,7 +33,10 @@ def _virtual_run(args):
 
 def _virtual_serve(args):
     from corecue.twin import mpbelt
+    from corecue.views import outputs
     import signal
+    if args.log:
+        outputs.check_file(args.log, force=True)     # the belt adds to its log, never replaces
 
     def interrupted(*_):
         raise KeyboardInterrupt
@@ -58,7 +61,8 @@ def _virtual_ble(args):
         from corecue.twin.virtualbelt import serve_hci
 
     def ready(name):
-        print(f"{name} is on the air for the host on {args.hci} (Ctrl-C stops it)", flush=True)
+        print(f"{name} is on the air for the host on {args.hci}, its pairing window open for "
+              "60 s (Ctrl-C stops it)", flush=True)
     try:
         asyncio.run(serve_hci(args.dir, args.hci, args.speed, on_ready=ready))
     except KeyboardInterrupt:

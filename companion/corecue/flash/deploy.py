@@ -19,7 +19,8 @@ main.py after a soft reset made from the raw REPL, and a hard reset also ends th
 A session being recorded is interrupted like a power cut: its writer is not closed, and the
 firmware's boot recovery (Storage.recover_all) closes the file at the next start, keeping every
 complete block (a block is 10 s). Data files (docs/deploy.md: settings and calibration in
-/corecue.cfg, everything under /sessions/, MicroPython's own /boot.py) are never in a plan.
+/corecue.cfg, the owners' keys in /keys, everything under /sessions/, MicroPython's own /boot.py)
+are never in a plan.
 """
 import os
 import re
@@ -38,7 +39,8 @@ ENTRY = "main.py"           # MicroPython runs /main.py (only a .py) after boot
 # its ".tmp" twin from storage.write_atomic; the session folder with the session files, the id
 # files and the clock files of belt/storage.py and belt/clock.py). The device id is the chip's
 # MAC (machine.unique_id), not a file. boot.py is MicroPython's own and not ours to replace.
-DATA_FILES = ("corecue.cfg", "corecue.cfg.tmp", "boot.py")
+# /keys (belt/keystore.py) holds the owners' pairing keys: a flash must not unpair the belt.
+DATA_FILES = ("corecue.cfg", "corecue.cfg.tmp", "keys", "keys.tmp", "boot.py")
 DATA_DIRS = ("sessions/",)
 LIST_TIMEOUT_S = 60
 DEPLOY_TIMEOUT_S = 300

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from corecue.history import fatigue
 from corecue.history.sessiondata import CUE_NAMES, State
 from corecue.interp import firmware_module
 
@@ -55,15 +56,22 @@ class Summary:
     cal_mvc: int
     first_third_pct: float | None   # in-band % of the judged frames in the run's first third
     last_third_pct: float | None    # ... and in its last third
+    # The fatigue index (history/fatigue.py): medians in the run's first and last thirds, and
+    # its mean change within the warm-up holds (%), over holds_measured holds.
+    fatigue_first: float | None = None
+    fatigue_last: float | None = None
+    hold_fatigue_pct: float | None = None
+    holds_measured: int = 0
 
     def as_dict(self):
-        """Every field, and the derived figures (cues_total, excluded_s, holding) for readers
-        of the JSON; from_dict ignores those."""
+        """Every field, and the derived figures (cues_total, excluded_s, holding,
+        fatigue_change) for readers of the JSON; from_dict ignores those."""
         d = asdict(self)
         d["band"] = list(self.band)
         d["cues_total"] = self.cues_total
         d["excluded_s"] = self.excluded_s
         d["holding"] = self.holding
+        d["fatigue_change"] = self.fatigue_change
         return d
 
     @classmethod
@@ -95,6 +103,15 @@ class Summary:
         if self.first_third_pct is None or self.last_third_pct is None:
             return None
         return self.last_third_pct - self.first_third_pct
+
+    @property
+    def fatigue_change(self):
+        """The fatigue index in the run's last third against its first, % of the first: negative
+        when the muscle's signal slowed, as a tiring muscle's does. None when a third had too
+        little steady effort to measure it (or the file has no signal pairs)."""
+        if not self.fatigue_first or self.fatigue_last is None:
+            return None
+        return 100.0 * (self.fatigue_last / self.fatigue_first - 1.0)
 
 
 def run_mask(sd):
@@ -198,6 +215,8 @@ def summarize(sd):
     n_judged = int(judged.sum())
     low = sd.band_pm[0] / 10.0
     first, last = thirds(z[run])
+    fat_first, fat_last = fatigue.run_thirds(sd, run)
+    holds = fatigue.hold_changes(sd)
     cues = {name: 0 for name in CUE_NAMES.values()}
     for _, kind, _ in sd.events:
         if kind in CUE_NAMES:
@@ -217,4 +236,6 @@ def summarize(sd):
         fade_onset_min=fade_onset(np.where(judged, sd.effort, np.nan)[run], low, sd.frame_ms),
         cues=cues, band=tuple(float(b) for b in sd.band),
         cal_rest=int(sd.calibration[0]), cal_mvc=int(sd.calibration[1]),
-        first_third_pct=first, last_third_pct=last)
+        first_third_pct=first, last_third_pct=last,
+        fatigue_first=fat_first, fatigue_last=fat_last,
+        hold_fatigue_pct=float(np.mean(holds)) if holds else None, holds_measured=len(holds))

@@ -9,6 +9,7 @@ import sqlite3
 
 from corecue.history import migrations
 from corecue.history.storeinput import StoreError
+from corecue.link.oserrors import sentence
 
 DB_NAME = "corecue.db"
 ENV_VAR = "CORECUE_DATA_DIR"
@@ -26,7 +27,7 @@ def data_dir(explicit=None):
     return platformdirs.user_data_dir("corecue")
 
 
-def connect(folder, create=True):
+def connect(folder, create=True, notice=None):
     """(sqlite3 connection, path, schema version) of corecue.db in `folder`, brought to the
     current schema. create=False: a StoreError when there is no history yet, and no folder or
     file is made."""
@@ -40,18 +41,22 @@ def connect(folder, create=True):
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
-        raise StoreError(f"cannot create the data folder {folder}: {e.strerror or e}") from None
+        raise StoreError(sentence(e, folder, "make the history folder")) from None
     if os.path.exists(path) and not os.path.isfile(path):
-        raise StoreError(f"{path} is not a file")
+        raise StoreError(f"{path} is not a file: the history is kept in a file of that name "
+                         "(move what is there away, or check --data-dir)")
     # mode=rw: should the file vanish after the check above, SQLite must not make an empty one.
     target = path if create else pathlib.Path(path).as_uri() + "?mode=rw"
     try:
         db = sqlite3.connect(target, timeout=10, isolation_level=None, uri=not create)
     except sqlite3.Error as e:
-        raise StoreError(f"cannot open {path}: {e}") from None
+        raise db_error(path, e) from None
     try:
         version = _check(db, path)
         if version < migrations.CURRENT:     # the write lock only when there is work to do
+            if version and notice:
+                notice(f"bringing your history in {path} up to date (once; with many runs "
+                       "stored it may take a minute)")
             version = migrations.migrate(db)
         db.execute("PRAGMA foreign_keys = ON")
     except StoreError:
@@ -59,7 +64,7 @@ def connect(folder, create=True):
         raise
     except sqlite3.Error as e:
         db.close()
-        raise _db_error(path, e) from None
+        raise db_error(path, e) from None
     return db, path, version
 
 
@@ -69,9 +74,10 @@ def _check(db, path):
         v = migrations.version(db)
         foreign = v == 0 and migrations.user_tables(db)
     except sqlite3.OperationalError as e:       # locked, unreadable: the file may be fine
-        raise StoreError(f"cannot open {path}: {e}") from None
-    except sqlite3.DatabaseError as e:
-        raise StoreError(f"{path} is not a corecue database ({e})") from None
+        raise db_error(path, e) from None
+    except sqlite3.DatabaseError:
+        raise StoreError(f"{path} is not a corecue database, or is damaged: move it away (the "
+                         "next `corecue pair` starts a new one) or restore a backup") from None
     if foreign:
         raise StoreError(f"{path} is not a corecue database (it has other tables)")
     if v > migrations.CURRENT:
@@ -80,18 +86,34 @@ def _check(db, path):
     return v
 
 
-# Errors that say the file is in use or out of reach, not that it is damaged.
-_NOT_DAMAGE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_FULL", "SQLITE_PERM",
-               "SQLITE_CANTOPEN", "SQLITE_INTERRUPT", "SQLITE_NOMEM")
+# Errors that say the file is in use or out of reach, not that it is damaged, in a runner's
+# words (SQLite's own, "attempt to write a readonly database", name no next step).
+_NOT_DAMAGE = {
+    "SQLITE_BUSY": "another corecue is using it (wait for that one to finish)",
+    "SQLITE_LOCKED": "another corecue is using it (wait for that one to finish)",
+    "SQLITE_READONLY": "corecue is not allowed to change it (check its and its folder's "
+                       "permissions)",
+    "SQLITE_PERM": "corecue is not allowed to change it (check its and its folder's "
+                   "permissions)",
+    "SQLITE_CANTOPEN": "corecue cannot open it (check its and its folder's permissions)",
+    "SQLITE_FULL": "the disk is full (free some space)",
+    "SQLITE_INTERRUPT": "interrupted (try again)",
+    "SQLITE_NOMEM": "out of memory (close some programs and try again)",
+    "SQLITE_IOERR": "the disk reported an error (check the disk)",
+}
 
 
-def _db_error(path, e):
+def db_error(path, e, doing="cannot use"):
     """The StoreError for an sqlite3.Error on the database at `path`."""
-    name = getattr(e, "sqlite_errorname", "")
-    if any(name == n or name.startswith(n + "_") for n in _NOT_DAMAGE):
-        return StoreError(f"cannot use {path}: {e}")
-    return StoreError(f"{path}: the history database is damaged ({e}); restore a backup or "
-                      "move it away")
+    name = getattr(e, "sqlite_errorname", "") or ""
+    for n, why in _NOT_DAMAGE.items():
+        if name == n or name.startswith(n + "_"):
+            return StoreError(f"{doing} {path}: {why}")
+    if name.startswith("SQLITE_CONSTRAINT"):       # a rule of the schema, not a damaged file
+        return StoreError(f"{doing} {path}: the history refused the change ({name}); nothing "
+                          "of it was stored")
+    return StoreError(f"{path}: the history database is damaged; restore a backup or move it "
+                      "away (the next `corecue pair` starts a new one)")
 
 
 def errors_are_one_line(cls):
@@ -104,7 +126,7 @@ def errors_are_one_line(cls):
             try:
                 return method(self, *args, **kwargs)
             except sqlite3.Error as e:
-                raise _db_error(self.path, e) from None
+                raise db_error(self.path, e) from None
         return guarded
     for name, attr in list(vars(cls).items()):
         if callable(attr) and not name.startswith("_"):

@@ -6,6 +6,8 @@ it. history/analytics.py computes the figures (Summary); docs/analytics.md defin
     when(t)        "2026-01-01 10:00 CET": local time with its zone (exports stay UTC)
     percent(v)     "78 %": never "100 %" unless every judged frame was in band, nor "0 %" unless none
     cues(s)        "6 cues (2 brace more, 1 ease off, 2 back in band, 1 check sensor)"
+    fatigue(s)     "muscle signal 9 % slower in the last third than in the first"
+    hold_fatigue(s) "muscle signal 5 % slower by the end of a hold (mean of 3)"
     one_line(s)    what sync, the demo and `virtual run` print for a run
 """
 import datetime as _dt
@@ -88,6 +90,29 @@ def holding(s):
     """The last third of the run against the first, in points of time in band."""
     h = s.holding
     return "-" if h is None else f"{h:+.0f} points"
+
+
+def _speed(pct):
+    # The index follows the EMG's mean frequency: lower is a slower signal, as in a tiring muscle.
+    r = round(abs(pct))
+    if r == 0:
+        return "muscle signal as fast"
+    return f"muscle signal {r} % {'slower' if pct < 0 else 'faster'}"
+
+
+def fatigue(s):
+    """The fatigue index's change over the run, last third against first."""
+    c = s.fatigue_change
+    if c is None:
+        return "fatigue index not measured"
+    return f"{_speed(c)} in the last third than in the first"
+
+
+def hold_fatigue(s):
+    """The fatigue index's mean change within the warm-up holds."""
+    if s.hold_fatigue_pct is None:
+        return "fatigue index not measured in the warm-up holds"
+    return f"{_speed(s.hold_fatigue_pct)} by the end of a hold (mean of {s.holds_measured})"
 
 
 def one_line(s):

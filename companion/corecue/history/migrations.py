@@ -104,9 +104,61 @@ def _v3(db):
     db.execute("CREATE INDEX sessions_by_start ON sessions (coalesce(start_utc, stored_utc), id)")
 
 
+def restate_summaries(db):
+    """Store again, made from each session's own bytes, every summary that lacks a figure this
+    companion computes (one written before the shared figures of history/analytics.py), so that
+    reading the history does not summarize those runs anew every time (history/sessions.py still
+    does for one this misses). A session whose bytes do not decode keeps what it has: the
+    history must still open, and reading that run says it is damaged. Reusable: a later version
+    that adds a figure appends this again."""
+    import json
+
+    from corecue.history import analytics, sessiondata
+    from corecue.history.storeinput import as_json
+    todo = []
+    for local_id, text in db.execute("SELECT id, summary FROM sessions ORDER BY id").fetchall():
+        try:
+            analytics.Summary.from_dict(json.loads(text))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            todo.append(local_id)
+    for local_id in todo:
+        row = db.execute("SELECT device, start_utc, raw FROM sessions JOIN session_files "
+                         "ON session_files.session_id = sessions.id WHERE id = ?",
+                         (local_id,)).fetchone()
+        if row is None:
+            continue
+        device, start_utc, raw = row
+        try:
+            sd = sessiondata.decode(bytes(raw), device=device, start_utc=start_utc)
+            summary = as_json(analytics.summarize(sd).as_dict(), "summary")
+        except Exception:               # noqa: BLE001  (undecodable, or a figure that fails
+            continue                    # on it: one run must not keep the history shut)
+        db.execute("UPDATE sessions SET summary = ? WHERE id = ?", (summary, local_id))
+
+
+# Version 4: ownership (docs/protocol.md, "Ownership"). This computer's host id, made once, and
+# the pairing key of each belt it paired with: without its key no command reaches a belt. Not
+# tied to the belts table either: forgetting a belt drops its key explicitly (history/keys.py).
+_V4 = (
+    """CREATE TABLE host (
+        one INTEGER PRIMARY KEY CHECK (one = 1),    -- a single row
+        host_id BLOB NOT NULL CHECK (length(host_id) = 8)
+    )""",
+    """CREATE TABLE belt_keys (
+        device TEXT PRIMARY KEY,                    -- as in belts
+        pairing_key BLOB NOT NULL CHECK (length(pairing_key) = 32),
+        paired_utc REAL NOT NULL
+    )""",
+)
+
+
+# Version 5: the summaries of sessions stored before the shared figures (and the fatigue index),
+# made again and kept.
+_v5 = restate_summaries
+
 # Each entry is a tuple of SQL statements or a function taking the connection (for a migration
 # that has to move data). Entry i takes the database from version i to version i + 1.
-MIGRATIONS = (_V1, _V2, _v3)
+MIGRATIONS = (_V1, _V2, _v3, _V4, _v5)
 CURRENT = len(MIGRATIONS)
 
 

@@ -8,6 +8,7 @@ value), the run-flow state of every frame, the band in %MVC, times in seconds.
     sd = decode(raw_bytes, device="a1b2c3")      # or read_file("run3.cs")
     sd.effort, sd.quality, sd.state              # one entry per 100 ms frame
     sd.times_s(), sd.cues(), sd.duration_s
+    sd.signal_frame, sd.fatigue, sd.cadence      # one entry per signal pair (every 10 s)
 
 A file that is still open, or that was cut by a power failure, decodes up to its last whole
 block; `status` says which ("closed", "open", "torn").
@@ -55,6 +56,13 @@ class SessionData:
     status: str                  # "closed", "open" or "torn"
     trailer: dict | None         # the belt's own summary, when the file was closed
     header: dict = field(repr=False, default_factory=dict)
+    # The chain's slow figures, logged every 10 s (format version 2; none in older files): the
+    # frame each pair was taken with, the fatigue index (mean |first difference| over amplitude,
+    # docs/signal.md; NaN before the chain had one) and the cadence (steps/min, NaN before a
+    # step rhythm was found).
+    signal_frame: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    fatigue: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    cadence: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
 
     @property
     def frames(self):
@@ -119,11 +127,18 @@ def state_per_frame(events, frames):
 def decode(raw, device="", start_utc=None):
     """SessionData from the bytes of a session file. start_utc defaults to the header's wall time
     (None when the belt did not know the time). Raises SessionFileError if it is no session."""
-    header, frames, events, trailer, status = _read.read_session(bytes(raw))
+    signal = []
+    header, frames, events, trailer, status = _read.read_session(bytes(raw), signal)
     if status == _fmt.SHORT:
         raise SessionFileError("not a session file: %d bytes, shorter than a session header"
                                % len(raw))
     if status == _fmt.BAD_HEADER:
+        raw = bytes(raw)
+        if raw[:4] == _fmt.MAGIC and raw[4] > _fmt.VERSION:
+            # Newer firmware's session: the belt keeps it until a companion that reads it
+            # stores it, so the way out is an update, not a lost run.
+            raise SessionFileError("session format version %d is newer than this companion "
+                                   "reads (up to %d): update corecue" % (raw[4], _fmt.VERSION))
         raise SessionFileError("not a session file: no valid session header "
                                "(magic, version, frame period, block size or CRC)")
     fr = np.array(frames, dtype=np.int32).reshape(-1, 2)
@@ -133,6 +148,7 @@ def decode(raw, device="", start_utc=None):
         start_utc = float(header["wall_time"])
     m = header["mode"]
     names = _effort.MODE_NAMES
+    sig = np.array(signal, dtype=np.float64).reshape(-1, 3)
     return SessionData(
         session_id=header["session_id"], device=device, start_utc=start_utc,
         frame_ms=header["frame_ms"], effort=effort, quality=fr[:, 1].astype(np.uint8),
@@ -141,7 +157,10 @@ def decode(raw, device="", start_utc=None):
               header["band_high"] / 10.0),
         calibration=(header["cal_rest"], header["cal_mvc"]),
         mode=names[m] if m < len(names) else "mode %d" % m, placement=header["placement"],
-        status=status, trailer=trailer, header=dict(header))
+        status=status, trailer=trailer, header=dict(header),
+        signal_frame=sig[:, 0].astype(np.int64),
+        fatigue=np.where(sig[:, 1] > 0, sig[:, 1] / 256.0, np.nan),
+        cadence=np.where(sig[:, 2] > 0, sig[:, 2], np.nan))
 
 
 def read_file(path, device="", start_utc=None):
@@ -150,7 +169,8 @@ def read_file(path, device="", start_utc=None):
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise SessionFileError("%s: %s" % (path, e.strerror or e)) from None
+        from corecue.link.oserrors import sentence
+        raise SessionFileError(sentence(e, path, "read")) from None
     try:
         return decode(raw, device, start_utc)
     except SessionFileError as e:

@@ -27,5 +27,6 @@ def load(store, local_id):
     try:
         sd = sessiondata.decode(row.raw, device=row.device, start_utc=row.start_utc)
     except sessiondata.SessionFileError as e:
-        raise StoreError(f"stored session {local_id}: {e}") from None
+        raise StoreError(f"stored session {local_id} is damaged ({e}): restore a backup of "
+                         f"{store.path}") from None
     return row, sd, analytics.summarize(sd)

@@ -67,11 +67,23 @@ class CalibrationRow:
     detail: dict
 
 
-def open_store(data_dir=None, create=True, *, clock=time.time):
+def _summary(text):
+    """A stored summary; one that does not parse (a damaged row) is empty, so that the reader
+    makes it anew from the session's own bytes (history/sessions.summary_of), which are the
+    record: a summary is only ever derived from them."""
+    try:
+        obj = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def open_store(data_dir=None, create=True, *, clock=time.time, notice=None):
     """The Store in `data_dir` (see data_dir()), created and brought to the current schema.
     create=False (read-only commands): a StoreError when there is no history yet, and no folder
-    or file is made. clock: seconds since the epoch, replaceable in tests."""
-    db, path, version = database.connect(database.data_dir(data_dir), create)
+    or file is made. clock: seconds since the epoch, replaceable in tests. notice(text): told
+    before an existing history is upgraded (it may take a while, once)."""
+    db, path, version = database.connect(database.data_dir(data_dir), create, notice=notice)
     return Store(db, path, version, clock)
 
 
@@ -108,7 +120,7 @@ class Store:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             if isinstance(e, sqlite3.Error):
-                raise StoreError(f"cannot write to {self.path}: {e}") from None
+                raise database.db_error(self.path, e, "cannot write to") from None
             raise
 
     def _write(self, *statements):
@@ -168,10 +180,12 @@ class Store:
         return hit[0] if hit else None
 
     def forget_belt(self, key):
-        """Unpair a belt (its sessions and calibrations stay). Returns what was forgotten."""
+        """Unpair a belt, its pairing key with it (its sessions and calibrations stay). Returns
+        what was forgotten."""
         belt = self.find_belt(key)
         if belt:
-            self._write(("DELETE FROM belts WHERE device = ?", (belt.device,)))
+            self._write(("DELETE FROM belts WHERE device = ?", (belt.device,)),
+                        ("DELETE FROM belt_keys WHERE device = ?", (belt.device,)))
         return belt
 
     # -- sessions ---------------------------------------------------------------------------
@@ -234,14 +248,14 @@ class Store:
         rows = self._db.execute(
             f"SELECT {_SESSION_COLS} FROM sessions {where} "
             "ORDER BY coalesce(start_utc, stored_utc), id", params)
-        return [SessionRow(*r[:8], json.loads(r[8])) for r in rows]
+        return [SessionRow(*r[:8], _summary(r[8])) for r in rows]
 
     def session(self, local_id):
         """One session with its file bytes (.raw), or None."""
         r = self._db.execute(
             f"SELECT {_SESSION_COLS}, raw FROM sessions JOIN session_files "
             "ON session_files.session_id = sessions.id WHERE id = ?", (local_id,)).fetchone()
-        return SessionRow(*r[:8], json.loads(r[8]), bytes(r[9])) if r else None
+        return SessionRow(*r[:8], _summary(r[8]), bytes(r[9])) if r else None
 
     # -- partial downloads ------------------------------------------------------------------
 

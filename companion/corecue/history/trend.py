@@ -30,6 +30,7 @@ class TrendPoint:
     pct_in_band: float | None
     holding: float | None       # last third against the first, points; None when unjudged
     faded: bool
+    fatigue_change: float | None = None     # the fatigue index, last third against first, %
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Trend:
     in_band_per_week: float | None      # ... per week
     holding_per_run: float | None       # points of holding per run
     holding_per_week: float | None      # ... per week
+    fatigue_per_run: float | None       # % of fatigue-index change (within a run) per run
+    fatigue_per_week: float | None      # ... per week
     not_enough: str | None              # why there is no trend yet (None: there is one)
     not_enough_weekly: str | None       # why there is no per-week trend yet
 
@@ -70,7 +73,7 @@ def trend(summaries):
     if any(s.start_utc is not None for s in ss):
         ss = sorted((s for s in ss if s.start_utc is not None), key=lambda s: s.start_utc)
     pts = [TrendPoint(s.session_id, s.start_utc, s.pct_in_band, s.holding,
-                      s.fade_onset_min is not None) for s in ss]
+                      s.fade_onset_min is not None, s.fatigue_change) for s in ss]
     starts = [p.start_utc for p in pts if p.start_utc is not None]
     days = len({int(t // SECONDS_PER_DAY) for t in starts})
     span = (max(starts) - min(starts)) / SECONDS_PER_DAY if starts else 0.0
@@ -87,11 +90,13 @@ def trend(summaries):
     weeks = [None if p.start_utc is None else p.start_utc / SECONDS_PER_WEEK for p in pts]
     pib = [p.pct_in_band for p in pts]
     hold = [p.holding for p in pts]
+    fat = [p.fatigue_change for p in pts]
     per_run = not_enough is None
     per_week = weekly is None
     return Trend(pts, days, span,
                  slope(idx, pib) if per_run else None, slope(weeks, pib) if per_week else None,
                  slope(idx, hold) if per_run else None, slope(weeks, hold) if per_week else None,
+                 slope(idx, fat) if per_run else None, slope(weeks, fat) if per_week else None,
                  not_enough, weekly)
 
 
@@ -100,13 +105,15 @@ def trend_text(t):
     if t.not_enough:
         return t.not_enough
     parts = []
-    for what, per_run, per_week in (("in band", t.in_band_per_run, t.in_band_per_week),
-                                    ("holding", t.holding_per_run, t.holding_per_week)):
+    for what, per_run, per_week, unit in (
+            ("in band", t.in_band_per_run, t.in_band_per_week, "points"),
+            ("holding", t.holding_per_run, t.holding_per_week, "points"),
+            ("fatigue index", t.fatigue_per_run, t.fatigue_per_week, "%")):
         words = []
         if per_run is not None:
-            words.append(f"{per_run:+.1f} points per run")
+            words.append(f"{per_run:+.1f} {unit} per run")
         if per_week is not None:
-            words.append(f"{per_week:+.1f} points per week")
+            words.append(f"{per_week:+.1f} {unit} per week")
         if words:
             parts.append(f"{what}: " + ", ".join(words))
     text = f"trend over {_plural(len(t.points), 'run')}: " + "; ".join(parts)

@@ -49,6 +49,13 @@ class ChannelRefused(BeltError):
     """A packet from the belt that the channel refuses (tag, counter, not sealed)."""
 
 
+class NotPaired(BeltError):
+    """This computer holds no key for the belt, or the belt no longer knows it."""
+
+
+PAIR_HINT = "hold the belt's button until it buzzes twice, then `corecue pair`"
+
+
 def new_host_id():
     """This computer's id towards its belts: 8 random bytes, never all zeros."""
     while True:

@@ -185,4 +185,11 @@ async def connect(name_or_id=None, backend=None, attempts=ATTEMPTS, backoff=BACK
             raise BleError(NO_RADIO) from e
         except (BleakError, BleError, OSError, asyncio.TimeoutError) as e:
             last = e
-    raise BleError(f"cannot connect to the belt after {attempts} attempts: {last}")
+    # The last failure in words: ours as they are, bleak's and the system's without their text
+    # (which names no next step).
+    if isinstance(last, BleError):
+        why = str(last)
+    else:
+        why = ("it did not answer in time" if isinstance(last, asyncio.TimeoutError) else
+               "the link failed") + " (is it on, near, and not connected to another computer?)"
+    raise BleError(f"cannot connect to the belt after {attempts} attempts: {why}")

@@ -41,7 +41,7 @@ ENTRY_SIZE = struct.calcsize(P.ENTRY)
 
 # The oldest belt protocol this companion can talk to. The companion announces it in HELLO and
 # also checks the belt's answer itself.
-OLDEST_BELT = 1
+OLDEST_BELT = 2                 # 2: ownership (docs/protocol.md)
 
 CAL_PHASES = ("rest", "brace", "pause")
 
@@ -156,7 +156,8 @@ class Belt(Channel):
         if page and page[0].id == sid:
             return page[0]
         raise NotFound("session_list", P.E_NOT_FOUND, f"no session {sid}",
-                       text=f"the belt has no session {sid}")
+                       text=f"the belt has no session {sid} (`corecue sessions --on-belt` "
+                       "lists those it has)")
 
     async def download(self, sid, offset=0, window=8, chunk=None, have=b"", progress=None,
                        verify=True):

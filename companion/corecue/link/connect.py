@@ -5,8 +5,9 @@ A command names its belt with `--port PATH` (USB), `--belt NAME` (Bluetooth LE: 
 virtual belt, corecue.twin.virtualbelt); without any of them it uses the remembered default belt
 (`corecue pair`), else it looks for one on USB.
 
-    async with Connection(target) as conn:
-        belt = conn.belt                      # a corecue.link.client.Belt, HELLO done, clock set
+    async with Connection(target, keyring=keys) as conn:
+        belt = conn.belt                      # a corecue.link.client.Belt, HELLO done,
+                                              # authenticated (docs/protocol.md), clock set
         data = await conn.download(sid)       # reconnects and resumes after a dropped link
 """
 import asyncio
@@ -73,10 +74,8 @@ async def scan(seconds, virtual_dir=None):
             backend = vb.backend()
         try:
             found = await T.scan(timeout=seconds, backend=backend)
-        except Exception as e:          # bleak's errors differ by platform; all mean no radio
-            raise BeltError("cannot scan for Bluetooth belts: "
-                            f"{' '.join(str(e).split()) or type(e).__name__} (no Bluetooth "
-                            "adapter? use --port for USB, or --virtual DIR)") from None
+        except Exception:               # bleak's errors differ by platform; all mean no radio
+            raise BeltError("cannot scan for belts: " + T.NO_RADIO) from None
         return [(name, getattr(adv, "rssi", None)) for name, _, adv in found]
     finally:
         if vb is not None:
@@ -91,11 +90,20 @@ class Connection:
     """One belt, connected; `reconnect()` makes a new link to the same belt. For a virtual belt
     it also owns the belt itself (started on enter, stopped on exit)."""
 
-    def __init__(self, target, timeout=None, speed=0.0, set_clock=True, virtual=None):
+    def __init__(self, target, timeout=None, speed=0.0, set_clock=True, keyring=None,
+                 pairing=False, virtual=None):
+        """keyring: this computer's keys (`host_id`, `key(device)`: corecue.history.keys.Keyring);
+        every connection authenticates with it. pairing: a belt this computer holds no working
+        key for is left connected but unauthenticated, for `corecue pair` (`authenticated` says
+        which); otherwise that is NotPaired. virtual: a VirtualBelt already running, for a
+        virtual target (left running on exit; else one is started here and stopped here)."""
         self.target = target
         self.timeout = timeout or DEFAULT_TIMEOUT
         self.speed = speed
         self.set_clock = set_clock
+        self.keyring = keyring
+        self.pairing = pairing
+        self.authenticated = False
         self.virtual = virtual      # the VirtualBelt, for a virtual target
         self._own_virtual = virtual is None     # started here, so stopped here
         self.belt = None
@@ -119,6 +127,12 @@ class Connection:
             self.virtual = None
 
     async def _connect(self):
+        if self.virtual is None:
+            return await self._connect_now()
+        async with self.virtual.real_time():
+            return await self._connect_now()
+
+    async def _connect_now(self):
         from corecue.link.client import Belt
         t = self.target
         if t.transport == "usb":
@@ -143,10 +157,38 @@ class Connection:
             await self._drop()
             raise BeltError(f"the belt that answered is {belt.info.device}, not {t.device} "
                             "(another belt with the same name nearby?)")
-        if self.set_clock:
+        try:
+            self.authenticated = await self._authenticate(belt)
+        except BaseException:
+            await self._drop()
+            raise
+        if self.set_clock and self.authenticated:
             # Every connection sets the belt's clock: sessions are placed in time by it.
             await belt.time_set(int(time.time()))
         return belt
+
+    async def _authenticate(self, belt):
+        """Prove this computer to the belt (docs/protocol.md, "Ownership"); False only when
+        pairing and there is no key the belt takes."""
+        from corecue.link import auth
+        from corecue.link.errors import AuthRequired
+        device = belt.info.device
+        key = self.keyring.key(device) if self.keyring is not None else None
+        name = belt_name(device)
+        if key is None:
+            if self.pairing:
+                return False
+            raise auth.NotPaired(f"this computer is not paired with {name}: {auth.PAIR_HINT} "
+                                 "(or `corecue pair --port PATH` over USB)")
+        try:
+            await auth.authenticate(belt, key, self.keyring.host_id)
+        except (AuthRequired, auth.NotYourBelt) as e:
+            if self.pairing:
+                return False
+            why = getattr(e, "message", None) or str(e)
+            raise auth.NotPaired(f"{name} does not take this computer's key ({why}): "
+                                 f"{auth.PAIR_HINT}") from None
+        return True
 
     @property
     def device(self):

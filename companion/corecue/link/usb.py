@@ -23,6 +23,7 @@ import serial.tools.list_ports
 
 from corecue.interp import firmware_module
 from corecue.link.client import Belt, BeltError, BeltTimeout, DEFAULT_TIMEOUT, LinkLost
+from corecue.link.oserrors import words
 
 framing = firmware_module("belt.framing")
 
@@ -48,9 +49,13 @@ def _open_error(port, e):
     if n == errno.EBUSY:
         return PortError(f"{port}: busy: another program (a serial monitor, mpremote) has it open")
     text = str(e)
-    if "Inappropriate ioctl" in text or n == errno.ENOTTY:
-        return PortError(f"{port}: not a serial port")
-    return PortError(f"{port}: cannot open: {text.splitlines()[0] if text else type(e).__name__}")
+    if "Inappropriate ioctl" in text or n in (errno.ENOTTY, errno.EISDIR):
+        return PortError(f"{port}: not a serial port (`corecue --port` takes a path like "
+                         "/dev/ttyACM0)")
+    if n:
+        what, step = words(e)
+        return PortError(f"{port}: cannot open it: {what} ({step})")
+    return PortError(f"{port}: cannot open it (unplug the belt, plug it in again, and retry)")
 
 
 def open_port(port, baudrate=BAUDRATE):
@@ -138,7 +143,9 @@ class SerialTransport:
         except serial.SerialTimeoutException:
             raise LinkLost(f"{self.port}: the belt is not reading (write timed out)") from None
         except (serial.SerialException, OSError) as e:
-            raise LinkLost(f"{self.port}: write failed: {e}") from None
+            what = words(e)[0] if getattr(e, "errno", None) else "the link failed"
+            raise LinkLost(f"{self.port}: cannot write to the belt: {what} (is the cable still "
+                           "in?)") from None
         self.bytes_out += len(wire)
 
     def write_raw(self, data):

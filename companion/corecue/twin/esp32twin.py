@@ -41,12 +41,14 @@ class Esp32Twin(AirProcess):
     """The reference board with its flash image in DIR/esp32.img; `effort` is the wearer's brace
     on the sensor input (percent of maximal), `mac` the chip's MAC."""
 
-    def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None):
+    def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None,
+                 hold_ms=None):
         super().__init__(interpreter)
         self.folder = os.path.abspath(folder)
         self.effort = effort
         self.mac = mac
         self.press_ms = press_ms
+        self.hold_ms = hold_ms      # a long press then (the pairing window)
 
     def command(self):
         os.makedirs(self.folder, exist_ok=True)
@@ -57,7 +59,17 @@ class Esp32Twin(AirProcess):
             cmd += ["--mac", self.mac.hex()]
         if self.press_ms is not None:
             cmd += ["--press", str(int(self.press_ms))]
+        if self.hold_ms is not None:
+            cmd += ["--hold", str(int(self.hold_ms))]
         return cmd
+
+    async def usb_client(self):
+        """A corecue.link.client.Belt on the USB line, HELLO done (pair it over the cable with
+        corecue.link.auth.pair, as `corecue pair --port` does)."""
+        from corecue.link.client import Belt
+        belt = Belt(_UsbLine(self))
+        await belt.hello()
+        return belt
 
     async def usb_call(self, name, *fields, timeout=10):
         """One request over the belt's USB serial line (the process's stdin and stdout, where
@@ -83,3 +95,35 @@ class Esp32Twin(AirProcess):
                         return P.decode_fields(P.reply_format(t), payload)[0]
                 self._more.clear()
                 await self._more.wait()
+
+
+class _UsbLine:
+    """The twin's USB serial line (the process's stdin and stdout) as a transport for
+    corecue.link.client.Belt: the packets on stdout after the moment it is bound."""
+
+    def __init__(self, twin):
+        from corecue.interp import firmware_module
+        self.twin = twin
+        self.framing = firmware_module("belt.framing")
+        self.deframer = self.framing.Deframer()
+        self._task = None
+
+    def bind(self, receiver):
+        self.receiver = receiver
+        self._task = asyncio.get_running_loop().create_task(self._pump(len(self.twin.output)))
+
+    async def _pump(self, seen):
+        while True:
+            new = bytes(self.twin.output[seen:])
+            seen += len(new)
+            self.deframer.feed(new, lambda p: self.receiver.packet_received(bytes(p)))
+            self.twin._more.clear()
+            await self.twin._more.wait()
+
+    async def send(self, pkt):
+        self.twin.proc.stdin.write(self.framing.encode(pkt))
+        await self.twin.proc.stdin.drain()
+
+    async def close(self):
+        if self._task is not None:
+            self._task.cancel()

@@ -1,6 +1,7 @@
 """`corecue virtual ...`: the virtual belt, i.e. the firmware's own main.py on the sim board,
 run by the MicroPython interpreter, with its flash in a folder of yours (boards/simflash.py: a
 plain folder, which the companion's in-process virtual belt shares, or a LittleFS image)."""
+import errno
 import os
 import signal
 import subprocess
@@ -32,12 +33,14 @@ def _prepare(flash_dir):
     if os.path.exists(flash_dir) and not os.path.isdir(flash_dir):
         raise RecordingError(f"{flash_dir} is not a folder: a virtual belt keeps its flash in "
                              "one (give a folder, new or the belt's own)")
+    from corecue.link.oserrors import sentence
     try:
         os.makedirs(flash_dir, exist_ok=True)
     except OSError as e:
-        raise RecordingError(f"{flash_dir}: cannot create: {e.strerror}") from None
+        raise RecordingError(sentence(e, flash_dir, "make the virtual belt in")) from None
     if not os.access(flash_dir, os.W_OK):
-        raise RecordingError(f"{flash_dir}: not writable")
+        raise RecordingError(sentence(PermissionError(errno.EACCES, ""), flash_dir,
+                                      "keep the virtual belt in"))
     return os.path.abspath(flash_dir)
 
 

@@ -20,11 +20,16 @@ from corecue.twin.radioserver import RadioServer
 
 UNIXPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "unixport")
 MAIN = os.path.join(FIRMWARE, "main.py")
-# An ESP32-S3 without PSRAM leaves the firmware 256 KB; the twin's own modules (unixport: code
-# that is C in flash on the chip) take about 30 KB of the unix port's heap on top
+# The firmware gets BELT_HEAP_KB; the twin's own modules (unixport: code that is C in flash on
+# the chip) take about 30 KB of the unix port's heap on top
 # (tests/companion/test_esp32_twin.py measures it), so the process gets that much more.
 TWIN_HEAP_KB = 32
-HEAP = "heapsize=%dk" % (256 + TWIN_HEAP_KB)
+# The firmware's own share was 256 KB, an ESP32-S3 without PSRAM. Ownership on both links takes
+# 21 KB more at boot and X25519's working set while pairing (docs/reliability.md, "The heap of
+# the virtual belt"): at 256 KB the twin's pairing ran out of heap, at 288 it pairs. The
+# reference board runs MicroPython's SPIRAM build (docs/deploy.md), whose heap is megabytes.
+BELT_HEAP_KB = 288
+HEAP = "heapsize=%dk" % (BELT_HEAP_KB + TWIN_HEAP_KB)
 # The sim board runs the firmware from source, compiled as it loads (the belt has it compiled
 # in flash), with the sim's own modules besides: it needs more. Memory as on the chip is the
 # reference board's twin's to show (esp32twin, from .mpy files).
@@ -138,15 +143,17 @@ async def serve_hci(folder, transport, speed=1.0, on_ready=print):
         lock = BeltInUse(folder).__enter__()
     except RecordingError as e:
         raise BeltError(str(e)) from None
-    belt = MpBleBelt(folder, speed)
+    # The other host has no way to press the belt's button: it is held once, just after boot,
+    # so that host can pair within the first 60 s of the belt's time.
+    belt = MpBleBelt(folder, speed, extra=("--long-press", "500"))
     try:
         await belt.start()
         await belt.wait_output(b"sessions:")
         try:
             hci = await open_transport(transport)
         except Exception as e:          # Bumble raises whatever the OS gave it: say it in a line
-            raise BeltError(f"cannot open the HCI transport {transport}: "
-                            f"{' '.join(str(e).split()) or type(e).__name__}") from None
+            from corecue.link.oserrors import hci_error
+            raise BeltError(hci_error(transport, e)) from None
         async with hci:
             belt.air.attach_host_controller(hci.source, hci.sink)
             on_ready(belt.name())

@@ -14,17 +14,24 @@ class RecordingError(Exception):
     pass
 
 
+def _unreadable(e):
+    if isinstance(e, UnicodeDecodeError):
+        return "not text (a recording is a CSV text file; is this the right file?)"
+    return "not CSV as expected (one recording per file, cells separated by commas)"
+
+
 def _rows(path, columns):
     try:
         f = open(path, newline="")
     except OSError as e:
-        raise RecordingError(f"{path}: cannot open: {e.strerror}") from None
+        from corecue.link.oserrors import sentence
+        raise RecordingError(sentence(e, path, "read")) from None
     with f:
         reader = csv.reader(f)
         try:
             header = next(reader, None)
         except (csv.Error, UnicodeDecodeError) as e:
-            raise RecordingError(f"{path}: line 1: unreadable: {e}") from None
+            raise RecordingError(f"{path}: line 1: {_unreadable(e)}") from None
         if header is None:
             raise RecordingError(f"{path}: empty file (expected header {','.join(columns)})")
         header = [h.strip() for h in header]
@@ -42,7 +49,7 @@ def _rows(path, columns):
                                          f"{len(header)} cells, found {len(row)}")
                 yield reader.line_num, [row[i].strip() for i in idx]
         except (csv.Error, UnicodeDecodeError) as e:
-            raise RecordingError(f"{path}: line {reader.line_num}: unreadable: {e}") from None
+            raise RecordingError(f"{path}: line {reader.line_num}: {_unreadable(e)}") from None
 
 
 def _int(path, line, name, text, lo, hi):

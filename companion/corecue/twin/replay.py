@@ -22,6 +22,7 @@ class ReplayResult:
         self.spread_pm, self.reasons = int(spread), int(reasons)
         self.trials = [int(t) for t in trials.split(",") if t]
         self.frames = frames          # list of (effort_pm, quality)
+        self.signal = None            # list of (fatigue_q8, cadence_spm) per frame, if asked
 
     @property
     def calibrated(self):
@@ -46,13 +47,14 @@ def interpreter_command(name):
     return [sys.executable]
 
 
-def run_chain(mode, cal_adc, cal_phases, raw_adc, interpreter="micropython"):
-    """Run the firmware chain; returns ReplayResult. cal_phases: one phase name per sample."""
+def run_chain(mode, cal_adc, cal_phases, raw_adc, interpreter="micropython", signal=False):
+    """Run the firmware chain; returns ReplayResult. cal_phases: one phase name per sample.
+    signal: also return the chain's fatigue index and cadence of every frame (.signal)."""
     rate, block = mode_info(mode)
     frame_phases = bytes(PHASES.index(cal_phases[min(i + block, len(cal_phases)) - 1])
                          for i in range(0, len(cal_adc) - block + 1, block))
     with tempfile.TemporaryDirectory(prefix="corecue-replay-") as tmp:
-        paths = {k: os.path.join(tmp, k) for k in ("cal", "phases", "raw", "out")}
+        paths = {k: os.path.join(tmp, k) for k in ("cal", "phases", "raw", "out", "sig")}
         with open(paths["cal"], "wb") as f:
             array.array("H", cal_adc).tofile(f)
         with open(paths["phases"], "wb") as f:
@@ -61,6 +63,8 @@ def run_chain(mode, cal_adc, cal_phases, raw_adc, interpreter="micropython"):
             array.array("H", raw_adc).tofile(f)
         cmd = interpreter_command(interpreter) + [DRIVER, FIRMWARE, mode, paths["cal"],
                                                   paths["phases"], paths["raw"], paths["out"]]
+        if signal:
+            cmd.append(paths["sig"])
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             raise RuntimeError(f"firmware chain failed under {interpreter}: "
@@ -68,11 +72,18 @@ def run_chain(mode, cal_adc, cal_phases, raw_adc, interpreter="micropython"):
         cal_line = next(l for l in p.stdout.splitlines() if l.startswith("cal "))
         with open(paths["out"], "rb") as f:
             data = f.read()
+        sig = None
+        if signal:
+            with open(paths["sig"], "rb") as f:
+                sig = f.read()
     frames = []
     for i in range(0, len(data), 3):
         e = data[i] | data[i + 1] << 8
         frames.append((e - 0x10000 if e & 0x8000 else e, data[i + 2]))
-    return ReplayResult(cal_line, frames)
+    res = ReplayResult(cal_line, frames)
+    if sig is not None:
+        res.signal = [(sig[i] | sig[i + 1] << 8, sig[i + 2]) for i in range(0, len(sig), 3)]
+    return res
 
 
 def format_effort(pm):
@@ -101,6 +112,7 @@ def replay_files(raw_csv, cal_csv, mode, out_csv, interpreter, allow_gaps=False)
                 f.write(f"{ts[(k + 1) * block - 1] + step},{format_effort(e)},{q}\n")
         os.replace(tmp, out_csv)
     except OSError as e:
-        raise RecordingError(f"{out_csv}: cannot write: {e.strerror}") from None
+        from corecue.link.oserrors import sentence
+        raise RecordingError(sentence(e, out_csv, "write")) from None
     res.gaps = gaps(ts, rate)
     return res

@@ -14,14 +14,17 @@ in the belt's time, so a guided step of "relax for 10 seconds" takes 10 s of the
 however fast that runs. The companion's own timeouts stay in real time.
 """
 import asyncio
+import contextlib
 import os
 import time
 
 from corecue.interp import firmware_module
 from corecue.link.client import BeltError
+from corecue.link.oserrors import sentence, words
 
 firmware_module("belt.app")                     # firmware/ and the MicroPython shims on sys.path
 from belt import config as _config  # noqa: E402
+from belt import owners  # noqa: E402
 from belt.app import App  # noqa: E402
 from belt.blelink import BleLink, belt_name  # noqa: E402
 from belt.storage import Storage  # noqa: E402
@@ -55,7 +58,7 @@ class VirtualBelt:
         self.folder = os.path.abspath(folder)
         self.speed = speed
         self.person = person or Responsive()
-        self.air = self.board = self.app = self.link = None
+        self.air = self.board = self.app = self.link = self.owner = None
         self._dev = None
         self._tasks = []
         self._lock = None
@@ -67,8 +70,7 @@ class VirtualBelt:
         try:
             os.makedirs(self.folder, exist_ok=True)
         except OSError as e:
-            raise BeltError(f"{self.folder}: cannot create the virtual belt: "
-                            f"{e.strerror}") from None
+            raise BeltError(sentence(e, self.folder, "make the virtual belt in")) from None
         from corecue.twin.recording import RecordingError
         from corecue.twin.mpbelt import BeltInUse
         try:
@@ -93,9 +95,10 @@ class VirtualBelt:
                 raise BeltError(f"{self.folder} keeps its flash in a LittleFS image, as on the "
                                 "ESP32, which only the MicroPython runs can open: use `corecue "
                                 f"virtual serve {self.folder}`, then --port") from None
-            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             where = getattr(e, "filename", None) or self.folder
-            raise BeltError(f"{where}: {why}: this virtual belt's flash is damaged") from None
+            why = words(e)[0] if isinstance(e, OSError) else "not as the belt wrote it"
+            raise BeltError(f"this virtual belt's flash is damaged: {where}: {why} (move "
+                            f"{self.folder} away and pair a new virtual belt)") from None
         return self
 
     def _boot(self):
@@ -104,7 +107,11 @@ class VirtualBelt:
         self.app = App(self.board, cfg, Storage(self.board.root + "/sessions"), self._log)
         if reason:
             self._log("config: %s; using defaults" % reason)
-        self.link = BleLink(self.app, *self.board.ble())
+        # Ownership as main.py wires it: the keys in DIR/flash/keys, the pairing window on a
+        # long press of the (simulated) button.
+        self.owner = owners.setup(self.app, self.board.root)
+        self.link = BleLink(self.app, *self.board.ble(), owner=self.owner,
+                            on_paired=owners.paired(self.app, "Bluetooth"))
         self._tasks = self.app.start(self.link.tasks())
 
     @property
@@ -160,12 +167,36 @@ class VirtualBelt:
                 break
             await self.board.sleep_ms(end - self.board.elapsed_ms)
 
+    @contextlib.asynccontextmanager
+    async def real_time(self):
+        """The belt's time at least as slow as real time meanwhile: while a companion connects
+        and authenticates, the belt's 5 s for it are the companion's 5 s, as with a real belt."""
+        before = self.board.speed
+        if before == 0 or before > 1:
+            self.board.set_speed(1.0)
+        try:
+            yield
+        finally:
+            if self.board is not None and self.board.speed != before:
+                self.board.set_speed(before)
+
     def press(self, kind="short"):
         """The wearer presses the belt's button ("short" or "long"); a sleeping belt wakes."""
         if self.asleep:
             self._wake_now()
         else:
             self.board.press(kind)
+
+    async def hold_button(self):
+        """The wearer holds the button until the belt buzzes twice: a long press while idle opens
+        the pairing window (belt.owners). Returns once the press has been taken, in the belt's
+        time."""
+        self.board.press("long")
+        for _ in range(50):
+            await self.board.sleep_ms(100)
+            if self.owner.window_open(self.board.ticks_ms()):
+                return
+        raise BeltError("the virtual belt did not open its pairing window (is it in a run?)")
 
     @property
     def state(self):
@@ -201,10 +232,13 @@ async def serve_hci(folder, transport, speed=1.0, on_ready=print):
         try:
             hci = await open_transport(transport)
         except Exception as e:          # Bumble raises whatever the OS gave it: say it in a line
-            raise BeltError(f"cannot open the HCI transport {transport}: "
-                            f"{' '.join(str(e).split()) or type(e).__name__}") from None
+            from corecue.link.oserrors import hci_error
+            raise BeltError(hci_error(transport, e)) from None
         async with hci:
             vb.air.attach_host_controller(hci.source, hci.sink)
+            # The other host has no way to press the belt's button: it is held once for it, so
+            # that host can pair within the first 60 s.
+            await vb.hold_button()
             on_ready(vb.name)
             await asyncio.Event().wait()
     finally:

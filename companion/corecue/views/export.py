@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 
 from corecue.interp import firmware_module
+from corecue.link.oserrors import sentence
 
 FORMATS = ("csv", "json")
 JSON_FORMAT = "corecue.sessions"
@@ -177,6 +178,10 @@ def session_object(meta, sd, summary=None):
         "band_pct": dict(zip(("low", "target", "high"), (float(b) for b in sd.band))),
         "summary": summary.as_dict(),
         "events": events,
+        "signal": {"frame": sd.signal_frame.tolist(),
+                   "t_s": (sd.signal_frame * (sd.frame_ms / 1000)).tolist(),
+                   "fatigue_index": [None if math.isnan(v) else v for v in sd.fatigue.tolist()],
+                   "cadence_spm": [None if math.isnan(v) else v for v in sd.cadence.tolist()]},
         "frames": {"t_s": (ms / 1000).tolist(), "effort_pct": effort,
                    "quality": sd.quality.astype(int).tolist(),
                    "state": [states.get(s, str(s)) for s in sd.state.astype(int).tolist()]},
@@ -197,7 +202,7 @@ def write_atomic(path, write, binary=False, error=None):
     error = error or ExportError
     path = os.fspath(path)
     if os.path.isdir(path):
-        raise error("cannot write %s: it is a folder" % path)
+        raise error("%s is a folder: give a file name" % path)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
@@ -211,7 +216,7 @@ def write_atomic(path, write, binary=False, error=None):
         os.replace(tmp, path)
         tmp = None
     except OSError as e:
-        raise error("cannot write %s: %s" % (path, e.strerror or e)) from None
+        raise error(sentence(e, path, "write")) from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
@@ -225,7 +230,7 @@ def export_sessions(items, fmt, out):
         raise ExportError("unknown export format %r: use %s" % (fmt, " or ".join(FORMATS)))
     items = list(items)
     if not items:
-        raise ExportError("no sessions to export")
+        raise ExportError("no sessions to export: run `corecue sync` after a run")
     write = _csv if fmt == "csv" else _json
     if hasattr(out, "write"):
         write(items, out)

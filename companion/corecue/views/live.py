@@ -1,7 +1,8 @@
 """`corecue live`: the belt's effort as it happens, for practising the 20 % brace at home.
 
-Each line shows effort as % of your maximum, a bar with the band's edges marked, where you are
-(under, in, over the band) and the belt's cues as they fire. `--warmup` walks through the
+It shows effort as % of your maximum, a bar with the band's edges marked, where you are (under,
+in, over the band) and the belt's cues as they fire: on a terminal as rich's live bar, redrawn in
+place, otherwise as plain lines (views/bar.py). `--warmup` walks through the
 physio's pre-run holds as the belt has them (its `holds` setting: side plank each side, bird dog,
 30 s each by default) with a timer for each.
 """
@@ -9,7 +10,7 @@ import asyncio
 
 from corecue.interp import firmware_module
 from corecue.link.client import BeltError, BeltTimeout
-from corecue.views.bar import LinePrinter, bar, zone
+from corecue.views.bar import CUE_HOLD_S, EffortBar, LinePrinter, printer_for  # noqa: F401
 from corecue.views.prompt import prompt
 
 _Mark = firmware_module("belt.runflow").Mark
@@ -28,33 +29,50 @@ class View:
 
     def __init__(self, band, printer=None):
         self.band = band
-        self.printer = printer or LinePrinter()
+        self.printer = printer or printer_for()
         self.frames = 0
         self.in_band = 0
         self.judged = 0
         self.cues = []
         self._t0 = None
-        self._cue = ""
+        self._prev = None       # the step's last frame number: frames watched are counted by
+        self._t = 0.0           # the belt's numbers, which go on when the link drops one
+        self._pct = None
+        self._marks = []        # [[word, effort when it fired, belt seconds, shown yet]]
 
     def effort(self, ev):
         if self._t0 is None:
             self._t0 = ev.frame
         t = (ev.frame - self._t0) / 10
-        self.frames += 1
+        self.frames += 1 if self._prev is None else (ev.frame - self._prev) & 0xFFFFFFFF
+        self._prev = ev.frame
         pct = ev.effort_pm / 10 if ev.effort_pm >= 0 and not ev.quality else None
         if pct is not None:
             self.judged += 1
             self.in_band += self.band[0] <= pct <= self.band[1]
-        number = "  -  " if pct is None else f"{pct:5.1f}"
-        line = (f"{t:6.1f} s {number} %MVC {bar(pct, SCALE, self.band)} {zone(pct, self.band)}"
-                f"{'  << ' + self._cue if self._cue else ''}")
-        self._cue = ""
-        self.printer.show(t, line)
+        self._t, self._pct = t, pct
+        # A cue is shown until printed (plain lines: once, on the next line, printed at once),
+        # or for CUE_HOLD_S of the belt's time on the live bar.
+        hold = getattr(self.printer, "holds_cues", False)
+        self._marks = [m for m in self._marks
+                       if not m[3] or (hold and t - m[2] < CUE_HOLD_S)]
+        fresh = any(not m[3] for m in self._marks)
+        shown = self.printer.show(t, EffortBar(t, pct, self.band, SCALE,
+                                               [(m[0], m[1]) for m in self._marks]),
+                                  urgent=fresh)
+        if shown:
+            for m in self._marks:
+                m[3] = True
+
+    def begin_step(self):
+        """A new stretch of watching (a warm-up hold after a pause): the time between is not
+        counted as watched."""
+        self._prev = None
 
     def cue(self, ev):
         word = _CUE_WORDS.get(ev.kind, f"cue {ev.kind}")
         self.cues.append(word)
-        self._cue = word
+        self._marks.append([word, self._pct, self._t, False])
 
     def summary(self):
         from corecue.history import figures
@@ -81,6 +99,8 @@ async def follow(belt, seconds, on_effort, stall_s=STALL_S):
 
     def on_event(ev):
         last[0] = loop.time()
+        if done.is_set():               # frames still arriving before unsubscribe are not
+            return                      # part of the step (a fast virtual belt sends many)
         if first[0] is None:
             first[0] = ev.frame
         on_effort(ev)
@@ -104,6 +124,7 @@ async def watch(conn, seconds, view):
     belt = conn.belt
     unsub = belt.subscribe("cue", view.cue)
     await belt.live(True)
+    view.begin_step()
     try:
         await follow(belt, seconds, view.effort)
     finally:
@@ -119,7 +140,7 @@ async def live(conn, seconds=60, warmup=False, yes=False, out=print, ask=input):
     cfg = await conn.belt.config_get()
     band = (cfg["low_pm"] / 10, cfg["high_pm"] / 10)
     out(f"Target: brace at about {cfg.get('target_pm', 200) / 10:g} % of your maximum; the band "
-        f"is {band[0]:g}-{band[1]:g} % (the | marks on the bar).")
+        f"is {band[0]:g}-{band[1]:g} % (marked on the bar).")
     view = View(band)
     if warmup:
         for code, ms in cfg.get("holds", ()):

@@ -26,6 +26,7 @@ RUN = State.RUN
 _STATES = {State.IDLE: "idle", State.WARMUP: "warm-up", State.PRIME: "prime", RUN: "run",
            State.COOLDOWN: "lie-down", State.DONE: "done"}
 _BAND, _TARGET, _RUNC, _OTHER = "#7dcea0", "#1e8449", "#1f4e79", "#9fb6cd"
+_FATIGUE = "#7d3c98"
 _CUE_STYLE = {              # name (sessiondata.CUE_NAMES): marker, colour, legend label
     "under": ("^", "#d35400", "cue: brace more"),
     "over": ("v", "#8e44ad", "cue: ease off"),
@@ -66,14 +67,9 @@ def prepare(out_dir, stem, force=False):
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "report"
     try:
         outputs.check_folder(out_dir, [stem + ".png", stem + ".html"], force)
+        outputs.make_folder(out_dir)
     except outputs.OutputError as e:
         raise ReportError(str(e)) from None
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as e:
-        raise ReportError("cannot write reports to %s: %s" % (out_dir, e.strerror or e)) from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise ReportError("cannot write reports to %s: permission denied" % out_dir)
     return os.path.join(out_dir, stem + ".png"), os.path.join(out_dir, stem + ".html")
 
 
@@ -161,12 +157,21 @@ def session_report(sd, summary, out_dir, row=None, force=False):
         ax.axvline(x, color="#b03a2e", lw=1.5)
         ax.text(x, top * 0.86, " fade onset\n %g min into the run" % fade, color="#b03a2e",
                 fontsize=9, va="top")
+    # The fatigue index where it is the muscle's (history/fatigue.py), on its own axis: its level
+    # depends on the electrode and the person; its course within the session is what tells.
+    ok = analytics.fatigue.usable(sd, np.ones(sd.frames, dtype=bool))
+    if ok.any():
+        ax2 = ax.twinx()
+        ax2.plot((sd.signal_frame[ok] + 1) * step, sd.fatigue[ok], "o", ms=3, color=_FATIGUE)
+        ax2.set_ylabel("fatigue index (lower: a slower muscle signal)", color=_FATIGUE)
+        ax.plot([], [], "o", ms=3, color=_FATIGUE, label="fatigue index (right axis)")
     ax.set_xlim(0, max(t[-1] + step if len(t) else 1, 1e-3))
     ax.set_ylim(0, top)
     ax.set_xlabel("minutes from the start of the session")
     ax.set_ylabel("bracing effort (% of your maximal brace)")
     ax.grid(alpha=0.25)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.07 if ok.any() else 1.01, 1.0), fontsize=8.5,
+              frameon=False)
     start = getattr(row, "start_utc", None) or sd.start_utc
     title = ("Session %d (belt session %d), %s" % (local, sd.session_id, F.when(start))
              if local is not None else "Belt session %d, %s" % (sd.session_id, F.when(start)))
@@ -191,6 +196,8 @@ def session_report(sd, summary, out_dir, row=None, force=False):
         ("holding (last third against first)", "%s against %s in band (%s)" % (
             F.percent(summary.last_third_pct), F.percent(summary.first_third_pct),
             F.holding(summary))),
+        ("fatigue index (last third against first)", F.fatigue(summary)),
+        ("fatigue index in the warm-up holds", F.hold_fatigue(summary)),
         ("cues", F.cues(summary)),
         ("band", "%g / %g / %g %%MVC (low / target / high)" % (low, target, high)),
         ("sensor mode", sd.mode), ("calibration", "rest %d, MVC %d (sensor units)" % cal),

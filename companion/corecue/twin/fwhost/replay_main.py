@@ -1,10 +1,12 @@
 # Runs the firmware signal chain over a recording: the body of `corecue replay`.
 #
-#   <interpreter> replay_main.py FIRMWARE_DIR MODE CAL_BIN CAL_PHASES RAW_BIN OUT_BIN
+#   <interpreter> replay_main.py FIRMWARE_DIR MODE CAL_BIN CAL_PHASES RAW_BIN OUT_BIN [SIG_BIN]
 #
 # CAL_BIN and RAW_BIN hold little-endian uint16 ADC counts; CAL_PHASES one phase code per frame.
 # OUT_BIN receives, per RAW frame, effort (int16, per mille of MVC, -1 uncalibrated) and quality
-# (uint8). The calibration verdict is printed as one line: "cal REST MVC SPREAD REASONS TRIALS".
+# (uint8); SIG_BIN, if named, the chain's fatigue index (uint16, x256) and cadence (uint8,
+# steps/min, 0 before a rhythm is found) of every frame, what the belt logs every 10 s. The
+# calibration verdict is printed as one line: "cal REST MVC SPREAD REASONS TRIALS".
 # Written for both interpreters: no f-strings needed, only modules MicroPython has.
 import sys
 
@@ -49,6 +51,8 @@ def main(argv):
         chain.calibrate(cal.good.rest, cal.good.mvc)
     chain.reset()
     out = bytearray(3)
+    sig = bytearray(3)
+    sf = open(argv[7], "wb") if len(argv) > 7 else None
     with open(out_bin, "wb") as f:
         for buf, nblocks in blocks(raw_bin, chain.block):
             for b in range(nblocks):
@@ -58,6 +62,14 @@ def main(argv):
                 out[1] = e >> 8
                 out[2] = chain.quality
                 f.write(out)
+                if sf:
+                    v = chain.fatigue_q8
+                    sig[0] = v & 0xFF
+                    sig[1] = (v >> 8) & 0xFF
+                    sig[2] = chain.cadence_spm if chain.rhythm_found else 0
+                    sf.write(sig)
+    if sf:
+        sf.close()
 
 
 main(sys.argv)

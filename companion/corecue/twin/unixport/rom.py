@@ -5,13 +5,13 @@
 # as on the chip, and /main.py runs from it with no arguments.
 #
 #   micropython rom.py --flash IMAGE [--install DIR] [--effort PCT] [--mac HEX] [--cause N]
-#                      [--press MS]
+#                      [--press MS] [--hold MS]
 #
 # The modules a chip has built in (machine, esp32, bluetooth: this folder) are imported first;
 # after the root changes, only the flash is there to import from. --effort sets the wearer's
 # brace on the sensor input (percent of maximal), --mac the chip's MAC, --cause the reset cause
 # main.py sees (machine.reset_cause()), --press a short press of the button MS milliseconds after
-# the firmware starts listening to it.
+# the firmware starts listening to it, --hold a long one (2 s: the pairing window when idle).
 import os
 import sys
 
@@ -43,14 +43,14 @@ class _Emg:
 
 def _args(argv):
     opts = {"flash": None, "install": None, "effort": "0", "mac": None, "cause": "1",
-            "press": None}
+            "press": None, "hold": None}
     i = 0
     while i + 1 < len(argv) and argv[i][2:] in opts:
         opts[argv[i][2:]] = argv[i + 1]
         i += 2
     if i != len(argv) or opts["flash"] is None:
         print("usage: rom.py --flash IMAGE [--install DIR] [--effort PCT] [--mac HEX] [--cause N] "
-              "[--press MS]")
+              "[--press MS] [--hold MS]")
         sys.exit(2)
     return opts
 
@@ -87,6 +87,9 @@ def boot(argv):
     if opts["press"]:
         at = int(opts["press"])
         silicon.scripts[_BUTTON_PIN] = [(at, 0), (at + 200, None)]     # to GND, then let go
+    if opts["hold"]:
+        at = int(opts["hold"])
+        silicon.scripts[_BUTTON_PIN] = [(at, 0), (at + 2000, None)]
     fs = os.VfsLfs2(_flash(opts["flash"]))
     if opts["install"]:
         os.mount(fs, "/flash")

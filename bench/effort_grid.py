@@ -1,0 +1,162 @@
+"""Effort accuracy per condition, on both signal models: the firmware chain and the baselines of
+bench/effort_accuracy.py, on the project's generator (corecue/twin/synth.py, shaped noise) and on
+the motor-unit model (bench/muap.py).
+
+    .venv/bin/python bench/effort_grid.py [--seeds N] [--minutes M] [--interpreter NAME]
+
+One condition is changed at a time from the reference (170 steps/min, stride modulation depth
+0.5, spectrum unshifted, 6 counts of 50 Hz hum, 4 counts of noise floor): cadence 130-200,
+depth 0.2 and 0.8, spectrum -25 % to +15 %, no hum and 20 counts at 60 Hz, a 12-count noise
+floor. Each run is synth.run_profile's (wandering near 20 %, a fade to 8 %, an over-brace to 38 %,
+a step to 5 %) with its cadence held near the condition's; the calibration is recorded in the same
+hum and noise floor (the electrodes and the room of the day), on the same model, unshifted
+(a rested muscle). Scored: RMS error (%MVC) of the 10 Hz frames after the first 5 s against the
+model's true effort over the last stride. Target: <= 1.5 %MVC in every cell.
+"""
+import argparse
+import sys
+
+import numpy as np
+
+import muap
+from corecue.twin import synth
+from corecue.twin.replay import run_chain
+from effort_accuracy import BASELINES, calibrate_baseline, effort
+
+FS = synth.FS
+REF = {"cadence": 170.0, "depth": 0.5, "scale": 1.0, "hum": 6.0, "hum_hz": 50.0,
+       "noise_floor": 4.0}
+CONDITIONS = [("reference", {})] + [
+    (f"cadence {c}", {"cadence": float(c)}) for c in (130, 150, 200)] + [
+    (f"depth {d}", {"depth": d}) for d in (0.2, 0.8)] + [
+    (f"spectrum {100 * (s - 1):+.0f} %", {"scale": s}) for s in (0.75, 0.85, 1.15)] + [
+    ("no hum", {"hum": 0.0}), ("hum 20 counts, 60 Hz", {"hum": 20.0, "hum_hz": 60.0}),
+    ("noise floor 12 counts", {"noise_floor": 12.0})]
+SKIP = 50           # frames: the first 5 s fill the window
+
+
+def run(model, cond, seed, minutes, interp, cal_cache):
+    p = dict(REF, **cond)
+    contamination = {"hum": p["hum"], "hum_hz": p["hum_hz"], "noise_floor": p["noise_floor"]}
+    key = (model, p["hum"], p["hum_hz"], p["noise_floor"])
+    if key not in cal_cache:
+        if model == "synth":
+            cal = synth_calibration(contamination)
+        else:
+            cal = muap.calibration(**contamination)
+        cal_cache[key] = (cal, {k: calibrate_baseline(fn, *cal) for k, (fn, _) in
+                                BASELINES.items()})
+    (cal_adc, cal_ph), cal_base = cal_cache[key]
+    prof = synth.run_profile(minutes=minutes, seed=400 + seed)
+    cad = p["cadence"] + (prof["cadence"] - 170.0) / 3.0          # +-2 steps/min of wander
+    if model == "synth":
+        x = synth.render(prof["effort"], prof["running"], prof["hr"], cad, seed=500 + seed,
+                         spectrum=p["scale"], depth=p["depth"], **contamination)
+        truth = synth.stride_truth(prof["effort"], cad)
+    else:
+        x, m = muap.render(prof["effort"], prof["running"], prof["hr"], cad, seed=500 + seed,
+                           scale=p["scale"], depth=p["depth"], **contamination)
+        truth = muap.truth(m, cad, mvc_cache(cal_cache))
+        oracle = window_oracle(m, cad, mvc_cache(cal_cache))
+    res = run_chain("emg_raw", cal_adc, cal_ph, x, interp)
+    if res.reasons:
+        return None                 # the firmware refused its calibration: no effort at all
+    out = {"firmware": np.array([e for e, _ in res.frames]) / 10.0}
+    for k, (fn, law) in BASELINES.items():
+        out[k] = effort(fn(x.astype(float)), *cal_base[k], law)
+    if model == "muap":
+        out["oracle"] = oracle
+    d = {k: v[SKIP:len(truth)] - truth[SKIP:len(v)] for k, v in out.items()}
+    r = {k: float(np.sqrt(np.mean(v ** 2))) for k, v in d.items()}
+    r["bias"] = float(np.mean(d["firmware"]))
+    return r
+
+
+def window_oracle(m, cad, mvc):
+    """The firmware's window shape on the noiseless muscle with the true step period: mean
+    |muscle| over the newest step blended with the step before (alpha = T / 0.48 s within
+    0.5..1), % of the MVC's. Its error against the truth (two steps) is what the window alone
+    costs on this model, with no noise, filter or estimate of anything."""
+    c = np.concatenate([[0.0], np.cumsum(np.abs(m))])
+    out = []
+    for e in range(100, len(m) + 1, 100):
+        t = 60.0 / cad[e - 1]
+        k = int(round(t * FS))
+        a = min(1.0, max(0.5, t / 0.48))
+        s1, s2 = max(0, e - k), max(0, e - 2 * k)
+        new = (c[e] - c[s1]) / (e - s1)
+        old = (c[s1] - c[s2]) / (s1 - s2) if s1 > s2 else new
+        out.append(100.0 * (a * new + (1 - a) * old) / mvc)
+    return np.array(out)
+
+
+def mvc_cache(cache):
+    if "mvc" not in cache:
+        cache["mvc"] = muap.mvc_amplitude()
+    return cache["mvc"]
+
+
+def synth_calibration(contamination):
+    """synth.calibration's procedure in the run's hum and noise floor."""
+    adc, phase = synth.calibration()
+    if contamination == {"hum": REF["hum"], "hum_hz": REF["hum_hz"],
+                         "noise_floor": REF["noise_floor"]}:
+        return adc, phase
+    effort = np.array([0.0] * len(phase))
+    # the same effort curve as synth.calibration: rebuild it from the phases
+    idx = np.flatnonzero(np.array(phase) == "brace")
+    groups = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+    for g, level in zip(groups, (100.0, 97.0, 99.0)):
+        e = np.full(len(g), level)
+        e[:500] *= np.linspace(0, 1, 500)
+        e[-500:] *= np.linspace(1, 0, 500)
+        effort[g] = e
+    n = len(effort)
+    adc = synth.render(effort, np.zeros(n, bool), np.full(n, 75.0), np.zeros(n), seed=11,
+                       spikes_per_min=0.0, **contamination)
+    return adc, phase
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--minutes", type=float, default=2.0)
+    ap.add_argument("--interpreter", default="micropython")
+    ap.add_argument("--models", default="synth,muap")
+    args = ap.parse_args()
+    names = ["firmware"] + list(BASELINES)
+    short = ["firmware (" + args.interpreter + ")", "textbook 6 Hz", "1 s RMS",
+             "30 Hz HP + 0.7 s", "previous firmware"]
+    cache = {}
+    worst = {}
+    for model in args.models.split(","):
+        print(f"\nModel: {model} ({args.seeds} runs of {args.minutes:g} min per cell): "
+              "RMS error, %MVC")
+        oracle = " the window alone, noiseless (see window_oracle) |" if model == "muap" else ""
+        print("| condition | " + " | ".join(short) + " | firmware bias |" + oracle)
+        print("|---|" + "---|" * (len(short) + 1 + (model == "muap")))
+        for label, cond in CONDITIONS:
+            errs = [run(model, cond, s, args.minutes, args.interpreter, cache)
+                    for s in range(args.seeds)]
+            if any(r is None for r in errs):
+                worst[model, label] = float("inf")
+                print(f"| {label} | **calibration refused** | " + " | ".join(
+                    "-" for _ in names[1:]) + " | - |")
+                continue
+            e = {k: float(np.sqrt(np.mean([r[k] ** 2 for r in errs]))) for k in names}
+            worst[model, label] = e["firmware"]
+            cells = [("**%.2f**" if k == "firmware" and e[k] > 1.5 else "%.2f") % e[k]
+                     for k in names]
+            bias = np.mean([r["bias"] for r in errs])
+            extra = ""
+            if model == "muap":
+                extra = " %.2f |" % np.sqrt(np.mean([r["oracle"] ** 2 for r in errs]))
+            print(f"| {label} | " + " | ".join(cells) + f" | {bias:+.2f} |" + extra)
+    missed = [(m, c, v) for (m, c), v in worst.items() if v > 1.5]
+    print("\nfirmware cells over 1.5 %%MVC: %d of %d: %s" % (len(missed), len(worst), (
+        ", ".join(f"{m} / {c} ({v:.2f})" for m, c, v in missed) if missed else "none")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The second signal model (bench/muap.py, motor-unit action-potential trains) and a reduced form
+of bench/effort_grid.py: the model is what its docstring says, and the firmware chain is scored on
+it against its own truth (the full grid and its figures: docs/performance.md)."""
+import os
+import sys
+
+import numpy as np
+from scipy import signal
+
+from corecue.interp import ROOT, micropython_path
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import effort_grid  # noqa: E402
+import muap  # noqa: E402
+
+INTERP = "micropython" if micropython_path() else "cpython"
+
+
+def _mdf(x):
+    f, p = signal.welch(x, fs=muap.FS, nperseg=512)
+    c = np.cumsum(p)
+    return float(np.interp(c[-1] / 2, c, f))
+
+
+def test_recruitment_and_rate_coding_raise_the_amplitude_and_fatigue_compresses_the_spectrum():
+    arv = [np.mean(np.abs(muap.muscle(np.full(5000, float(e)), seed=2))) for e in (5, 20, 60)]
+    assert arv[0] < arv[1] < arv[2]
+    assert not muap.muscle(np.zeros(2000)).any()             # nothing below threshold
+    m1 = muap.muscle(np.full(20000, 20.0), 1.0, seed=3)
+    m2 = muap.muscle(np.full(20000, 20.0), 0.75, seed=3)
+    assert 0.70 < _mdf(m2) / _mdf(m1) < 0.80                 # the potentials stretched by 1/0.75
+
+
+def test_the_truth_is_the_muscles_own_amplitude():
+    n = 20 * muap.FS
+    cad = np.full(n, 170.0)
+    x, m = muap.render(np.full(n, 100.0), np.zeros(n, bool), np.full(n, 75.0), cad, seed=4)
+    t = muap.truth(m, cad, muap.mvc_amplitude())
+    assert abs(np.median(t[20:]) - 100.0) < 5.0               # 100 % excitation reads ~100 %
+    assert x.dtype == np.uint16 and abs(np.median(x) - 2048) < 30
+
+
+def test_the_firmware_on_both_models_at_the_reference_condition():
+    cache = {}
+    for model, bound in (("synth", 1.5), ("muap", 2.5)):
+        r = effort_grid.run(model, {}, 0, 1.0, INTERP, cache)
+        assert r is not None, model + ": calibration refused"
+        # the firmware beats the textbook chain and the 1 s RMS on both models
+        assert r["firmware"] < r["1 s moving RMS (20-450 Hz)"] < r[
+            "textbook 20-450 Hz, rectify, 6 Hz low-pass"]
+        # synth meets the 1.5 %MVC target; muap misses it (docs/performance.md): this bound
+        # only guards against getting worse
+        assert r["firmware"] < bound, (model, r["firmware"])
+
+
+def test_steady_hum_in_the_room_is_calibrated_away_on_both_models():
+    cache = {}
+    for model in ("synth", "muap"):
+        r = effort_grid.run(model, {"hum": 20.0, "hum_hz": 60.0}, 0, 1.0, INTERP, cache)
+        assert r is not None and r["firmware"] < 2.5, model
+
+
+def test_slow_cadence_and_deep_stride_pulse_meet_the_target_on_synth():
+    # The grid's two hardest synth cells (docs/performance.md), in full: 2 runs of 2 min each.
+    # Blending the step before with the newest up to a 0.48 s step (0.45 before) brought them
+    # under 1.5 %MVC (1.54 and 1.51 before) at an unchanged 0.35 s worst step latency.
+    cache = {}
+    for cond in ({"cadence": 130.0}, {"depth": 0.8}):
+        errs = [effort_grid.run("synth", cond, s, 2.0, INTERP, cache)["firmware"] for s in (0, 1)]
+        rms = float(np.sqrt(np.mean(np.square(errs))))
+        assert rms <= 1.5, (cond, rms)

@@ -1,0 +1,67 @@
+"""Real surface EMG through the firmware chain, on both interpreters (`corecue replay`'s path):
+BioSPPy's emg_1.txt (tests/fixtures/recordings/, BSD-3; README there), calibrated on its own rest
+and strongest contraction, against the offline amplitude reference of bench/real_recordings.py
+(docs/performance.md has the figures)."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from corecue.interp import ROOT, firmware_module, micropython_path
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import real_recordings as rr  # noqa: E402
+
+_cal = firmware_module("belt.calibration")
+_effort = firmware_module("belt.effort")
+INTERPRETERS = ["cpython"] + (["micropython"] if micropython_path() else [])
+
+
+@pytest.fixture(scope="module")
+def replays():
+    return {(i, c): rr.replay(i, c) for i in INTERPRETERS for c in (False, True)}
+
+
+def test_the_fixture_is_the_recording_cropped():
+    x = rr.load()
+    assert len(x) == 30000 and x.min() >= 1412 and x.max() <= 2443
+    assert x[:3].tolist() == [2034, 2011, 2004]     # BioSPPy's first samples, unchanged
+
+
+def test_both_interpreters_read_the_real_recording_the_same(replays):
+    for clean in (False, True):
+        frames = [replays[i, clean][0].frames for i in INTERPRETERS]
+        assert all(f == frames[0] for f in frames)
+        assert len(frames[0]) == 300
+
+
+def test_the_chain_follows_the_amplitude_of_real_emg(replays):
+    res, x = replays["cpython", True]
+    assert res.reasons == 0                            # a good calibration
+    fw = np.array([e for e, _ in res.frames], float) / 10.0
+    q = np.array([q for _, q in res.frames])
+    ref = rr.reference(x)
+    r, lag = rr.agreement(fw, ref)
+    assert r > 0.95 and 0 <= lag <= 3                  # at most 300 ms behind a zero-phase one
+    rest, con = rr.segments(fw)
+    assert rest < 6.0                                  # rest reads as rest ...
+    assert con > 50.0                                  # ... the strong contraction as one
+    # not an artefact; one frame of its onset is taken for hum (its real 45-55 Hz power, 14 % of
+    # it, against a hum estimate still on the rest before)
+    assert np.sum(q[rr.CONTRACTION[0]:rr.CONTRACTION[1]] != 0) <= 1
+
+
+def test_a_steady_tone_at_rest_is_flagged_as_hum_and_calibrated_away(replays):
+    # As recorded, emg_1's rest is mostly a 500 Hz tone (the 10th harmonic of 50 Hz): periodic in
+    # 100 samples, the chain takes it for mains hum and flags the rest frames. Steady at the
+    # calibration, it is part of the rest level, which the quadrature law subtracts: the
+    # calibration is accepted and the rest reads as rest.
+    res, x = replays["cpython", False]
+    assert res.reasons == 0
+    q = np.array([q for _, q in res.frames])
+    assert np.all(q[55:150] & _effort.Q_HUM != 0)
+    fw = np.array([e for e, _ in res.frames], float) / 10.0
+    r, lag = rr.agreement(fw, rr.reference(x))
+    assert r > 0.9 and 0 <= lag <= 3
+    assert rr.segments(fw)[0] < 10.0
