@@ -24,7 +24,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "hardware"))
 import power_budget as B  # noqa: E402
 
+from corecue import cli  # noqa: E402
 from corecue.commands import calibrate  # noqa: E402
+from corecue.history.keys import Keyring  # noqa: E402
 from corecue.history import sync  # noqa: E402
 from corecue.history.store import open_store  # noqa: E402
 from corecue.interp import firmware_module  # noqa: E402
@@ -79,13 +81,14 @@ async def _to(vb, at_ms):
 
 
 async def week(folder, store, quick):
+    keys = Keyring(store)
     vb = await VirtualBelt(folder).start()
     per_day, log = [], []
     try:
         board = vb.board
         # Day 0, 6:50: calibrate at home with the companion (the press that wakes it first).
         await _to(vb, RUN_AT_H * 3600000 - 600000)
-        async with Connection(Target("virtual", folder), virtual=vb) as conn:
+        async with Connection(Target("virtual", folder), keyring=keys, virtual=vb) as conn:
             with contextlib.redirect_stdout(io.StringIO()):     # its live bar
                 res = await calibrate.calibrate(conn, store, yes=True, out=lambda t: None)
             if not res.adopted:
@@ -111,7 +114,8 @@ async def week(folder, store, quick):
                     if vb.asleep:
                         break
                     try:
-                        async with Connection(Target("virtual", folder), virtual=vb) as conn:
+                        async with Connection(Target("virtual", folder), keyring=keys,
+                                              virtual=vb) as conn:
                             stored = await sync.sync(conn, store, out=lambda t: None)
                         missed = False
                         break
@@ -147,7 +151,13 @@ def main():
     args = ap.parse_args()
     usable = (B.BATTERY_MAH * B.USABLE, B.BATTERY_MAH * B.USABLE * B.AGED * B.COLD)
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(os.path.join(tmp, "history"), create=True)
+        history = os.path.join(tmp, "history")
+        # Paired first, as a runner does: `corecue --virtual DIR pair --yes`.
+        with contextlib.redirect_stdout(io.StringIO()):
+            if cli.main(["--data-dir", history, "--virtual", os.path.join(tmp, "belt"), "pair",
+                         "--yes"]) != 0:
+                raise SystemExit("pairing the virtual belt failed")
+        store = open_store(history, create=True)
         t0 = time.monotonic()
         per_day, log = asyncio.run(week(os.path.join(tmp, "belt"), store, args.quick))
         took = time.monotonic() - t0

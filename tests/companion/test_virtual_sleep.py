@@ -7,6 +7,8 @@ from corecue.link import ble as T
 from corecue.link.connect import Connection, Target
 from corecue.twin.virtualbelt import VirtualBelt
 
+from runnerpair import pair_virtual
+
 
 def test_an_idle_virtual_belt_sleeps_goes_quiet_and_a_press_wakes_it(tmp_path):
     async def body():
@@ -35,13 +37,15 @@ def test_an_idle_virtual_belt_sleeps_goes_quiet_and_a_press_wakes_it(tmp_path):
 
 def test_connecting_to_a_sleeping_virtual_belt_wakes_it(tmp_path):
     folder = str(tmp_path / "belt")
+    keyring = pair_virtual(folder, tmp_path / "history")
 
     async def body():
         vb = await VirtualBelt(folder).start()
         try:
             await vb.sleep(200)
             assert vb.asleep
-            async with Connection(Target("virtual", folder), virtual=vb) as conn:
+            async with Connection(Target("virtual", folder), keyring=keyring,
+                                  virtual=vb) as conn:
                 st = await conn.belt.status()
             return st.state, vb.board.woken
         finally:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import realbelt as R
+from runnerpair import pair_virtual
 
 from corecue.commands.watch import Watcher
 from corecue.history.store import open_store
@@ -90,15 +91,16 @@ def test_a_runners_day_over_the_virtual_belt(tmp_path):
     # advertising), runs and lies down; when the belt advertises again the new run is synced,
     # once. Everything stored is confirmed to the belt only after it is stored.
     folder = str(tmp_path / "belt")
+    keyring = pair_virtual(folder, tmp_path / "history")
     R.write_sessions(folder, [3000, 2000])
     # The belt's time runs flat out here while the scans take real time: kept awake (a
     # physio's setting), so that deep sleep after its idle time (test_sleep) stays out of it.
     R.write_config(folder, {"sleep_s": 0})
-    store = open_store(str(tmp_path / "history"), create=True)
+    store = keyring.store
     out = []
 
     async def body():
-        async with Reach(Target("virtual", folder), speed=0.0) as reach:
+        async with Reach(Target("virtual", folder), speed=0.0, keyring=keyring) as reach:
             vb = reach.virtual
             async def press_and_wait(vb, kind, s):
                 vb.press(kind)
@@ -133,11 +135,8 @@ def test_a_runners_day_over_the_virtual_belt(tmp_path):
             for _ in range(4):
                 results.append(await w.look())
                 await w.sleep(w.every_s)
-            transport = await T.connect(vb.name, backend=vb.backend())
-            belt = Belt(transport)
-            await belt.hello()
-            listed = await belt.sessions()
-            await transport.close()
+            async with reach.connect() as conn:
+                listed = await conn.belt.sessions()
             return results, listed
     try:
         results, listed = asyncio.run(body())
@@ -155,7 +154,8 @@ def test_the_command_watches_a_virtual_belt_and_stops_on_ctrl_c(tmp_path):
     data = str(tmp_path / "history")
     env = dict(os.environ, CORECUE_DATA_DIR=data)
     cli = [sys.executable, "-m", "corecue.cli"]
-    subprocess.run(cli + ["--virtual", folder, "pair"], env=env, check=True, capture_output=True)
+    subprocess.run(cli + ["--virtual", folder, "pair", "--yes"], env=env, check=True,
+                   capture_output=True)
     R.write_sessions(folder, [1500])
     p = subprocess.Popen(cli + ["--virtual", folder, "sync", "--watch", "--every", "1"], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -88,7 +88,8 @@ async def watch(target, store, every_s=EVERY_S, timeout=None, out=print, looks=N
     """Watch for the belt `target` names (Bluetooth or virtual: a belt on USB is synced with
     `corecue sync` while it is plugged in) and sync it into `store` once per advertising
     window."""
-    async with Reach(target, timeout) as reach:
+    from corecue.history.keys import Keyring
+    async with Reach(target, timeout, keyring=Keyring(store)) as reach:
         async def heard():
             return await reach.heard(SCAN_S)
 

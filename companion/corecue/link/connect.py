@@ -250,13 +250,14 @@ class Reach:
     heard(seconds)` says whether it advertises now, `connect()` makes a Connection to it. A
     virtual belt runs for as long as the Reach is open, as a real belt stays on between looks."""
 
-    def __init__(self, target, timeout=None, speed=1.0):
+    def __init__(self, target, timeout=None, speed=1.0, keyring=None):
         if target.transport not in ("ble", "virtual"):
             raise BeltError("only a Bluetooth belt can be watched for: pair it over Bluetooth "
                             "(`corecue pair`), or plug it in and run `corecue sync`")
         self.target = target
         self.timeout = timeout
         self.speed = speed          # a virtual belt's time, x real (watching is real time)
+        self.keyring = keyring      # this computer's keys: every connection authenticates
         self.virtual = None
 
     async def __aenter__(self):
@@ -287,4 +288,4 @@ class Reach:
         return any(n == name or getattr(dev, "address", None) == name for n, dev, _ in found)
 
     def connect(self):
-        return Connection(self.target, self.timeout, virtual=self.virtual)
+        return Connection(self.target, self.timeout, keyring=self.keyring, virtual=self.virtual)
