@@ -172,10 +172,21 @@ def main():
             print(f"  day {day}: {run_min}-minute run, woken from deep sleep: "
                   f"{'yes' if woke else 'no'}; synced after the lie-down: "
                   f"{'missed' if missed else f'{n} new run'}")
-        print(f"  {stored} runs in the history, {sum(1 for m in WEEK if m)} run")
+        print(f"  {stored} of the {sum(1 for m in WEEK if m)} runs are in the history")
         _table(rows, tot_t, tot_w)
         print(f"  this week's pattern lasts {usable[0] / (tot_t / 7):.0f} days per charge "
               f"(typical), {usable[1] / (tot_w / 7):.0f} days (worst)")
+        # The baseline, from the same meter: the firmware before deep sleep stayed awake and
+        # advertising whenever it was idle, so its deep-sleep hours are priced that way.
+        awake = dict(states)
+        awake["awake"] += awake["deep_sleep"]
+        awake["advertising"] += awake["deep_sleep"]
+        awake["deep_sleep"] = 0
+        _, base_t, base_w = charge(awake, states["elapsed"])
+        print(f"  baseline, the same week without deep sleep (idle awake and advertising): "
+              f"{base_t:.0f} mAh typical, {base_w:.0f} worst: "
+              f"{usable[0] / (base_t / 7):.1f} days per charge typical, "
+              f"{usable[1] / (base_w / 7):.1f} worst")
         # A day with a one-hour run, from the day meters (day 2 runs 60 minutes).
         if not args.quick:
             d1, d2 = per_day[1], per_day[2]
