@@ -164,37 +164,6 @@ class App(Tasks):
         self.idle.sleep_ms = self.config.sleep_s * 1000
         return True
 
-    def touch(self):
-        """A request arrived (belt.commands): someone is using the belt, it stays awake."""
-        self.idle.touch(self.board.ticks_ms())
-
-    def busy(self):
-        """Something is going on that deep sleep would break: a run or a lie-down, an open
-        session, a calibration, a live view, a pattern playing, a connected companion."""
-        state = self.flow.state
-        if (state != 0 and state != 5) or self.writer or self.calibrating or self.live_views:
-            return True
-        if self.player.busy():
-            return True
-        for link in self.links:
-            if link.conn is not None:
-                return True
-        return False
-
-    def deep_sleep(self):
-        """Idle for sleep_s: the sensor rail off, the motor off, the radio off, the button armed;
-        the board sleeps until a press wakes it, and the belt boots again. Nothing is open: a
-        session is never kept across a sleep (busy() says so; closing it is the rule's guard)."""
-        now = self.board.ticks_ms()
-        self._close_session(now)
-        self.log("idle for %d s: deep sleep until the button is pressed" % (
-            self.idle.sleep_ms // 1000))
-        self.asleep = True
-        self.running = False
-        self.board.stop()
-        self.board.set_motor(0)
-        self.board.deep_sleep()
-
     def reboot(self):
         """Orderly restart (protocol reboot): the open session is closed, not left to boot
         recovery."""
