@@ -114,7 +114,7 @@ async def _run(app, board, links):
         t.cancel()
 
 
-def _boot(opts, usb):
+def _boot(opts, usb, board=None):
     sim = opts["board"] == "sim"
     # Ownership guards the links: a sim belt without any (`virtual run`) needs none of it, and
     # its heap is spared the modules (unless the button is held for a factory reset).
@@ -123,7 +123,7 @@ def _boot(opts, usb):
                                                   "belt.link") + (
         ("belt.mac", "belt.aesctr", "belt.aescmac", "belt.channel", "belt.keystore", "belt.auth",
          "belt.owned", "belt.owners", "belt.ownedlink") if owned else ()))
-    board = _board(opts, usb)
+    board = board or _board(opts, usb)
     from belt.app import App
     from belt import config as _config
     from belt.storage import Storage
@@ -172,11 +172,18 @@ def main(argv):
     if opts["serial"] and opts["board"] == "sim":
         from boards.stdio import StdioPort
         usb = StdioPort(raw=True)
+    board, logged = None, []
     while True:
-        app, board = _boot(opts, usb)
-        if not getattr(board, "rebooting", False):
+        app, board = _boot(opts, usb, board)
+        logged += app.sessions_logged
+        if getattr(board, "asleep", False) and board.sleep_until_pressed():
+            pass                        # woken from deep sleep: a new boot, the sim's time goes on
+        elif getattr(board, "rebooting", False):
+            board = None
+        else:
             break
         asyncio.new_event_loop()        # the old boot's tasks go with its loop
+    app.sessions_logged = logged
     if usb:
         usb.close()
     elif board.name == "sim":

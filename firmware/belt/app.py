@@ -7,6 +7,7 @@ from belt import haptics, recovery
 from belt.calibration import Calibrator
 from belt.clock import Clock
 from belt.coach import Coach
+from belt.idle import Idle
 from belt.effort import LEVEL_VERSION, EffortChain, MODE_NAMES
 from belt.runflow import Act, Ev, Runflow
 from belt.sampler import Sampler
@@ -56,6 +57,9 @@ class App(Tasks):
         self.sessions_logged = []    # [id, path, trailer, cues by kind, run summary] since boot
         self.cues = [0] * 5          # cues given in the current session, by coach CUE_* kind
         self.running = True
+        self.links = []              # radio links (belt.blelink): a connected one keeps it awake
+        self.idle = Idle(config.sleep_s * 1000, board.ticks_ms())
+        self.asleep = False
         # A long press that the run flow has no use for (idle, done): the owners' pairing window
         # (belt.owners) takes it; on_long_idle(now).
         self.on_long_idle = None
@@ -111,6 +115,7 @@ class App(Tasks):
     def press(self, kind):
         """A button press classified by the button task (or injected by a test)."""
         now = self.board.ticks_ms()
+        self.idle.touch(now)
         if self.writer:
             self.writer.add_event(EV_BUTTON, kind)
         if kind == _button.SHORT and self.flow.state == 0:
@@ -156,6 +161,7 @@ class App(Tasks):
         self.flow = Runflow(self.coach, self.config.runflow_config())
         self.flow.storage_full = full
         self.player.table = self.config.haptic_table()
+        self.idle.sleep_ms = self.config.sleep_s * 1000
         return True
 
     def reboot(self):

@@ -138,6 +138,7 @@ class BleLink:
         self._strikes = 0           # looks in a row that found the handler silent
         self.restarts = 0           # times Bluetooth was brought back after the handler went
         self.on_air = True          # advertising or connectable: off during a run
+        app.links.append(self)      # a connected companion keeps the belt awake
         self._uuid = uuid
         self._bring_up()
 

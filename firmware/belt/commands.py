@@ -54,6 +54,7 @@ class Commands:
     def handle(self, pkt):
         """The reply to one received packet (bytes), or None when it has none (session_ack)."""
         req = pkt[2] | pkt[3] << 8 if len(pkt) >= 4 else 0
+        self.app.touch()
         try:
             t, flags, req, payload = P.parse(pkt)
             if flags & P.F_AUTH:

@@ -79,6 +79,15 @@ def _steps(v, lo, hi):
     return None
 
 
+def _sleep(v, lo, hi):
+    # 0 keeps the belt awake (a bench, a demonstration); anything shorter than lo would put it
+    # to sleep between the steps of a calibration or a sync.
+    if v == 0 and type(v) is int:
+        return None
+    why = _int(v, lo, hi)
+    return why + " (or 0: never)" if why else None
+
+
 def _patterns(v, lo, hi):
     if type(v) is not dict:
         return "%s is not an object of pattern name: [on, off, on...]" % show(v)
@@ -126,6 +135,7 @@ SCHEMA = (
     ("early_ms", _R["early_ms"], _int, 0, 600000),
     ("lie_down_ms", _R["lie_down_ms"], _int, 60000, 3600000),
     ("patterns", {}, _patterns, _PAT_MIN_MS, _PAT_MAX_MS),  # name -> on/off ms, over TABLE's
+    ("sleep_s", 180, _sleep, 30, 86400),            # idle this long: deep sleep (0: never)
 )
 NAMES = tuple(f[0] for f in SCHEMA)
 

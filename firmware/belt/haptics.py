@@ -47,6 +47,7 @@ BATTERY_LOW = const(14)
 BATTERY_EMPTY = const(15)
 PAIRING = const(16)
 KEYS_RESET = const(17)
+AWAKE = const(18)
 
 # id: (name, priority, duty %, on/off ms)
 TABLE = (
@@ -76,6 +77,8 @@ TABLE = (
     # Button held at power-on: the keys are cleared (no owner; sessions kept). A slow ramp of
     # four, felt while the runner still holds the button.
     ("keys_reset", PRIO_FLOW, 100, (200, 200, 400, 200, 600, 200, 800)),
+    # Woken from deep sleep by the button: ready. Three soft ticks, quicker than anything else.
+    ("awake", PRIO_FLOW, 60, (60, 80, 60, 80, 60)),
 )
 
 

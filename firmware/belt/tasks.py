@@ -15,6 +15,7 @@ import asyncio
 from micropython import const
 
 from belt import battery as _battery
+from belt import haptics as _haptics
 from belt import ticks
 from belt.effort import Q_MISSED
 from belt.runflow import Ev
@@ -24,6 +25,7 @@ _WDT_FEED_MS = const(1000)
 _STALL_MS = const(3000)           # no frame for this long: stop feeding the watchdog
 _BATTERY_MS = const(5000)         # how often the cell is read (belt.battery smooths ~4 reads)
 _RESTART_MS = const(200)
+_IDLE_CHECK_MS = const(1000)
 _mem_free = getattr(gc, "mem_free", None)   # MicroPython's; CPython collects on its own terms
 
 
@@ -85,6 +87,45 @@ class Tasks:
                     self._close_session(now)
             await board.sleep_ms(_BATTERY_MS)
 
+    def touch(self):
+        """A request arrived (belt.commands): someone is using the belt, it stays awake."""
+        self.idle.touch(self.board.ticks_ms())
+
+    def busy(self):
+        """Something is going on that deep sleep would break: a run or a lie-down, an open
+        session, a calibration, a live view, a pattern playing, a connected companion."""
+        state = self.flow.state
+        if (state != 0 and state != 5) or self.writer or self.calibrating or self.live_views:
+            return True
+        if self.player.busy():
+            return True
+        for link in self.links:
+            if link.conn is not None:
+                return True
+        return False
+
+    def deep_sleep(self):
+        """Idle for sleep_s: the sensor rail off, the motor off, the radio off, the button armed;
+        the board sleeps until a press wakes it, and the belt boots again. Nothing is open: a
+        session is never kept across a sleep (busy() says so; closing it is the rule's guard)."""
+        now = self.board.ticks_ms()
+        self._close_session(now)
+        self.log("idle for %d s: deep sleep until the button is pressed" % (
+            self.idle.sleep_ms // 1000))
+        self.asleep = True
+        self.running = False
+        self.board.stop()
+        self.board.set_motor(0)
+        self.board.deep_sleep()
+
+    async def _sleeper(self):
+        board = self.board
+        while True:
+            await board.sleep_ms(_IDLE_CHECK_MS)
+            if self.idle.due(board.ticks_ms(), self.busy()):
+                self.deep_sleep()
+                return
+
     async def _watchdog(self):
         board = self.board
         last_frames = -1
@@ -120,6 +161,9 @@ class Tasks:
         tasks = [asyncio.create_task(self._guard(n, f)) for n, f in (
             ("sense", self._sense), ("buttons", self._buttons), ("timers", self._timers),
             ("motor", self._motor), ("watchdog", self._watchdog),
-            ("battery", self._battery)) + tuple(extra)]
+            ("battery", self._battery), ("sleeper", self._sleeper)) + tuple(extra)]
         self.board.start(self)
+        if self.board.woke_by_button():
+            self.log("woken from deep sleep by the button")
+            self.play(_haptics.AWAKE)
         return tasks

@@ -101,6 +101,13 @@ class Board:
         self.battery = _BATTERY_MV  # what the cell reads now (mV): a test may drain it
         self.ended = False          # end() was called: the host went away, or a reboot
         self.rebooting = False
+        self.asleep = False         # in deep sleep: no samples, no radio, until a press
+        self.woken = False          # this boot is a press waking the belt from deep sleep
+        self.sleeps = []            # [start, end] elapsed ms of each deep sleep (end None: still)
+        # Where the charge goes, in ms of each state while awake (power_states() adds the deep
+        # sleep): awake (sampling: the belt samples from boot), the radio advertising, the radio
+        # connected, the motor at full strength (its on time weighted by its strength).
+        self.meter = [0, 0, 0, 0]
         self._never = None
         self._held_at_boot = button_held    # the wearer holds the button at power-on
 
@@ -189,6 +196,79 @@ class Board:
         if self.usb is not None:
             self.usb.write(data)
 
+    def deep_sleep(self):
+        """The chip sleeps: the firmware stops (this boot ends), the radio is off, and the next
+        press of the world wakes it into a new boot on this board, its time going on
+        (sleep_until_pressed; main.py and the virtual belt boot it again)."""
+        self.asleep = True
+        self.sleeps.append([self.elapsed_ms, None])
+        if self._bluetooth is not None:
+            self._bluetooth.BLE().active(False)
+        self.end()
+        # The world task is stopped with the chip (App.deep_sleep calls stop()): whoever waits
+        # on the board's clock is woken now and sees finished().
+        for _, ev in self._sleepers:
+            ev.set()
+        self._sleepers = []
+
+    def woke_by_button(self):
+        return self.woken
+
+    def _metered(self, ms):
+        m = self.meter
+        m[0] += ms
+        radio = 0
+        for link in self.app.links:
+            if link.conn is not None:
+                radio = 2
+                break
+            if link.on_air:
+                radio = 1
+        if radio:
+            m[radio] += ms
+        if self._motor:
+            m[3] += ms * self._motor // 100
+
+    def power_states(self):
+        """{state: ms} since this board was made: deep sleep, awake (sampling), advertising,
+        connected, motor (full-strength equivalent). The radio and motor overlap awake."""
+        asleep = 0
+        for start, end in self.sleeps:
+            asleep += (self.elapsed_ms if end is None else end) - start
+        m = self.meter
+        return {"deep_sleep": asleep, "awake": m[0], "advertising": m[1], "connected": m[2],
+                "motor": m[3]}
+
+    def sleep_until_pressed(self):
+        """Asleep: the world's time passes to its next press, which wakes the chip (True), or to
+        the scenario's end (False: the belt sleeps on). What else the world does meanwhile (a
+        calibration step) a sleeping belt never sees."""
+        while self._events:
+            t, action, _ = self._events.pop(0)
+            if action == "down":
+                self.pass_asleep(t - self.elapsed_ms)
+                self.sleeps[-1][1] = self.elapsed_ms
+                self.asleep = False
+                self.woken = True
+                self._held_at_boot = False      # a wake's press is not the factory reset
+                self.ended = False
+                self._sleepers = []
+                return True
+        if self.end_ms is not None and self.end_ms > self.elapsed_ms:
+            self.pass_asleep(self.end_ms - self.elapsed_ms)
+        return False
+
+    def pass_asleep(self, ms):
+        # Time passes with the chip asleep: no samples, the watchdog stopped with the chip. The
+        # tick clocks move in steps ticks.add can take (under 2**29 us).
+        while ms > 0:
+            step = ms if ms < 100000 else 100000
+            self.elapsed_ms += step
+            self._ms = ticks.add(self._ms, step)
+            self._us = ticks.add(self._us, step * 1000)
+            ms -= step
+        self.wdt_fed_at = self.elapsed_ms
+
     def reboot(self):
         """The sim cannot reset its process: main.py boots the belt again on the same flash."""
         self.rebooting = True
@@ -224,6 +304,9 @@ class Board:
         """One line per session logged in this run, then the motor log if asked for."""
         if self.wdt_expired:
             print("watchdog: not fed for %d ms: the belt would reset here" % _WDT_TIMEOUT_MS)
+        for start, end in self.sleeps:
+            print("deep sleep at %.1f s, %s" % (start / 1000, "woken by the button at %.1f s" % (
+                end / 1000) if end is not None else "still asleep at the end"))
         sizes = dict((e[0], e[1]) for e in app.store.list())
         for sid, path, trailer, cues, run in app.sessions_logged:
             run = run or {}
@@ -297,6 +380,7 @@ class Board:
                 self.end_ms = self.elapsed_ms
             self.elapsed_ms += step
             self._ms = ticks.add(self._ms, step)
+            self._metered(step)
             if self.elapsed_ms - self.wdt_fed_at > _WDT_TIMEOUT_MS:
                 self.wdt_expired = True
             self._due_events()

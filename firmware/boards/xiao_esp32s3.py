@@ -34,7 +34,8 @@ class Board:
         self.adc = machine.ADC(machine.Pin(SENSOR_PIN), atten=machine.ADC.ATTN_11DB)
         self.battery_adc = machine.ADC(machine.Pin(BATTERY_PIN), atten=machine.ADC.ATTN_11DB)
         self.motor = machine.PWM(machine.Pin(MOTOR_PIN), freq=20000, duty_u16=0)
-        self.button = machine.Pin(BUTTON_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
+        # hold=False: the pad was held through a deep sleep (deep_sleep) and must follow again.
+        self.button = machine.Pin(BUTTON_PIN, machine.Pin.IN, machine.Pin.PULL_UP, hold=False)
         self._timer = None
         self._sampler = None
         self._tick = self._on_timer      # bind once: creating a bound method allocates
@@ -43,8 +44,9 @@ class Board:
 
     def button_held(self):
         """The button is down now (pulled to GND); main reads it at boot: held at power-on is
-        the factory reset of the keys."""
-        return self.button.value() == 0
+        the factory reset of the keys. A press that woke the chip from deep sleep may still be
+        down while it boots: that is a wake, never the reset."""
+        return self.button.value() == 0 and not self.woke_by_button()
 
     def start_sampling(self, sampler, rate_hz):
         """Feed sampler.record() at rate_hz from a timer. On the ESP32 the callback is soft
@@ -88,6 +90,22 @@ class Board:
 
     def stop(self):
         self.stop_sampling()
+
+    def deep_sleep(self):
+        """Sleep until the button is pressed; the chip then boots again (main.py, from the top).
+        The sensor rail's gate pull-up keeps the sensor off, the motor gate's pull-down the motor;
+        the button's pull-up is held through the sleep (it wakes the chip on a low level)."""
+        import esp32
+        self.stop_sampling()
+        self.motor.duty_u16(0)
+        self.button.init(machine.Pin.IN, machine.Pin.PULL_UP, hold=True)
+        esp32.wake_on_ext0(pin=self.button, level=esp32.WAKEUP_ALL_LOW)
+        machine.deepsleep()
+
+    def woke_by_button(self):
+        """This boot is the button waking the belt from deep sleep."""
+        return (machine.reset_cause() == machine.DEEPSLEEP_RESET
+                and machine.wake_reason() == machine.EXT0_WAKE)
 
     def _on_button(self, pin):
         self._button.edge(pin.value() == 0, time.ticks_ms())

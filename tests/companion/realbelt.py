@@ -78,6 +78,15 @@ def write_sessions(folder, frames, remove=()):
     return out
 
 
+def write_config(folder, changes):
+    """The belt's config with `changes` (field: value), saved on its flash through the
+    firmware's own Config before it boots, as `corecue config set` would leave it."""
+    board = Board(folder, Responsive())          # mounts the flash; never started
+    cfg, _ = _config.load(board.root + "/corecue.cfg")
+    cfg.update(changes)
+    cfg.save()
+
+
 def boot(folder, line, speed=0, owned=False):
     """(board, app, link, log lines) of the belt on folder, `line` its USB port; speed as the
     sim board's (0: as fast as the host allows). owned: the USB link as main.py builds it, with

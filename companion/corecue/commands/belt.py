@@ -82,6 +82,7 @@ def run(command, args, speed=0.0, target=None, store=None, new_belt=False, pairi
 
 
 def existing_virtual(folder, remembered=False):
+    """A --virtual folder that must hold a belt already: a one-line error if it does not."""
     from corecue.link.errors import BeltError
     if not os.path.exists(folder) and remembered:
         raise BeltError(f"the virtual belt you paired, in {folder}, is not there any more: pair "

@@ -97,6 +97,8 @@ def _live(args):
 
 
 def _sync(args):
+    if args.watch:
+        return _watch(args)
     from corecue.history.sync import sync
     from corecue.views.bar import progress_bar
 
@@ -105,6 +107,30 @@ def _sync(args):
         await sync(conn, store, progress=progress_bar())
         return 0
     return run(command, args)
+
+
+def _watch(args):
+    from corecue.commands.belt import existing_virtual
+    from corecue.commands.watch import watch
+    from corecue.link.connect import resolve
+    from corecue.link.errors import BeltError
+    if args.port:
+        raise BeltError("--watch listens for a Bluetooth belt: over USB, run `corecue sync` "
+                        "while the belt is plugged in")
+    if args.virtual:
+        existing_virtual(args.virtual)
+    store = open_history(args)
+    try:
+        target = resolve(None, args.belt, args.virtual, store)
+        if target.transport == "usb":
+            raise BeltError("no Bluetooth belt to watch for: pair one with `corecue pair` (or "
+                            "name it with --belt)")
+        print(f"watching for {target.describe()}: each time it is in reach, its new runs are "
+              "synced (Ctrl-C stops)", flush=True)
+        asyncio.run(watch(target, store, every_s=args.every, timeout=args.timeout))
+    finally:
+        store.close()
+    return 0
 
 
 def _seconds_arg(text):
@@ -187,6 +213,14 @@ def add_parsers(sub, belt_parent, data_parent):
                        description="Download each new session, check its CRC, store it, and "
                        "only then tell the belt it is safe (the belt never deletes a run you do "
                        "not have). Safe to interrupt: run it again to resume. Prints one line "
-                       "per new run with its figures (docs/analytics.md).",
-                       epilog="examples:\n  corecue sync\n  corecue --virtual /tmp/belt sync")
+                       "per new run with its figures (docs/analytics.md). --watch keeps "
+                       "listening for the belt and syncs it by itself once each time it comes "
+                       "within reach (after a run's lie-down, or when woken), one line per sync; "
+                       "the user guide shows how to start it at login.",
+                       epilog="examples:\n  corecue sync\n  corecue --virtual /tmp/belt sync\n"
+                       "  corecue sync --watch\n  corecue sync --watch --every 60")
+    p.add_argument("--watch", action="store_true",
+                   help="keep listening and sync the paired belt whenever it is in reach")
+    p.add_argument("--every", type=_seconds_arg, default=30.0, metavar="SECONDS",
+                   help="with --watch: how often to listen for the belt (default 30)")
     p.set_defaults(func=_sync)

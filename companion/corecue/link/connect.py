@@ -70,7 +70,7 @@ async def scan(seconds, virtual_dir=None):
         backend = None
         if virtual_dir:
             from corecue.twin.virtualbelt import VirtualBelt
-            vb = await VirtualBelt(virtual_dir).start()
+            vb = await VirtualBelt(virtual_dir, speed=1.0).start()   # a scan is real time
             backend = vb.backend()
         try:
             found = await T.scan(timeout=seconds, backend=backend)
@@ -91,11 +91,12 @@ class Connection:
     it also owns the belt itself (started on enter, stopped on exit)."""
 
     def __init__(self, target, timeout=None, speed=0.0, set_clock=True, keyring=None,
-                 pairing=False):
+                 pairing=False, virtual=None):
         """keyring: this computer's keys (`host_id`, `key(device)`: corecue.history.keys.Keyring);
         every connection authenticates with it. pairing: a belt this computer holds no working
         key for is left connected but unauthenticated, for `corecue pair` (`authenticated` says
-        which); otherwise that is NotPaired."""
+        which); otherwise that is NotPaired. virtual: a VirtualBelt already running, for a
+        virtual target (left running on exit; else one is started here and stopped here)."""
         self.target = target
         self.timeout = timeout or DEFAULT_TIMEOUT
         self.speed = speed
@@ -103,12 +104,13 @@ class Connection:
         self.keyring = keyring
         self.pairing = pairing
         self.authenticated = False
-        self.virtual = None         # the VirtualBelt, for a virtual target
+        self.virtual = virtual      # the VirtualBelt, for a virtual target
+        self._own_virtual = virtual is None     # started here, so stopped here
         self.belt = None
         self.reconnects = 0
 
     async def __aenter__(self):
-        if self.target.transport == "virtual":
+        if self.target.transport == "virtual" and self.virtual is None:
             from corecue.twin.virtualbelt import VirtualBelt
             self.virtual = await VirtualBelt(self.target.address, self.speed).start()
         try:
@@ -120,7 +122,7 @@ class Connection:
 
     async def __aexit__(self, *exc):
         await self._drop()
-        if self.virtual is not None:
+        if self.virtual is not None and self._own_virtual:
             await self.virtual.close()
             self.virtual = None
 
@@ -139,6 +141,9 @@ class Connection:
         else:
             from corecue.link import ble as transport_ble
             if self.virtual is not None:
+                # A belt asleep after its idle time is woken by its button; the virtual belt's
+                # wearer presses it for the companion (a real one asks the runner to).
+                await self.virtual.wake()
                 transport = await transport_ble.connect(self.virtual.name,
                                                         backend=self.virtual.backend())
             else:
@@ -234,3 +239,53 @@ class Connection:
                     if self.reconnects > RECONNECTS * 3:
                         raise
                     await asyncio.sleep(wait)
+
+
+class RadioUnavailable(BeltError):
+    """The computer's Bluetooth cannot listen now (no adapter, switched off, asleep)."""
+
+
+class Reach:
+    """The belt a Target names, looked for again and again (`corecue sync --watch`): `await
+    heard(seconds)` says whether it advertises now, `connect()` makes a Connection to it. A
+    virtual belt runs for as long as the Reach is open, as a real belt stays on between looks."""
+
+    def __init__(self, target, timeout=None, speed=1.0, keyring=None):
+        if target.transport not in ("ble", "virtual"):
+            raise BeltError("only a Bluetooth belt can be watched for: pair it over Bluetooth "
+                            "(`corecue pair`), or plug it in and run `corecue sync`")
+        self.target = target
+        self.timeout = timeout
+        self.speed = speed          # a virtual belt's time, x real (watching is real time)
+        self.keyring = keyring      # this computer's keys: every connection authenticates
+        self.virtual = None
+
+    async def __aenter__(self):
+        if self.target.transport == "virtual":
+            from corecue.twin.virtualbelt import VirtualBelt
+            self.virtual = await VirtualBelt(self.target.address, self.speed).start()
+        return self
+
+    async def __aexit__(self, *exc):
+        if self.virtual is not None:
+            await self.virtual.close()
+            self.virtual = None
+
+    @property
+    def name(self):
+        return self.virtual.name if self.virtual is not None else self.target.address
+
+    async def heard(self, seconds):
+        """True when the belt advertises within `seconds`; RadioUnavailable when nobody can
+        tell."""
+        from corecue.link import ble as T
+        backend = self.virtual.backend() if self.virtual is not None else None
+        try:
+            found = await T.scan(timeout=seconds, backend=backend)
+        except Exception as e:          # bleak's errors differ by platform; all mean no radio
+            raise RadioUnavailable(" ".join(str(e).split()) or type(e).__name__) from None
+        name = self.name
+        return any(n == name or getattr(dev, "address", None) == name for n, dev, _ in found)
+
+    def connect(self):
+        return Connection(self.target, self.timeout, keyring=self.keyring, virtual=self.virtual)

@@ -87,16 +87,7 @@ class VirtualBelt:
             self.board = Board(self.folder, self.person, speed=self.speed,
                                wall_time=int(time.time()),
                                bluetooth=self.air.bluetooth_module(self._dev))
-            cfg, reason = _config.load(self.board.root + "/corecue.cfg")
-            self.app = App(self.board, cfg, Storage(self.board.root + "/sessions"), self._log)
-            if reason:
-                self._log("config: %s; using defaults" % reason)
-            # Ownership as main.py wires it: the keys in DIR/flash/keys, the pairing window on a
-            # long press of the (simulated) button.
-            self.owner = owners.setup(self.app, self.board.root)
-            self.link = BleLink(self.app, *self.board.ble(), owner=self.owner,
-                                on_paired=owners.paired(self.app, "Bluetooth"))
-            self._tasks = self.app.start(self.link.tasks())
+            self._boot()
         except (OSError, ValueError) as e:
             # A flash folder someone has tampered with (a file where a folder should be, ...).
             await self.close()
@@ -109,6 +100,43 @@ class VirtualBelt:
             raise BeltError(f"this virtual belt's flash is damaged: {where}: {why} (move "
                             f"{self.folder} away and pair a new virtual belt)") from None
         return self
+
+    def _boot(self):
+        # The firmware's own boot on the sim board, as main.py does it: config, app, radio link.
+        cfg, reason = _config.load(self.board.root + "/corecue.cfg")
+        self.app = App(self.board, cfg, Storage(self.board.root + "/sessions"), self._log)
+        if reason:
+            self._log("config: %s; using defaults" % reason)
+        # Ownership as main.py wires it: the keys in DIR/flash/keys, the pairing window on a
+        # long press of the (simulated) button.
+        self.owner = owners.setup(self.app, self.board.root)
+        self.link = BleLink(self.app, *self.board.ble(), owner=self.owner,
+                            on_paired=owners.paired(self.app, "Bluetooth"))
+        self._tasks = self.app.start(self.link.tasks())
+
+    @property
+    def asleep(self):
+        """The belt went to deep sleep after its idle time (config sleep_s): no radio."""
+        return self.board is not None and self.board.asleep
+
+    async def wake(self):
+        """The wearer presses the button of a sleeping belt: the chip boots again, on the same
+        board (its clock goes on), and advertises. Nothing when it is awake."""
+        old = self._wake_now()
+        await asyncio.gather(*old, return_exceptions=True)
+
+    def _wake_now(self):
+        # The boot happens at once, so whatever follows the press sees the woken belt; the old
+        # boot's tasks (all waiting: the chip stopped them) end at the loop's next turn.
+        if not self.asleep:
+            return []
+        old = self._tasks
+        for t in old:
+            t.cancel()
+        self.board.press("short")
+        self.board.sleep_until_pressed()
+        self._boot()
+        return old
 
     def _log(self, msg):
         # The belt's log goes where `virtual serve` puts it: DIR/belt.log.
@@ -131,8 +159,13 @@ class VirtualBelt:
         return self.air.bleak_backends()
 
     async def sleep(self, seconds):
-        """Wait `seconds` of the belt's time."""
-        await self.board.sleep_ms(int(seconds * 1000))
+        """Wait `seconds` of the belt's time (which passes on while it is in deep sleep)."""
+        end = self.board.elapsed_ms + int(seconds * 1000)
+        while self.board.elapsed_ms < end:
+            if self.asleep:
+                self.board.pass_asleep(end - self.board.elapsed_ms)
+                break
+            await self.board.sleep_ms(end - self.board.elapsed_ms)
 
     @contextlib.asynccontextmanager
     async def real_time(self):
@@ -148,8 +181,11 @@ class VirtualBelt:
                 self.board.set_speed(before)
 
     def press(self, kind="short"):
-        """The wearer presses the belt's button ("short" or "long")."""
-        self.board.press(kind)
+        """The wearer presses the belt's button ("short" or "long"); a sleeping belt wakes."""
+        if self.asleep:
+            self._wake_now()
+        else:
+            self.board.press(kind)
 
     async def hold_button(self):
         """The wearer holds the button until the belt buzzes twice: a long press while idle opens

@@ -118,9 +118,13 @@ class Pin:
         self._mode = None
         self._handler = None
         self._trigger = 0
-        self.init(mode, pull, value=value)
+        self.init(mode, pull, value=value, hold=hold)
 
     def init(self, mode=-1, pull=-1, *, value=None, drive=None, hold=None):
+        if hold is not None:
+            # machine_pin.c: gpio_hold_dis, then gpio_hold_en if asked: the pad keeps its
+            # configuration (pull included) through deep sleep until released.
+            silicon.held[self._id] = bool(hold)
         if value is not None:
             silicon._outputs[self._id] = 1 if value else 0
         if mode != -1:

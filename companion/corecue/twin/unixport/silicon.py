@@ -18,6 +18,7 @@ wake_reason = 0
 listeners = {}       # pin -> callable(level) registered by machine.Pin.irq: an edge happened
 pwm = {}             # pin -> (freq, duty_u16) of a running PWM output
 scripts = {}         # pin -> [(ms after the pin's IRQ is set, level or None)]: the world's hand
+held = {}            # pin -> True while its pad configuration is held (Pin(hold=True))
 
 
 def drive(pin, level):
