@@ -93,7 +93,8 @@ class Tasks:
 
     def busy(self):
         """Something is going on that deep sleep would break: a run or a lie-down, an open
-        session, a calibration, a live view, a pattern playing, a connected companion."""
+        session, a calibration, a live view, a pattern playing, a connected companion, power
+        from USB (a charging belt has no battery to save, and its cable is its link)."""
         state = self.flow.state
         if (state != 0 and state != 5) or self.writer or self.calibrating or self.live_views:
             return True
@@ -102,7 +103,7 @@ class Tasks:
         for link in self.links:
             if link.conn is not None:
                 return True
-        return False
+        return self.board.usb_powered()
 
     def deep_sleep(self):
         """Idle for sleep_s: the sensor rail off, the motor off, the radio off, the button armed;

@@ -214,6 +214,11 @@ class Board:
     def woke_by_button(self):
         return self.woken
 
+    def usb_powered(self):
+        """The sim's USB line is a host's cable (`virtual serve`): it powers the belt, as a board
+        with VBUS sensed would know. (The XIAO cannot tell, boards/xiao_esp32s3.py.)"""
+        return self.usb is not None and not getattr(self.usb, "dead", False)
+
     def _metered(self, ms):
         m = self.meter
         m[0] += ms

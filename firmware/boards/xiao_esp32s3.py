@@ -102,6 +102,13 @@ class Board:
         esp32.wake_on_ext0(pin=self.button, level=esp32.WAKEUP_ALL_LOW)
         machine.deepsleep()
 
+    def usb_powered(self):
+        """Whether USB power is present. The XIAO ESP32S3 routes VBUS to no GPIO and MicroPython
+        does not expose the USB-Serial/JTAG connection, so it cannot tell: a belt on the cable
+        sleeps like any other, and a press wakes it (hardware/power.md: a VBUS divider to a
+        free GPIO would let it know)."""
+        return False
+
     def woke_by_button(self):
         """This boot is the button waking the belt from deep sleep."""
         return (machine.reset_cause() == machine.DEEPSLEEP_RESET

@@ -14,6 +14,13 @@ from corecue.twin.virtualbelt import VirtualBelt
 State = firmware_module("belt.runflow").State
 
 
+async def names_heard(vb):
+    # A scan takes real time: the belt's time runs no faster meanwhile (it sleeps after its idle
+    # time, test_virtual_sleep.py, and at full speed half a second would be minutes of it).
+    async with vb.real_time():
+        return [n for n, _, _ in await T.scan(timeout=0.5, backend=vb.backend())]
+
+
 def test_no_radio_from_warm_up_to_the_end_of_the_lie_down(tmp_path):
     keys = pair_virtual(tmp_path / "belt")
 
@@ -21,7 +28,7 @@ def test_no_radio_from_warm_up_to_the_end_of_the_lie_down(tmp_path):
         vb = await VirtualBelt(str(tmp_path / "belt")).start()
         try:
             backend = vb.backend()
-            heard = [n for n, _, _ in await T.scan(timeout=0.5, backend=backend)]
+            heard = await names_heard(vb)
             async with vb.real_time():
                 transport = await T.connect(vb.name, backend=backend)
                 belt = Belt(transport)
@@ -34,7 +41,7 @@ def test_no_radio_from_warm_up_to_the_end_of_the_lie_down(tmp_path):
             await vb.sleep(2)
             async with asyncio.timeout(5):
                 await lost.wait()                        # the belt closed the link itself
-            during = [n for n, _, _ in await T.scan(timeout=0.5, backend=backend)]
+            during = await names_heard(vb)
             state_during = vb.state
 
             await vb.sleep(95)                           # the holds
@@ -45,9 +52,9 @@ def test_no_radio_from_warm_up_to_the_end_of_the_lie_down(tmp_path):
             state_run = vb.state
             vb.press("long")                             # finish: the lie-down
             await vb.sleep(60)
-            lying = [n for n, _, _ in await T.scan(timeout=0.5, backend=backend)]
+            lying = await names_heard(vb)
             await vb.sleep(10 * 60)
-            after = [n for n, _, _ in await T.scan(timeout=0.5, backend=backend)]
+            after = await names_heard(vb)
             state_after = vb.state
             await transport.close()
             return (heard, during, (state_during, state_run), lying, after, state_after,

@@ -152,3 +152,18 @@ def test_a_wake_is_never_the_factory_reset():
     apps = _boots(board, cfg, 700, log=lines.append, owned=True)
     eq(len(apps), 2)
     eq(len([ln for ln in lines if "button held at power-on" in ln]), 1)
+
+
+class _Cable:
+    """A host's USB line that stays plugged in (nothing is read or written here)."""
+    dead = False
+
+
+def test_a_belt_on_usb_power_stays_awake():
+    d = _fresh("usb")
+    board = Board(d, ([(0, 0, True)], [], 1200), image=_LFS, usb=_Cable())
+    cfg, _ = _config.load(board.root + "/corecue.cfg")
+    _boots(board, cfg, 1200)
+    eq(board.sleeps, [])
+    board.usb.dead = True                     # the cable is pulled: it sleeps as usual
+    eq(board.usb_powered(), False)
