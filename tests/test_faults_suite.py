@@ -1,7 +1,8 @@
 """The fault-injection suite in its reduced form (`make faults` runs it in full; figures in
 docs/reliability.md): power cuts at every third program and erase operation of a session, and in
 the middle of each, on LittleFS over an emulated NOR flash under MicroPython, every image booted
-through the firmware's own path; and cuts during that boot recovery itself."""
+through the firmware's own path; and cuts during that boot recovery itself. A flash that fails a
+write (EIO) or is full (ENOSPC) at every other write of a 40 s session of the real app."""
 import os
 import subprocess
 
@@ -24,3 +25,17 @@ def test_power_cuts_lose_nothing_beyond_the_block_being_written():
         tried, failed, lost = (int(row.split(w + " ")[1].split()[0])
                                for w in ("tried", "failed", "lost"))
         assert tried > 20 and failed == 0 and lost == 0, row
+
+
+def _rows(lines):
+    rows = [line for line in lines if " tried " in line]
+    return rows, [tuple(int(row.split(w + " ")[1].split()[0]) for w in ("tried", "failed", "lost"))
+                  for row in rows]
+
+
+def test_a_failing_or_full_flash_loses_nothing_beyond_the_block_being_written():
+    rc, lines = _run("writefail.py", 40, 2)
+    rows, figures = _rows(lines)
+    assert rc == 0 and len(rows) == 3, "\n".join(lines[-20:])
+    for row, (tried, failed, lost) in zip(rows, figures):
+        assert tried >= 5 and failed == 0 and lost == 0, row
