@@ -2,7 +2,8 @@
 docs/reliability.md): power cuts at every third program and erase operation of a session, and in
 the middle of each, on LittleFS over an emulated NOR flash under MicroPython, every image booted
 through the firmware's own path; and cuts during that boot recovery itself. A flash that fails a
-write (EIO) or is full (ENOSPC) at every other write of a 40 s session of the real app."""
+write (EIO) or is full (ENOSPC) at every other write of a 40 s session of the real app. Damaged
+config, clock, id and device-id files and a damaged data area at boot, through main.py's boot."""
 import os
 import subprocess
 
@@ -39,3 +40,11 @@ def test_a_failing_or_full_flash_loses_nothing_beyond_the_block_being_written():
     assert rc == 0 and len(rows) == 3, "\n".join(lines[-20:])
     for row, (tried, failed, lost) in zip(rows, figures):
         assert tried >= 5 and failed == 0 and lost == 0, row
+
+
+def test_a_damaged_file_or_data_area_at_boot_still_boots_and_says_so():
+    rc, lines = _run("bootdamage.py", 60)
+    rows, figures = _rows(lines)
+    assert rc == 0 and len(rows) == 8, "\n".join(lines[-20:])
+    for row, (tried, failed, lost) in zip(rows, figures):
+        assert tried >= 8 and failed == 0 and lost == 0, row
