@@ -33,11 +33,13 @@ bench: $(STAMP)
 # reduced): a power cut at every flash operation of a 30-block session and in the middle of
 # each, and at every operation of boot recovery; a flash that fails (EIO) or is full (ENOSPC) at
 # every write of a two-minute session of the real app; damaged files and every block of the
-# data area damaged in turn at boot, through main.py's boot; all under MicroPython.
+# data area damaged in turn at boot, through main.py's boot; an exception in each task, and a
+# watchdog reset, at ten moments of a session; all under MicroPython.
 faults: $(STAMP)
 	$(BIN)/micropython -X heapsize=8M tests/faults/powercut.py firmware 3000 1
 	$(BIN)/micropython -X heapsize=8M tests/faults/writefail.py firmware 120 1
 	$(BIN)/micropython -X heapsize=8M tests/faults/bootdamage.py firmware 1
+	$(BIN)/micropython -X heapsize=8M tests/faults/taskfail.py firmware 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache

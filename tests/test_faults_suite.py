@@ -3,7 +3,8 @@ docs/reliability.md): power cuts at every third program and erase operation of a
 the middle of each, on LittleFS over an emulated NOR flash under MicroPython, every image booted
 through the firmware's own path; and cuts during that boot recovery itself. A flash that fails a
 write (EIO) or is full (ENOSPC) at every other write of a 40 s session of the real app. Damaged
-config, clock, id and device-id files and a damaged data area at boot, through main.py's boot."""
+config, clock, id and device-id files and a damaged data area at boot, through main.py's boot.
+An exception in each task once, and a watchdog reset once, in a session of the real app."""
 import os
 import subprocess
 
@@ -48,3 +49,11 @@ def test_a_damaged_file_or_data_area_at_boot_still_boots_and_says_so():
     assert rc == 0 and len(rows) == 8, "\n".join(lines[-20:])
     for row, (tried, failed, lost) in zip(rows, figures):
         assert tried >= 8 and failed == 0 and lost == 0, row
+
+
+def test_an_exception_in_each_task_or_a_watchdog_reset_keeps_the_session():
+    rc, lines = _run("taskfail.py", 1)
+    rows, figures = _rows(lines)
+    assert rc == 0 and len(rows) == 3, "\n".join(lines[-20:])
+    for row, (tried, failed, lost) in zip(rows, figures):
+        assert tried >= 1 and failed == 0 and lost == 0, row
