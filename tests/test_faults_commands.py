@@ -8,7 +8,7 @@ import struct
 import subprocess
 import sys
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from corecue.interp import FIRMWARE, firmware_module, micropython_path
 
@@ -58,8 +58,7 @@ def test_every_request_through_the_command_handler_refused_changes_nothing(tmp_p
               suppress_health_check=list(HealthCheck))
     @given(packets())
     def one(pkt):
-        if cmdbelt.acts(pkt):
-            return
+        assume(not cmdbelt.acts(pkt))       # not counted as an example: EXAMPLES are sent
         sent.append(pkt)
         why = belt.check(pkt)
         assert why is None, f"{pkt.hex()}: {why}"

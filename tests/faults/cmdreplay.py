@@ -3,8 +3,10 @@
 # belt (tests/faults/cmdbelt.py). Every refusal must leave the belt as it was; the replies' types
 # and error codes, in order, must be those CPython's belt gave (their CRC32 is printed).
 #
-#   micropython -X heapsize=8M tests/faults/cmdreplay.py FIRMWARE CORPUS
+#   micropython -X heapsize=8M tests/faults/cmdreplay.py FIRMWARE CORPUS [each]
 #
+# With "each", one line per packet: its reply type and error code (to compare two interpreters
+# line by line when the digests differ; the script runs under CPython too).
 # Prints "commands fuzzed tried N failed N lost 0 digest XXXXXXXX", a line per failure.
 import sys
 
@@ -18,10 +20,13 @@ from cmdbelt import Belt  # noqa: E402
 
 belt = Belt("cmdreplay")
 failed = 0
+each = len(sys.argv) > 3
 with open(sys.argv[2]) as f:
     for line in f:
         pkt = binascii.unhexlify(line.strip())
         why = belt.check(pkt)
+        if each:
+            print("%s %08x" % (line.strip()[:40], belt.digest))
         if why:
             failed += 1
             if failed <= 20:

@@ -66,11 +66,10 @@ def check(history, folder, final=False):
     return None, 0
 
 
-def partial_kept(history):
-    """Whether the kill left a partial download: it came in the middle of one."""
+def stored_count(history):
     db = sqlite3.connect(f"file:{os.path.join(history, 'corecue.db')}?mode=ro", uri=True)
     try:
-        return db.execute("SELECT count(*) FROM partial_downloads").fetchone()[0] > 0
+        return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
     finally:
         db.close()
 
@@ -105,7 +104,7 @@ def row(transport, kills, rnd, work):
     open_store(history).close()
     serial = Serial(folder) if transport == "usb" else None
     target = ("--port", serial.port) if serial else ("--virtual", folder)
-    tried = failed = lost = mid = 0
+    tried = failed = lost = stored = 0
     try:
         for _ in range(kills):
             if all(n.endswith(".cy") for n in belt_files(folder)):
@@ -116,13 +115,14 @@ def row(transport, kills, rnd, work):
                 if serial:
                     serial = Serial(folder)
                     target = ("--port", serial.port)
+            before = stored_count(history)
             p = subprocess.Popen(corecue(*target, "sync", "--data-dir", history), env=ENV,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(rnd.uniform(*KILL_S))
             p.send_signal(signal.SIGKILL)
             p.wait()
             tried += 1
-            mid += partial_kept(history)
+            stored += stored_count(history) > before    # the kill came after some progress
             why, n = check(history, folder)
             lost += n
             if why:
@@ -140,7 +140,7 @@ def row(transport, kills, rnd, work):
         if serial:
             serial.stop()
     return f"companion killed during a sync over {transport} tried {tried} failed {failed} " \
-           f"lost {lost} ({mid} in the middle of a download)"
+           f"lost {lost} ({stored} kills came after a session of that sync was stored)"
 
 
 def main():
