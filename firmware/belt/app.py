@@ -233,7 +233,13 @@ class App(Tasks):
     def _close_session(self, now):
         if not self.writer:
             return
-        trailer = self.writer.close(now)
+        try:
+            trailer = self.writer.close(now)
+        except Exception as e:
+            # The flash refused the last block or the trailer: left open, the session would
+            # take every frame from now on though the run is over.
+            self._session_failed(e)
+            return
         self.store.closed(self.session_id)
         self.sessions_logged[-1][2] = trailer
         self.sessions_logged[-1][4] = self.coach.summary()    # the run's own figures
@@ -242,6 +248,33 @@ class App(Tasks):
         self.writer = None
         if self._config_stale and self.flow.state == 0:
             self.apply_config()
+
+    def save_session(self):
+        """After a task failed: make what the open session holds durable (its writer starts the
+        block again from where the last whole one ended). A flash that refuses it again (full,
+        failing) ends the session here, closed with what reached the flash, so the run goes on
+        unlogged rather than the task dying and the watchdog resetting the belt mid-run."""
+        if not self.writer:
+            return
+        try:
+            self.writer.flush()
+        except Exception as e:
+            self._session_failed(e)
+
+    def _session_failed(self, e):
+        sid, w = self.session_id, self.writer
+        self.writer = None
+        w.abandon()
+        self.store.closed(sid)
+        # Closed now by boot recovery's own path (a torn tail cut, the trailer appended, the
+        # reserve block given up for it on a full flash), not at the next boot: until then it
+        # would be listed open and could not be synced.
+        action = recovery.recover_one(self.store, sid)
+        self.last_error = "session %d: %r" % (sid, e)
+        self.flow.storage_full = True
+        self.log("session %d stopped: the flash refused a block (%r); %s with what reached "
+                 "it, the run goes on unlogged" % (sid, e, action))
+        self.play(haptics.STORAGE_FULL)
 
     def _save_config(self):
         try:

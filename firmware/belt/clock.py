@@ -67,6 +67,12 @@ class Clock:
             # old sessions' time is unknown (their anchors went with the files), never wrong.
             boot = boots_seen()
         self.boot_id = boot % BOOT_MAX + 1
+        if self.note and log:
+            # Said at boot, as the config's and the id files' damage is: a damaged clock file
+            # is otherwise only seen as a time that went missing.
+            log("clock: %s; %s" % (self.note, "the other copy used" if found else
+                                   "boot id %d, above every session's; time unknown until "
+                                   "the companion sets it" % self.boot_id))
         self.saved = self._save(log)
 
     def _save(self, log=None):

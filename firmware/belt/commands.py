@@ -4,7 +4,6 @@
 # Every request is checked whole before anything changes: its header, its type, its fields'
 # sizes, then its values. A request refused at any of those steps gets an ERROR and leaves the
 # belt exactly as it was; only a request that passed them all acts.
-import json
 
 from micropython import const
 
@@ -14,6 +13,7 @@ from belt import storage
 from belt.calibration import PHASES
 from belt.effort import MODE_NAMES
 from belt.sessionsync import Catalog, Download, file_size
+from belt.strictjson import loads as _loads
 
 _UNIX_MIN = const(1577836800)   # 2020-01-01: an earlier "now" is a clock that was never set
 _CAL_OPS = "1 (begin), 2 (status), 3 (commit), 4 (abort), 5 (evaluate)"
@@ -101,7 +101,7 @@ class Commands:
 
     def _config_set(self, req, f, tail):
         try:
-            changes = json.loads(bytes(tail).decode())
+            changes = _loads(bytes(tail).decode())      # JSON only, on both interpreters
         except Exception:           # bad UTF-8, bad JSON, nesting too deep for the parser
             raise PE(P.E_MALFORMED, "config_set: not JSON")
         cfg = self.app.config

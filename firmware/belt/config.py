@@ -18,6 +18,7 @@ import json
 from micropython import const
 
 from belt import coach, effort, haptics, runflow
+from belt.strictjson import loads
 from belt.atomicfile import read_atomic, write_atomic
 from belt.configschema import COUNT_MAX, NAMES, SCHEMA, ConfigError, check, show
 
@@ -184,8 +185,8 @@ def parse(data):
     if binascii.crc32(body) & 0xFFFFFFFF != crc:
         return None, "crc mismatch"
     try:
-        got = json.loads(body.decode())
-    except ValueError:
+        got = loads(body.decode())
+    except ValueError:          # includes UnicodeError
         return None, "not JSON"
     if type(got) is not dict:
         return None, "not a JSON object"

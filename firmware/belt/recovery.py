@@ -76,6 +76,17 @@ def recover_all(store, log=None):
     return line
 
 
+def recover_one(store, sid):
+    """Close session sid now, as boot recovery would (its writer gave up on a flash that refused
+    a block). Returns the action, or "gone" when it has no file."""
+    path = store.find(sid)
+    if path is None:
+        return "gone"
+    action = _recover(store, path)
+    store.recovered.append((sid, action))
+    return action
+
+
 def _recover(store, path):
     try:
         try:

@@ -3,8 +3,8 @@
 # Interrupts (sampling timer, button) only record and set a ThreadSafeFlag; these tasks do the
 # work. Time comes from the board (board.ticks_ms, board.sleep_ms), so the same code runs on the
 # ESP32 and, on the sim board, in accelerated virtual time. Each task runs under a guard: an
-# exception is logged, the open session is flushed (nothing logged is lost) and the task starts
-# again. The watchdog is fed only while frames keep coming, so a stalled signal chain resets the
+# exception is logged, the open session is flushed (nothing logged is lost; a flash that refuses
+# that too ends the session, closed, and the run goes on) and the task starts again. The watchdog is fed only while frames keep coming, so a stalled signal chain resets the
 # belt, and the boot-time recovery closes the session it was writing.
 #
 # Tasks is the run-time half of belt.app.App (App inherits it): what each task does with a frame,
@@ -150,8 +150,7 @@ class Tasks:
                 self.task_restarts += 1
                 self.last_error = "%s: %r" % (name, e)
                 self.log("task %s failed: %r; restarting" % (name, e))
-                if self.writer:
-                    self.writer.flush()
+                self.save_session()
                 await self.board.sleep_ms(_RESTART_MS)
 
     def start(self, extra=()):

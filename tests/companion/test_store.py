@@ -1,6 +1,7 @@
 """The companion's SQLite store: where it lives, schema upgrades from every earlier version,
 refusing files it must not touch, and the belts, sessions, partial downloads and calibrations it
 keeps. Real database files in pytest's tmp_path; time comes from a stepping fake clock."""
+import hashlib
 import itertools
 import os
 import sqlite3
@@ -103,7 +104,7 @@ def _seed_v1(db):
 def _check_v1(s):
     assert [(b.device, b.is_default) for b in s.belts()] == [(B, True), (A, False)]
     assert s.find_belt("3f2a").address == "corecue-3F2A"
-    rows = [r for r in s.sessions() if r.id in (1, 2)]     # (later versions seed more)
+    rows = [r for r in s.sessions() if r.id in (1, 2)]     # later versions' seeds add more
     assert [(r.id, r.belt_sid, r.summary) for r in rows] == [
         (1, 41, {"in_band": 1}), (2, 42, {"in_band": 2})]
     for r in rows:
@@ -136,7 +137,26 @@ def _check_v3(s):
     assert [(r.id, r.belt_sid) for r in s.sessions(A) if r.id <= 3] == [(1, 41), (3, 41),
                                                                         (2, 42)]
     assert s.session(3).raw == raw_session(3)[0] and s.session(1).raw == raw_session(1)[0]
-    assert s.has_session(A, 41, raw_session(3)[1]) and s.has_session(A, 41, raw_session(1)[1])
+    assert s.has_session(A, 41, raw_session(3)[0]) and s.has_session(A, 41, raw_session(1)[0])
+
+
+def same_crc_other_header(raw):
+    """Another file with raw's CRC32: like a session file, its first 12 bytes are a 'header'
+    ending in its own CRC32, which leaves CRC32 in the same state whatever the header says."""
+    assert raw[8:12] == zlib.crc32(raw[:8]).to_bytes(4, "little")
+    head = bytes([raw[0] ^ 0x55]) + raw[1:8]
+    other = head + zlib.crc32(head).to_bytes(4, "little") + raw[12:]
+    assert other != raw and zlib.crc32(other) == zlib.crc32(raw)
+    return other
+
+
+def headed_session(n):
+    body = raw_session(n)[0]
+    head = b"CQSL%04d" % n
+    raw = head + zlib.crc32(head).to_bytes(4, "little") + body
+    return raw, zlib.crc32(raw)
+
+
 
 
 def _seed_v4(db):
@@ -175,9 +195,25 @@ def _check_v5(s):
     assert s.session(4).summary["mean_effort"] == 24.0
 
 
+def _seed_v6(db):
+    raw, crc = headed_session(6)
+    db.execute("INSERT INTO sessions (id, device, belt_sid, crc, sha256, start_utc, duration_s, "
+               "size, stored_utc, summary) VALUES (6, ?, 46, ?, ?, 800.0, 60.0, ?, 1200.0, '{}')",
+               (A, crc, hashlib.sha256(raw).digest(), len(raw)))
+    db.execute("INSERT INTO session_files VALUES (6, ?)", (raw,))
+
+
+def _check_v6(s):
+    raw, crc = headed_session(6)
+    other = same_crc_other_header(raw)
+    assert s.has_session(A, 46, raw) and not s.has_session(A, 46, other)
+    assert s.add_session(A, 46, other, crc, 900.0, 60, {}) not in (6, None)
+    assert s.session(6).raw == raw
+
+
 # What each version added, and how to prove it survived: a new migration needs its own pair.
 SEEDS = {1: (_seed_v1, _check_v1), 2: (_seed_v2, _check_v2), 3: (_seed_v3, _check_v3),
-         4: (_seed_v4, _check_v4), 5: (_seed_v5, _check_v5)}
+         4: (_seed_v4, _check_v4), 5: (_seed_v5, _check_v5), 6: (_seed_v6, _check_v6)}
 
 
 def test_every_version_has_seed_data():
@@ -185,10 +221,13 @@ def test_every_version_has_seed_data():
 
 
 def _db_at(path, version):
+    # Each version's data written by that version's schema, then migrated on, as on a computer
+    # that ran every release.
     db = sqlite3.connect(str(path), isolation_level=None)
-    assert migrations.migrate(db, version) == version
     for v in range(1, version + 1):
+        assert migrations.migrate(db, v) == v
         SEEDS[v][0](db)
+    assert migrations.migrate(db, version) == version
     db.close()
 
 
@@ -230,9 +269,10 @@ def test_upgrading_to_v3_lets_a_belt_reuse_a_session_id(tmp_path, old):
     assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     assert db.execute("PRAGMA foreign_key_list(session_files)").fetchone()[2] == "sessions"
     assert "sessions_new" not in migrations.user_tables(db)
-    with pytest.raises(sqlite3.IntegrityError):         # (device, belt_sid, crc) stays unique
-        db.execute("INSERT INTO sessions VALUES (NULL, ?, 41, ?, NULL, 1.0, 0, 1.0, '{}')",
-                   (A, crc))
+    with pytest.raises(sqlite3.IntegrityError):         # (device, belt_sid, file) stays unique
+        db.execute("INSERT INTO sessions (device, belt_sid, crc, sha256, duration_s, size, "
+                   "stored_utc, summary) VALUES (?, 41, ?, ?, 1.0, 0, 1.0, '{}')",
+                   (A, crc, hashlib.sha256(raw).digest()))
     db.execute("PRAGMA foreign_keys = ON")              # and deleting cascades to the file
     db.execute("DELETE FROM sessions WHERE id = 10")
     assert db.execute("SELECT count(*) FROM session_files WHERE session_id = 10").fetchone() == (0,)
@@ -430,16 +470,56 @@ def test_a_reused_belt_session_id_with_another_crc_is_another_session(store):
     other, other_crc = raw_session(2)                   # the belt's flash was wiped: 7 again
     assert store.add_session(A, 7, raw, crc, 100.0, 60, {"run": 1}) == 1
     store.save_partial(A, 7, other_crc, other[:10])
-    assert not store.has_session(A, 7, other_crc)
+    assert not store.has_session(A, 7, other)
     assert store.add_session(A, 7, other, other_crc, 200.0, 60, {"run": 2}) == 2
     assert _counts(store) == [2, 2, 0]                  # the partial of belt session 7 went
     assert store.add_session(A, 7, other, other_crc, 200.0, 60, {"run": 2}) == 2
     assert [(r.id, r.crc, r.summary) for r in store.sessions()] == [
         (1, crc, {"run": 1}), (2, other_crc, {"run": 2})]
     assert store.session(1).raw == raw and store.session(2).raw == other
-    assert store.has_session(A, 7) and store.has_session(A, 7, crc)
-    assert store.has_session(A, 7, other_crc) and not store.has_session(A, 7, crc ^ 1)
-    assert not store.has_session(B, 7, crc) and not store.has_session(A, 8)
+    assert store.has_session(A, 7) and store.has_session(A, 7, raw)
+    assert store.has_session(A, 7, other) and not store.has_session(A, 7, raw + b"x")
+    assert not store.has_session(B, 7, raw) and not store.has_session(A, 8)
+
+
+def test_another_file_with_the_crc_of_a_stored_one_is_never_taken_as_stored(store):
+    """The belt's file CRC32 does not see the header: identity is the SHA-256 of every byte."""
+    raw, crc = headed_session(1)
+    other = same_crc_other_header(raw)
+    first = store.add_session(A, 7, raw, crc, 100.0, 60, {"run": 1})
+    assert store.stored_id(A, 7, raw) == first and store.has_session(A, 7, raw)
+    assert store.stored_id(A, 7, other) is None and not store.has_session(A, 7, other)
+    second = store.add_session(A, 7, other, crc, 200.0, 60, {"run": 2})
+    assert second != first and store.stored_id(A, 7, other) == second
+    assert store.session(first).raw == raw and store.session(second).raw == other
+    assert store.files_with_crc(A, 7, crc) == [raw, other]
+    assert store.add_session(A, 7, other, crc, 200.0, 60, {"run": 2}) == second
+    assert _counts(store) == [2, 2, 0]
+
+
+def test_migration_6_gives_every_stored_file_the_digest_of_its_bytes(tmp_path):
+    _db_at(tmp_path / "corecue.db", 5)
+    with open_store(str(tmp_path)) as s:
+        assert s.version >= 6
+        for r in s.sessions():
+            assert s.stored_id(r.device, r.belt_sid, s.session(r.id).raw) == r.id
+    db = sqlite3.connect(str(tmp_path / "corecue.db"))
+    rows = db.execute("SELECT sha256, raw FROM sessions JOIN session_files "
+                      "ON session_files.session_id = sessions.id").fetchall()
+    assert len(rows) == 4 and all(d == hashlib.sha256(raw).digest() for d, raw in rows)
+    assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    db.close()
+
+
+def test_migration_6_stops_at_a_session_without_its_file(tmp_path):
+    _db_at(tmp_path / "corecue.db", 5)
+    db = sqlite3.connect(str(tmp_path / "corecue.db"), isolation_level=None)
+    db.execute("DELETE FROM session_files WHERE session_id = 2")
+    with pytest.raises(sqlite3.IntegrityError):
+        migrations.migrate(db)
+    assert migrations.version(db) == 5
+    assert db.execute("SELECT count(*) FROM sessions").fetchone() == (4,)
+    db.close()
 
 
 def test_a_failure_part_way_leaves_no_half_session(store):

@@ -1,7 +1,8 @@
 """`corecue sync` is safe to interrupt at any moment, on the real firmware over the emulated radio
 (corecue.twin.virtualbelt): a dropped link resumes by itself; an interrupted sync keeps what arrived
 and the next one continues from there; a session stored but not yet confirmed is confirmed by the
-next sync without a second download; nothing is ever stored twice or confirmed unstored."""
+next sync once its bytes, read again, are found stored (by SHA-256: the belt's CRC32 misses the
+header); nothing is ever stored twice or confirmed unstored."""
 import asyncio
 import zlib
 
@@ -100,7 +101,7 @@ def test_an_interrupted_sync_keeps_what_arrived_and_the_next_one_continues(belt)
     assert store.partial(device_hex(folder), 1, crc1) == b""
 
 
-def test_stored_but_unconfirmed_is_confirmed_without_a_second_download(belt):
+def test_stored_but_unconfirmed_is_read_again_and_confirmed_once_found_identical(belt):
     folder, files, store = belt
 
     async def first():
@@ -126,7 +127,8 @@ def test_stored_but_unconfirmed_is_confirmed_without_a_second_download(belt):
             return lines, reads, await conn.belt.sessions()
     lines, reads, after = run(second)
     assert lines[0] == "session 1: already stored; confirmed to the belt now"
-    assert 1 not in reads and set(reads) == {2}        # session 1 was not downloaded again
+    # Read again to prove it is the stored file (its CRC32 alone cannot), and stored once.
+    assert set(reads) == {1, 2}
     assert [r.belt_sid for r in store.sessions()] == [1, 2] and all(e.synced for e in after)
     assert zlib.crc32(store.session(store.sessions()[1].id).raw) == after[1].crc
 
@@ -196,10 +198,11 @@ def test_a_wiped_belt_counting_from_one_again_is_not_mistaken_for_what_is_stored
     assert after[0].synced and [r.belt_sid for r in store.sessions()].count(1) == 2
 
 
-def test_a_new_run_with_the_crc_of_a_stored_one_is_never_confirmed_unstored(belt):
+def test_a_new_run_with_the_crc_of_a_stored_one_is_stored_as_a_run_of_its_own(belt):
     """The file CRC does not see the header (it ends with its own CRC32, which leaves CRC32 in
     the same state for every header): a wiped belt's new run over the same frames had the CRC of
-    the stored one and was "already stored; confirmed to the belt now", though it never was."""
+    the stored one and was "already stored; confirmed to the belt now", though it never was.
+    Known by the SHA-256 of every byte, it is stored as a run of its own, then confirmed."""
     import shutil
     import struct
     folder, files, store = belt
@@ -207,12 +210,9 @@ def test_a_new_run_with_the_crc_of_a_stored_one_is_never_confirmed_unstored(belt
     async def sync_all():
         async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             lines = []
-            try:
-                await sync.sync(conn, store, out=lines.append)
-            except sync.SyncError as err:
-                lines.append(f"error: {err}")
-            return lines, await conn.belt.sessions()
-    run(sync_all)
+            stored = await sync.sync(conn, store, out=lines.append)
+            return stored, lines, await conn.belt.sessions()
+    first, _, _ = run(sync_all)
     sessions = folder + "/flash/sessions"
     shutil.rmtree(sessions)                         # the wipe: ids start from 1 again
     R.write_sessions(folder, [9000])                # the same frames as the stored session 1
@@ -222,7 +222,35 @@ def test_a_new_run_with_the_crc_of_a_stored_one_is_never_confirmed_unstored(belt
     struct.pack_into("<I", raw, 36, zlib.crc32(bytes(raw[:36])))
     open(path, "wb").write(raw)
     assert zlib.crc32(bytes(raw)) == zlib.crc32(files[1]) and bytes(raw) != files[1]
-    lines, after = run(sync_all)
-    assert "already stored" not in lines[0] and "not stored" in lines[0], lines
-    assert not after[0].synced, "confirmed to the belt, but never stored"
-    assert "\n" not in lines[0]
+    stored, lines, after = run(sync_all)
+    assert "already stored" not in lines[0] and lines[0].startswith("#"), lines
+    assert len(stored) == 1 and stored[0] not in first
+    assert store.session(stored[0]).raw == bytes(raw)
+    assert store.session(first[0]).raw == files[1]  # the older run is kept as it was
+    assert after[0].synced
+
+
+def test_kept_bytes_of_another_run_with_the_same_crc_are_not_resumed(belt):
+    """Bytes kept from an interrupted download of one run, then the belt wiped and a run over the
+    same frames recorded under that id: the kept header and the new frames pass the CRC check,
+    but they are not the file the belt lists, so they are dropped and the file read whole."""
+    import struct
+    folder, files, store = belt
+    path = folder + "/flash/sessions/00000001.cs"
+    raw = bytearray(open(path, "rb").read())
+    struct.pack_into("<I", raw, 12, 777000)         # another start: another run
+    struct.pack_into("<I", raw, 36, zlib.crc32(bytes(raw[:36])))
+    open(path, "wb").write(raw)
+    assert zlib.crc32(bytes(raw)) == zlib.crc32(files[1])
+
+    async def listing():
+        async with Connection(Target("virtual", folder)) as conn:
+            return await conn.belt.sessions()
+    assert run(listing)[0].crc == zlib.crc32(files[1])
+    store.save_partial(device_hex(folder), 1, zlib.crc32(files[1]), files[1][:3000])
+
+    async def again():
+        async with Connection(Target("virtual", folder)) as conn:
+            return await sync.sync(conn, store, out=lambda _: None)
+    stored = run(again)
+    assert [store.session(i).raw for i in stored] == [bytes(raw), files[2]]

@@ -8,6 +8,7 @@ a released one is never edited, because databases made with it exist on people's
 Sessions are keyed by the belt's device id, not linked to the belts table: forgetting a belt
 must not forget the runs it recorded.
 """
+import hashlib
 import sqlite3
 
 # Version 1: the belts the person paired, and the sessions downloaded from them. A session's file
@@ -155,10 +156,46 @@ _V4 = (
 # Version 5: the summaries of sessions stored before the shared figures (and the fatigue index),
 # made again and kept.
 _v5 = restate_summaries
+def _v6(db):
+    """Version 6: a stored session is (device, belt_sid, sha256 of the whole file). The belt's
+    file CRC32 does not see the header (the header ends with its own CRC32, which leaves CRC32 in
+    the same state after every header), so two runs over the same frames share it; a digest of
+    every byte tells them apart. The digest of each stored file is computed here from its bytes;
+    the table is rebuilt as in version 3, keeping every local id."""
+    if db.execute("PRAGMA foreign_keys").fetchone()[0]:
+        raise sqlite3.OperationalError("migration 6 needs PRAGMA foreign_keys = OFF")
+    # A session row without its file would get a NULL digest and fail NOT NULL: the migration
+    # stops (the database stays at version 5) rather than drop the row.
+    db.create_function("cq_sha256", 1,
+                       lambda raw: None if raw is None else hashlib.sha256(raw).digest(),
+                       deterministic=True)
+    db.execute("""CREATE TABLE sessions_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device TEXT NOT NULL,
+        belt_sid INTEGER NOT NULL,
+        crc INTEGER NOT NULL,
+        sha256 BLOB NOT NULL CHECK (length(sha256) = 32),  -- of every byte of the file
+        start_utc REAL,
+        duration_s REAL NOT NULL,
+        size INTEGER NOT NULL,
+        stored_utc REAL NOT NULL,
+        summary TEXT NOT NULL,
+        UNIQUE (device, belt_sid, sha256)
+    )""")                                   # the other columns as in version 1
+    cols = "id, device, belt_sid, crc, start_utc, duration_s, size, stored_utc, summary"
+    db.execute(f"INSERT INTO sessions_new ({cols}, sha256) SELECT "
+               f"{', '.join('s.' + c for c in cols.split(', '))}, cq_sha256(f.raw) "
+               "FROM sessions AS s LEFT JOIN session_files AS f ON f.session_id = s.id")
+    db.execute("DELETE FROM sqlite_sequence WHERE name = 'sessions_new'")
+    db.execute("UPDATE sqlite_sequence SET name = 'sessions_new' WHERE name = 'sessions'")
+    db.execute("DROP TABLE sessions")
+    db.execute("ALTER TABLE sessions_new RENAME TO sessions")
+    db.execute("CREATE INDEX sessions_by_start ON sessions (coalesce(start_utc, stored_utc), id)")
+
 
 # Each entry is a tuple of SQL statements or a function taking the connection (for a migration
 # that has to move data). Entry i takes the database from version i to version i + 1.
-MIGRATIONS = (_V1, _V2, _v3, _V4, _v5)
+MIGRATIONS = (_V1, _V2, _v3, _V4, _v5, _v6)
 CURRENT = len(MIGRATIONS)
 
 

@@ -11,6 +11,7 @@ Every mistake a person can make (a bad path, a file that is not our database, on
 corecue, a CRC that does not match) is a StoreError with a one-line message, and changes nothing.
 So is a database that turns out damaged when it is read (see database.errors_are_one_line).
 """
+import hashlib
 import json
 import sqlite3
 import time
@@ -190,51 +191,53 @@ class Store:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def has_session(self, device, belt_sid, crc=None):
-        """Whether this file (device, belt_sid, crc) is stored; without crc, whether any file
-        under that belt session id is."""
-        sql, params = "SELECT 1 FROM sessions WHERE device = ? AND belt_sid = ?", [
-            _device(device), belt_sid]
-        if crc is not None:
-            sql, params = sql + " AND crc = ?", params + [crc]
-        return self._db.execute(sql, params).fetchone() is not None
+    def has_session(self, device, belt_sid, raw=None):
+        """Whether this file (its bytes, by their SHA-256) is stored under (device, belt_sid);
+        without raw, whether any file under that belt session id is."""
+        if raw is None:
+            return self._db.execute("SELECT 1 FROM sessions WHERE device = ? AND belt_sid = ?",
+                                    (_device(device), belt_sid)).fetchone() is not None
+        return self.stored_id(device, belt_sid, raw) is not None
 
-    def stored_file(self, device, belt_sid, crc):
-        """The bytes stored under (device, belt_sid, crc), or None."""
+    def stored_id(self, device, belt_sid, raw):
+        """The local id of the file with exactly these bytes under (device, belt_sid), or None.
+        Only a digest of every byte says a file is stored: the belt's CRC32 does not see the
+        header, so another run over the same frames has the same CRC."""
         r = self._db.execute(
+            "SELECT id FROM sessions WHERE device = ? AND belt_sid = ? AND sha256 = ?",
+            (_device(device), belt_sid, hashlib.sha256(bytes(raw)).digest())).fetchone()
+        return r[0] if r else None
+
+    def files_with_crc(self, device, belt_sid, crc):
+        """The bytes of every file stored under (device, belt_sid) with this CRC32 (more than one
+        when runs over the same frames differ only in their headers)."""
+        rows = self._db.execute(
             "SELECT raw FROM sessions JOIN session_files ON session_files.session_id = "
-            "sessions.id WHERE device = ? AND belt_sid = ? AND crc = ?",
-            (_device(device), belt_sid, crc)).fetchone()
-        return bytes(r[0]) if r else None
+            "sessions.id WHERE device = ? AND belt_sid = ? AND crc = ? ORDER BY id",
+            (_device(device), belt_sid, crc))
+        return [bytes(r[0]) for r in rows]
 
     def add_session(self, device, belt_sid, raw, crc, start_utc, duration_s, summary):
-        """Store a downloaded session; returns its local id. The same file (device, belt_sid,
-        crc) again returns the same id; another file under the same belt session id (a belt
-        whose flash was wiped counts from 1 again) is another session, with a new local id."""
+        """Store a downloaded session; returns its local id. The same file (device, belt_sid and
+        the same bytes) again returns the same id; another file under the same belt session id (a
+        belt whose flash was wiped counts from 1 again), even one with the same CRC32, is another
+        session, with a new local id."""
         device, belt_sid, raw = _device(device), _sid(belt_sid), bytes(raw)
         if zlib.crc32(raw) != crc:
             raise StoreError(f"session {belt_sid} of belt {device}: the bytes' CRC32 is "
                              f"{zlib.crc32(raw):08x}, the belt said {crc!r}; not stored")
         summary = _json(summary, "session summary")
+        digest = hashlib.sha256(raw).digest()
         with self._transaction() as db:
             old = db.execute("SELECT id FROM sessions WHERE device = ? AND belt_sid = ? "
-                             "AND crc = ?", (device, belt_sid, crc)).fetchone()
+                             "AND sha256 = ?", (device, belt_sid, digest)).fetchone()
             if old:
-                # The belt's file CRC does not see its header (the header ends with its own CRC,
-                # which leaves CRC32 in the same state for every header): the same key may be
-                # another run. Only the same bytes are the same session.
-                kept = db.execute("SELECT raw FROM session_files WHERE session_id = ?",
-                                  (old[0],)).fetchone()
-                if kept is not None and bytes(kept[0]) != raw:
-                    raise StoreError(f"session {belt_sid} of belt {device}: another run with "
-                                     f"the CRC32 of stored session {old[0]} ({crc:08x}) but "
-                                     "another header; not stored, the belt keeps it")
                 local_id = old[0]
             else:
                 local_id = db.execute(
-                    "INSERT INTO sessions (device, belt_sid, crc, start_utc, duration_s, size, "
-                    "stored_utc, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (device, belt_sid, crc, start_utc, float(duration_s), len(raw),
+                    "INSERT INTO sessions (device, belt_sid, crc, sha256, start_utc, "
+                    "duration_s, size, stored_utc, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (device, belt_sid, crc, digest, start_utc, float(duration_s), len(raw),
                      self._clock(), summary)).lastrowid
                 db.execute("INSERT INTO session_files (session_id, raw) VALUES (?, ?)",
                            (local_id, raw))

@@ -4,9 +4,12 @@ The order is what makes it safe to interrupt at any moment:
   1. download (resuming a partial download kept from an earlier, interrupted sync);
   2. check the CRC32 against the belt's list, decode it, store it in one transaction;
   3. only then confirm it to the belt, which may then reclaim its space.
-A crash between 2 and 3 leaves a session stored but not confirmed: the next sync confirms it
-without downloading it again. Nothing is stored twice (the store is keyed by belt and session
-id) and nothing is confirmed that is not stored. Bytes of a download cut short (a dropped link
+A crash between 2 and 3 leaves a session stored but not confirmed: the next sync reads it again
+and confirms it once its bytes are found stored. Nothing is stored twice and nothing is confirmed
+that is not stored: a stored file is known by the SHA-256 of all its bytes, never by the belt's
+CRC32 alone, which does not see the header (another run over the same frames has the same CRC).
+Only a session the belt already calls synced is passed over unread when a stored file has its
+CRC, size, start and boot: there is nothing to confirm then. Bytes of a download cut short (a dropped link
 that did not come back, Ctrl-C) are kept in the store and the next sync continues from there.
 """
 import zlib
@@ -45,19 +48,17 @@ async def sync(conn, store, out=print, progress=None):
         if e.open:
             out(f"session {e.id} on the belt is still being recorded: it will sync next time")
             continue
-        # The same id with another CRC is another run (a belt whose flash was wiped counts from
-        # 1 again): only this exact file, stored, may be confirmed. The CRC misses the header,
-        # so what the list says of it (start, size, boot) must match the stored file too.
-        if _stored_as_listed(store, device, e):
-            if not e.synced:
-                await conn.belt.confirm(e.id, e.crc)
-                out(f"session {e.id}: already stored; confirmed to the belt now")
+        if e.synced and _stored_as_listed(store, device, e):
             continue
         try:
             local = await _one(conn, store, device, e, progress)
         except SyncError as err:
             failed.append(str(err))
             out(f"session {e.id}: not stored: {err}")
+            continue
+        if local is None:
+            if not e.synced:
+                out(f"session {e.id}: already stored; confirmed to the belt now")
             continue
         stored.append(local)
         row = store.session(local)
@@ -72,9 +73,12 @@ async def sync(conn, store, out=print, progress=None):
 
 
 def _stored_as_listed(store, device, e):
-    raw = store.stored_file(device, e.id, e.crc)
-    if raw is None:
-        return False
+    """Whether a stored file has the listed CRC, size, start and boot (only for a session the
+    belt calls synced already: never a reason to confirm)."""
+    return any(_as_listed(raw, e) for raw in store.files_with_crc(device, e.id, e.crc))
+
+
+def _as_listed(raw, e):
     header, _, events, _, _ = _read.read_session(raw)
     if header is None or len(raw) != e.size or header["start_ticks"] != e.start_ticks:
         return False
@@ -110,7 +114,9 @@ async def _download(conn, store, device, e, progress):
                 keep(p[1])
             raise
         crc = zlib.crc32(data) & 0xFFFFFFFF
-        if crc == e.crc:
+        # Kept bytes of another run with the same CRC (a wiped belt) would pass the CRC
+        # check: resumed bytes must also be the file the belt lists.
+        if crc == e.crc and (not have or _as_listed(data, e)):
             return data, crc
         if not have:
             break
@@ -120,7 +126,14 @@ async def _download(conn, store, device, e, progress):
 
 
 async def _one(conn, store, device, e, progress):
+    """Download, store and confirm one session: its local id, or None when exactly these bytes
+    were stored already (then only confirmed, unless the belt had that already)."""
     data, crc = await _download(conn, store, device, e, progress)
+    if store.stored_id(device, e.id, data) is not None:
+        store.drop_partial(device, e.id)
+        if not e.synced:
+            await conn.belt.confirm(e.id, crc)
+        return None
     start = _start_utc(e, 0)
     try:
         sd = sessiondata.decode(data, device=device, start_utc=start)
