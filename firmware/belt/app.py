@@ -53,6 +53,7 @@ class App(Tasks):
         self.listeners = []          # called with (effort_pm, quality) per frame: live view
         self.live_views = 0          # links with the live view on (belt.commands)
         self.battery = _battery.Battery()
+        self.radio = None            # belt.blelink.BleLink, if any: a connection loads the cell
         self.sessions_logged = []    # [id, path, trailer, cues by kind, run summary] since boot
         self.cues = [0] * 5          # cues given in the current session, by coach CUE_* kind
         self.running = True
