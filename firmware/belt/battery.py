@@ -139,6 +139,12 @@ class Battery:
             return FULL
         return self.level
 
+    def judged_mv(self):
+        """The lower of the estimates at rest and under load: what the level stands on, as the
+        status reply and the log give it."""
+        mv = self.mv
+        return self.load_mv if 0 < self.load_mv < mv else mv
+
     def reading(self, mv, load=REST):
         """Record one reading (mV; 0 or less: the board cannot tell) without judging it: the
         motor task's, at the end of a pulse, between the battery task's judgements."""

@@ -89,7 +89,7 @@ class Tasks:
                     self._apply(self.flow.handle(Ev.BATTERY, now), now)
                 else:                   # logging started over the protocol: close it all the same
                     self.log("battery empty (%d mV): session %d closed" % (
-                        self.battery.mv, self.session_id))
+                        self.battery.judged_mv(), self.session_id))
                     self._close_session(now)
             await board.sleep_ms(_BATTERY_MS)
 

@@ -137,3 +137,13 @@ def test_better_readings_adopt_the_least_improved_level():
     seen = _levels(b, [3950, 3700, 3950, 3950, 3700, 3700])
     eq(seen[-1], LOW, "up to LOW, not OK")
     eq(_feed(b, 3820, 10), LOW, "within the hysteresis: at the level")
+
+
+def test_the_judged_voltage_is_the_lower_estimate():
+    b = Battery()
+    eq(b.judged_mv(), 0, "nothing yet")
+    _feed(b, 3700, 5)
+    eq(b.judged_mv(), 3700, "rest only")
+    for mv in (3600, 3550, 3650):
+        b.reading(mv, MOTOR)
+    eq((b.mv, b.load_mv, b.judged_mv()), (3700, 3600, 3600), "the loaded median is lower")

@@ -133,16 +133,21 @@ def _mode_name(code):
     return names[code] if 0 <= code < len(names) else f"mode {code}"
 
 
-def _battery_words(mv):
-    """What the belt makes of this voltage (belt.battery's edges, before its 3-reading wait)."""
+def battery_word(code):
+    """belt.battery's level code as the word the runner reads (None: unknown)."""
     b = firmware_module("belt.battery")
-    if mv < b.EMPTY_MV:
-        return " (flat: charge it)"
-    if mv < b.CRITICAL_MV:
-        return " (too low to start a run: charge it)"
-    if mv < b.LOW_MV:
-        return " (low: may not last a long run)"
-    return ""
+    return {b.FULL: "full", b.OK: "ok", b.LOW: "low", b.CRITICAL: "critical",
+            b.EMPTY: "empty"}.get(code)
+
+
+def _battery_words(code):
+    """The belt's own level (it has waited for its readings to agree), with what it means."""
+    word = battery_word(code)
+    what = {"low": "may not last a long run", "critical": "too low to start a run, charge it",
+            "empty": "flat, charge it"}.get(word)
+    if word is None:
+        return ""
+    return f" ({word}: {what})" if what else f" ({word})"
 
 
 def _size(n):
@@ -170,6 +175,7 @@ async def status(belt, args):
             "device": h.device, "firmware": h.firmware, "protocol": h.version,
             "capabilities": list(h.capability_names()), "state": _state_name(st.state),
             "sensor": _mode_name(st.sensor_mode), "battery_mv": st.battery_mv or None,
+            "battery": battery_word(st.battery_level),
             "calibrated": bool(st.calibrated), "calibrating": bool(st.calibrating),
             "live": bool(st.live), "open_session": st.open_session or None,
             "flash_used": st.flash_used, "flash_free": st.flash_free,
@@ -178,7 +184,7 @@ async def status(belt, args):
         return 0
     caps = ", ".join(h.capability_names()) or "none"
     print(f"belt {h.device}, firmware {h.firmware}, protocol {h.version} ({caps})")
-    battery = f"{st.battery_mv / 1000:.2f} V{_battery_words(st.battery_mv)}" \
+    battery = f"{st.battery_mv / 1000:.2f} V{_battery_words(st.battery_level)}" \
         if st.battery_mv else "unknown"
     print(f"state: {_state_name(st.state)}; sensor: {_mode_name(st.sensor_mode)}; "
           f"battery: {battery}")
