@@ -15,6 +15,7 @@ import asyncio
 from micropython import const
 
 from belt import battery as _battery
+from belt import sessionformat as _fmt
 from belt import ticks
 from belt.effort import Q_MISSED
 from belt.runflow import Ev
@@ -83,6 +84,11 @@ class Tasks:
                 _battery.RADIO if radio is not None and radio.conn is not None else _battery.REST)
             level = self.battery.update(board.battery_mv(), load)
             self.flow.battery = level
+            if self.writer and level != self.battery_logged:
+                # A change of level (not of ok/full, which has no hysteresis) goes in the session.
+                self.battery_logged = level
+                self.writer.add_event(_fmt.EV_BATTERY, _fmt.battery_arg(
+                    self.battery.code(), self.battery.judged_mv()))
             if level == _battery.EMPTY and self.writer:
                 now = board.ticks_ms()
                 if self.flow.state != 0:

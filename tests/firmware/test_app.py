@@ -10,6 +10,7 @@ from fwtest import SCRATCH, eq, record
 from belt import button
 from belt.app import App
 from belt import config as _config
+from belt.sessionformat import EV_BATTERY, battery_of_arg
 from belt.sessionlog import read_session
 from belt.storage import Storage
 from boards.sim import Board
@@ -115,6 +116,8 @@ def test_a_flat_battery_ends_the_run_with_the_session_saved_whole():
     eq(40 <= end <= 40 + 25, True, "ended %.1f s in: within a few readings of the drop" % end)
     marks = [a for _, k, a in events if k == 7]
     eq(14 in marks, True, "marked BATTERY_STOP: %s" % marks)
+    levels = [battery_of_arg(a) for _, k, a in events if k == EV_BATTERY]
+    eq((levels[0], levels[-1]), ((0, 3900), (3, 3380)), "the battery at the start and at the end")
     edges = [t for t, level in board.motor_edges if level and t >= 40000]
     eq(len(edges) >= 3, True, "battery_empty felt: %s" % edges)
     app.shutdown()

@@ -147,3 +147,11 @@ def test_the_judged_voltage_is_the_lower_estimate():
     for mv in (3600, 3550, 3650):
         b.reading(mv, MOTOR)
     eq((b.mv, b.load_mv, b.judged_mv()), (3700, 3600, 3600), "the loaded median is lower")
+
+
+def test_a_battery_event_argument_round_trips():
+    from belt.sessionformat import battery_arg, battery_of_arg
+    for code, mv in ((0, 3900), (4, 4200), (3, 3380), (UNKNOWN, 0), (1, 8191)):
+        eq(battery_of_arg(battery_arg(code, mv)), (code, mv), "code %d, %d mV" % (code, mv))
+    eq(battery_arg(FULL, 4200) <= 0xFFFF, True, "fits an event's argument")
+    eq(battery_of_arg(battery_arg(OK, 9000)), (OK, 8191), "a reading out of range saturates")

@@ -133,16 +133,14 @@ def _mode_name(code):
     return names[code] if 0 <= code < len(names) else f"mode {code}"
 
 
-def battery_word(code):
-    """belt.battery's level code as the word the runner reads (None: unknown)."""
-    b = firmware_module("belt.battery")
-    return {b.FULL: "full", b.OK: "ok", b.LOW: "low", b.CRITICAL: "critical",
-            b.EMPTY: "empty"}.get(code)
+def _battery_word(code):
+    from corecue.history.sessiondata import battery_word
+    return battery_word(code)
 
 
 def _battery_words(code):
     """The belt's own level (it has waited for its readings to agree), with what it means."""
-    word = battery_word(code)
+    word = _battery_word(code)
     what = {"low": "may not last a long run", "critical": "too low to start a run, charge it",
             "empty": "flat, charge it"}.get(word)
     if word is None:
@@ -175,7 +173,7 @@ async def status(belt, args):
             "device": h.device, "firmware": h.firmware, "protocol": h.version,
             "capabilities": list(h.capability_names()), "state": _state_name(st.state),
             "sensor": _mode_name(st.sensor_mode), "battery_mv": st.battery_mv or None,
-            "battery": battery_word(st.battery_level),
+            "battery": _battery_word(st.battery_level),
             "calibrated": bool(st.calibrated), "calibrating": bool(st.calibrating),
             "live": bool(st.live), "open_session": st.open_session or None,
             "flash_used": st.flash_used, "flash_free": st.flash_free,
