@@ -40,6 +40,8 @@ def test_pair_calibrate_run_sync_and_read_the_history(belt, capsys, tmp_path):
     assert out.count("Brace ") == 3 and "Relax" in out
     code, out, _ = corecue(capsys, "status")
     assert "calibrated: yes" in out
+    # The belt's own level in words; over Bluetooth nothing is known of USB power.
+    assert "battery: 3.90 V (ok)\n" in out and "USB power" not in out
     code, out, _ = corecue(capsys, "calibrate", "--history")
     (header, row), = [out.splitlines()]
     assert header.split()[:2] == ["date", "belt"] and row.split()[-3:] == ["yes", "good",

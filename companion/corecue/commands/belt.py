@@ -138,6 +138,12 @@ def _battery_word(code):
     return battery_word(code)
 
 
+def _on_usb(h):
+    """A link over USB is the belt's own USB-C, so its charger has power (hardware/power.md,
+    Charging). The belt itself cannot sense USB power; over Bluetooth nothing is known."""
+    return "usb" in h.capability_names()
+
+
 def _battery_words(code):
     """The belt's own level (it has waited for its readings to agree), with what it means."""
     word = _battery_word(code)
@@ -173,7 +179,7 @@ async def status(belt, args):
             "device": h.device, "firmware": h.firmware, "protocol": h.version,
             "capabilities": list(h.capability_names()), "state": _state_name(st.state),
             "sensor": _mode_name(st.sensor_mode), "battery_mv": st.battery_mv or None,
-            "battery": _battery_word(st.battery_level),
+            "battery": _battery_word(st.battery_level), "usb_power": _on_usb(h),
             "calibrated": bool(st.calibrated), "calibrating": bool(st.calibrating),
             "live": bool(st.live), "open_session": st.open_session or None,
             "flash_used": st.flash_used, "flash_free": st.flash_free,
@@ -184,6 +190,8 @@ async def status(belt, args):
     print(f"belt {h.device}, firmware {h.firmware}, protocol {h.version} ({caps})")
     battery = f"{st.battery_mv / 1000:.2f} V{_battery_words(st.battery_level)}" \
         if st.battery_mv else "unknown"
+    if _on_usb(h):
+        battery += "; on USB power, so charging until full"
     print(f"state: {_state_name(st.state)}; sensor: {_mode_name(st.sensor_mode)}; "
           f"battery: {battery}")
     print(f"calibrated: {_yes(st.calibrated)}; calibrating: {_yes(st.calibrating)}; "
