@@ -37,7 +37,9 @@ CRITICAL_MV = const(3500)   # a run started here would end within minutes: refus
 EMPTY_MV = const(3450)
 FULL_MV = const(4100)       # at rest: the word "full" (the level is OK)
 # Under load (the motor at full strength, ~80 mA, or a radio connection): the regulator needs
-# ~3.3 V; a sound cell sags some 20-40 mV under these currents, a worn one 100 mV and more.
+# ~3.3 V. A sound cell is assumed to sag well under 50 mV at these currents (a few hundred
+# milliohms with its protection circuit; hardware/power.md asks for a measurement), a worn one
+# 100 mV and more.
 LOAD_CRITICAL_MV = const(3450)
 LOAD_EMPTY_MV = const(3400)
 _HYSTERESIS_MV = const(30)  # a level is left upwards only this far above its edge
