@@ -130,6 +130,7 @@ class Battery:
         self._rest = _Window()
         self._loaded = _Window()
         self._since_load = 0    # judgements since the last loaded reading
+        self._judged = False    # the first judgement counts at once
         self._pending = OK      # the least extreme level of the current run (meaningless at 0)
         self._count = 0         # judgements in a row on the same side of self.level
 
@@ -173,7 +174,8 @@ class Battery:
         """Take one reading (as reading()) and judge the level; returns it."""
         if mv <= 0:
             return self.level
-        first = self._rest.n == 0 and self._loaded.n == 0
+        first = not self._judged
+        self._judged = True
         self.reading(mv, load)
         if not self.mv:
             self.mv = mv        # no rest reading yet: the loaded one is all there is
@@ -183,7 +185,8 @@ class Battery:
             self.load_mv = 0
         level = self.level
         if first:
-            self.level = _level_of(mv)
+            # A loaded first reading is all there is: taken as it is, the cautious way.
+            self.level = self._judge(0) if self._rest.n else _level_of(mv)
             self._count = 0
             return self.level
         raw = self._judge(0)

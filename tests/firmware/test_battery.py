@@ -155,3 +155,14 @@ def test_a_battery_event_argument_round_trips():
         eq(battery_of_arg(battery_arg(code, mv)), (code, mv), "code %d, %d mV" % (code, mv))
     eq(battery_arg(FULL, 4200) <= 0xFFFF, True, "fits an event's argument")
     eq(battery_of_arg(battery_arg(OK, 9000)), (OK, 8191), "a reading out of range saturates")
+
+
+def test_the_first_judgement_counts_at_once_after_a_pulse_at_boot():
+    b = Battery()
+    b.reading(3380, MOTOR)          # the boot pattern's pulse, before the battery task's first
+    eq(b.update(3420), EMPTY, "switched on flat: refused from the start")
+
+
+def test_a_first_reading_under_load_counts_as_it_is():
+    b = Battery()
+    eq(b.update(3480, RADIO), CRITICAL, "connected at boot: the reading is all there is")
