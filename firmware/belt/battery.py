@@ -11,17 +11,17 @@
 #   of charge against LOW_MV, CRITICAL_MV and EMPTY_MV;
 # - readings under load (taken at the end of a motor pulse, or with the radio connected) tell how
 #   close the next pulse takes the cell to the regulator's drop-out: below LOAD_CRITICAL_MV no new
-#   run starts, below LOAD_EMPTY_MV the running session closes. A worn cell that sags to 3.30-3.44 V
-#   under the motor and recovers to 3.47 V at rest is therefore EMPTY, not CRITICAL: its next cue
-#   could brown the belt out in the middle of a block.
-# The level is the worse of the two. Loaded readings older than _LOAD_STALE judgements are
-# forgotten (a cell charged since reads better).
+#   run starts, below LOAD_EMPTY_MV the running session closes. A worn cell whose pulses take it to
+#   3.30-3.44 V (mostly under 3.40 V) while it recovers to 3.47 V at rest is therefore EMPTY, not
+#   CRITICAL: its next cue could brown the belt out in the middle of a block.
+# The level is the worse of the two. After _LOAD_STALE judgements without a loaded reading the
+# loaded ones are forgotten (a cell charged since reads better).
 #
 # A level changes only after three judgements in a row (15 s at the app's pace) lie on the same
 # side of it, so a motor pulse or a radio burst never ends a run on its own. The level adopted is
 # the least extreme of the run (the least severe of worse judgements, the least improved of better
 # ones). A judgement at the current level ends the run; better ones are judged with the
-# hysteresis below. The first reading counts at once, so a belt switched on with a flat cell
+# hysteresis below. The first judgement counts at once, so a belt switched on with a flat cell
 # refuses from the start. Integer arithmetic, no allocation: called every few seconds.
 from array import array
 
@@ -53,7 +53,7 @@ REST = const(0)
 MOTOR = const(1)
 RADIO = const(2)
 
-# Level codes as the status reply and the session header carry them (docs/protocol.md,
+# Level codes as the status reply and the sessions' battery events carry them (docs/protocol.md,
 # docs/session-format.md): OK..EMPTY, FULL for OK at or above FULL_MV, UNKNOWN before a reading.
 FULL = const(4)
 UNKNOWN = const(255)
@@ -135,7 +135,7 @@ class Battery:
         self._count = 0         # judgements in a row on the same side of self.level
 
     def code(self):
-        """The level as the status reply and the session header carry it."""
+        """The level as the status reply and the sessions' battery events carry it."""
         if not self.mv:
             return UNKNOWN
         if self.level == OK and self.mv >= FULL_MV:
