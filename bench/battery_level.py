@@ -1,5 +1,5 @@
 """When belt.battery closes a session on a cell running down, against when the cell would brown
-the belt out: a sound cell, an aged one and a worn one, each discharged at the belt's running
+the belt out: cells from sound to worn out, each discharged at the belt's running
 load with a cue's motor pulses every two minutes, against a named baseline measured in the same
 run: the same Battery fed rest readings only (the battery task skipped readings while the motor
 ran, and tagged none).
@@ -9,8 +9,8 @@ ran, and tagged none).
 The cell is a model, not a measurement: a LiPo's open-circuit voltage against its charge (a
 typical curve), an internal resistance (sound 0.25 ohm, aged 0.8, worn 1.6, worn out 2.2: the
 last reads 3.47 V at rest and 3.29-3.35 V at the end of a pulse, issue 17's case), the running
-load of hardware/power.md (45 mA) and the motor's 80 mA at 70-100 % strength, and ADC noise of 8 mV
-(seeded; the cues' strengths from a stream of their own, the same for both ways of reading).
+load of hardware/power.md (45 mA) and the motor's 80 mA at 70-100 % strength, and ADC noise of
+8 mV (seeded; the cues' strengths from a stream of their own, the same for both ways of reading).
 The belt browns out when a pulse takes the cell below 3.30 V (the regulator).
 """
 import numpy as np
