@@ -11,7 +11,7 @@ from belt.idle import Idle
 from belt.effort import LEVEL_VERSION, EffortChain, MODE_NAMES
 from belt.runflow import Act, Ev, Runflow
 from belt.sampler import Sampler
-from belt.sessionformat import EV_BOOT, EV_BUTTON, EV_MARK, EV_STATE
+from belt.sessionformat import EV_BATTERY, EV_BOOT, EV_BUTTON, EV_MARK, EV_STATE, battery_arg
 from belt.sessionlog import SessionWriter
 from belt.tasks import Tasks
 
@@ -54,6 +54,8 @@ class App(Tasks):
         self.listeners = []          # called with (effort_pm, quality) per frame: live view
         self.live_views = 0          # links with the live view on (belt.commands)
         self.battery = _battery.Battery()
+        self.radio = None            # belt.blelink.BleLink, if any: a connection loads the cell
+        self.battery_logged = 0      # the level last logged in the open session
         self.sessions_logged = []    # [id, path, trailer, cues by kind, run summary] since boot
         self.cues = [0] * 5          # cues given in the current session, by coach CUE_* kind
         self.running = True
@@ -216,6 +218,10 @@ class App(Tasks):
             # the time.
             w.add_event(EV_BOOT, self.clock.boot_id)
             w.flush()
+            # The battery as the run starts, in the next block (the boot id's stays alone); the
+            # battery task logs each change of level after it.
+            self.battery_logged = self.battery.level
+            w.add_event(EV_BATTERY, battery_arg(self.battery.code(), self.battery.judged_mv()))
         except BaseException:
             # Nothing of the run is in the file yet: give it up, so the next start (by button or
             # protocol) is not refused as "session N is open" until a reboot.

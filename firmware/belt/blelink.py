@@ -115,6 +115,7 @@ class BleLink:
         self.out = Outbound(app, self.commands, self._tx_flag.set)
         self.name = belt_name(app.board.device_id())
         self.conn = None
+        app.radio = self            # the battery task tags readings taken while connected
         self.mtu = _MTU_MIN
         self._ev = array("i", [0] * (3 * _INBOX))   # (event, connection, value) ring of the IRQ
         self._ev_head = 0

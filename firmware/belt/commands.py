@@ -85,13 +85,15 @@ class Commands:
     def _status(self, req, f, tail):
         a = self.app
         s = a.sampler
+        # The battery's own estimate (belt.battery), or a reading before it has one.
         battery = getattr(a.board, "battery_mv", None)
+        mv = a.battery.judged_mv() or (battery() if battery else 0)
         return P.reply("status", req, a.flow.state, MODE_NAMES.index(a.chain.mode),
-                       _u16(battery() if battery else 0), _u32(a.store.used()),
+                       _u16(mv), _u32(a.store.used()),
                        _u32(a.store.free()), _u32(a.frames), _u16(s.late), _u16(s.missed),
                        _u16(s.overruns), _u16(a.task_restarts), 1 if a.calibration() else 0,
                        1 if a.calibrating else 0, 1 if self.live else 0,
-                       a.session_id if a.writer else 0)
+                       a.session_id if a.writer else 0, a.battery.code())
 
     def _config_get(self, req, f, tail):
         js = self.app.config.to_json().encode()
@@ -245,7 +247,7 @@ class Commands:
             raise PE(P.E_STATE, "calibrating")
         sid = a.start_session()
         if sid is None and a.battery_too_low():
-            raise PE(P.E_STATE, "battery low (%d mV): charge the belt" % a.battery.mv)
+            raise PE(P.E_STATE, "battery low (%d mV): charge the belt" % a.battery.judged_mv())
         if sid is None:
             raise PE(P.E_STATE, "flash full: confirm synced sessions to make room")
         return P.reply("session_start", req, sid)

@@ -51,8 +51,9 @@ MESSAGES = (
     # it serves, capabilities, device id (8 bytes), max payload, tail: firmware version (UTF-8)
     ("hello", 0x01, "<BB", "<BBI8sH*"),
     # state, sensor mode, battery mV, flash used, flash free, frames, late, missed, overruns,
-    # task restarts, calibrated, calibrating, live, session open id (0 none)
-    ("status", 0x02, "", "<BBHIIIHHHHBBBI"),
+    # task restarts, calibrated, calibrating, live, session open id (0 none), battery level
+    # (belt.battery code: 0 ok, 1 low, 2 critical, 3 empty, 4 full, 255 unknown)
+    ("status", 0x02, "", "<BBHIIIHHHHBBBIB"),
     ("config_get", 0x03, "", "*"),                   # tail: the config as JSON
     ("config_set", 0x04, "*", "*"),                  # tail: JSON object of changes | full config
     # unix seconds | boot id, belt ticks (ms) at that moment, unix seconds as stored

@@ -23,6 +23,20 @@ EV_STATE = const(5)         # arg: new state code
 EV_BUTTON = const(6)        # arg: button and press kind
 EV_MARK = const(7)          # arg: free, e.g. a lap number
 EV_BOOT = const(8)          # arg: boot id (belt.clock) of the boot that wrote the session
+EV_BATTERY = const(9)       # arg: battery_arg(): the level (belt.battery code) and its mV
+_BATTERY_MV_BITS = const(13)
+
+
+def battery_arg(code, mv):
+    """An EV_BATTERY argument: the level code in the top 3 bits (belt.battery's UNKNOWN as 7),
+    the mV it stands on in the low 13 (0..8191)."""
+    return ((code if code < 7 else 7) << _BATTERY_MV_BITS) | (mv if 0 <= mv < 8191 else 8191)
+
+
+def battery_of_arg(arg):
+    """(level code, mV) from an EV_BATTERY argument; the code 7 is 255, unknown."""
+    code = arg >> _BATTERY_MV_BITS
+    return (255 if code == 7 else code), arg & 8191
 
 
 CLOSED_BY_WRITER = const(1)

@@ -16,6 +16,7 @@ from micropython import const
 
 from belt import battery as _battery
 from belt import haptics as _haptics
+from belt import sessionformat as _fmt
 from belt import ticks
 from belt.effort import Q_MISSED
 from belt.runflow import Ev
@@ -23,7 +24,7 @@ from belt.runflow import Ev
 _GC_FREE_MIN = const(24 * 1024)   # collect right after a frame when less than this is free
 _WDT_FEED_MS = const(1000)
 _STALL_MS = const(3000)           # no frame for this long: stop feeding the watchdog
-_BATTERY_MS = const(5000)         # how often the cell is read (belt.battery smooths ~4 reads)
+_BATTERY_MS = const(5000)         # how often the level is judged (belt.battery: median of 5)
 _RESTART_MS = const(200)
 _IDLE_CHECK_MS = const(1000)
 _mem_free = getattr(gc, "mem_free", None)   # MicroPython's; CPython collects on its own terms
@@ -61,9 +62,15 @@ class Tasks:
 
     async def _motor(self):
         board = self.board
+        on = 0
         while True:
             now = board.ticks_ms()
-            board.set_motor(self.player.update(now))
+            if on:
+                # The end of a pulse, the motor still on: the cell's deepest sag of the pattern,
+                # what the next cue will take it to (belt.battery judges it at its own pace).
+                self.battery.reading(board.battery_mv(), _battery.MOTOR)
+            on = self.player.update(now)
+            board.set_motor(on)
             if self.player.busy():
                 wait = ticks.diff(self.player.next_deadline(now), now)
                 await board.sleep_ms(wait if wait > 0 else 0)
@@ -73,17 +80,24 @@ class Tasks:
     async def _battery(self):
         board = self.board
         while True:
-            # Not while the motor runs: its current sags the cell for the length of a pattern.
-            level = self.battery.level if self.player.busy() else \
-                self.battery.update(board.battery_mv())
+            # The load this reading is taken under: belt.battery keeps loaded readings apart.
+            radio = self.radio
+            load = _battery.MOTOR if self.player.busy() else (
+                _battery.RADIO if radio is not None and radio.conn is not None else _battery.REST)
+            level = self.battery.update(board.battery_mv(), load)
             self.flow.battery = level
+            if self.writer and level != self.battery_logged:
+                # A change of level (not of ok/full, which has no hysteresis) goes in the session.
+                self.battery_logged = level
+                self.writer.add_event(_fmt.EV_BATTERY, _fmt.battery_arg(
+                    self.battery.code(), self.battery.judged_mv()))
             if level == _battery.EMPTY and self.writer:
                 now = board.ticks_ms()
                 if self.flow.state != 0:
                     self._apply(self.flow.handle(Ev.BATTERY, now), now)
                 else:                   # logging started over the protocol: close it all the same
                     self.log("battery empty (%d mV): session %d closed" % (
-                        self.battery.mv, self.session_id))
+                        self.battery.judged_mv(), self.session_id))
                     self._close_session(now)
             await board.sleep_ms(_BATTERY_MS)
 

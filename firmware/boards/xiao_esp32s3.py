@@ -23,6 +23,7 @@ MOTOR_PIN = const(3)
 BUTTON_PIN = const(4)
 SENSOR_POWER_PIN = const(7)
 _SAMPLE_TIMER = const(0)
+_BATTERY_READS = const(8)     # ADC conversions averaged per battery reading
 
 
 class Board:
@@ -121,7 +122,15 @@ class Board:
         self.motor.duty_u16(level_pct * 655)
 
     def battery_mv(self):
-        return self.battery_adc.read_uv() * 2 // 1000
+        # Several conversions averaged (each well under a millisecond): the ADC's own noise is a
+        # few LSB, and a single conversion in a radio burst's ripple would read the ripple.
+        adc = self.battery_adc
+        total = 0
+        n = 0
+        while n < _BATTERY_READS:
+            total += adc.read_uv()
+            n += 1
+        return total * 2 // (1000 * _BATTERY_READS)
 
     async def usb_read(self, buf):
         return await self._usb.readinto(buf)

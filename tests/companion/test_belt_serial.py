@@ -440,7 +440,8 @@ def test_the_commands_against_the_virtual_belt(tmp_path):
     assert refused.stderr.count("\n") == 1
     assert paired.returncode == 0, paired.stderr
     assert st.returncode == 0 and st.stdout.startswith("belt ") and "firmware 0.1.0" in st.stdout
-    assert "state: idle; sensor: emg_raw; battery: 3.90 V" in st.stdout, st.stdout
+    assert "state: idle; sensor: emg_raw; battery: 3.90 V (ok); on USB power, so charging until " \
+        "full" in st.stdout, st.stdout
     assert (cfg.returncode, cfg.stdout) == (0, "low_pm = 160   (16 %)\nhigh_pm = 320   (32 %)\n"), cfg.stderr
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert bad.stderr.startswith("corecue: the belt would refuse this: high_pm: 99999")

@@ -40,6 +40,8 @@ def test_pair_calibrate_run_sync_and_read_the_history(belt, capsys, tmp_path):
     assert out.count("Brace ") == 3 and "Relax" in out
     code, out, _ = corecue(capsys, "status")
     assert "calibrated: yes" in out
+    # The belt's own level in words; over Bluetooth nothing is known of USB power.
+    assert "battery: 3.90 V (ok)\n" in out and "USB power" not in out
     code, out, _ = corecue(capsys, "calibrate", "--history")
     (header, row), = [out.splitlines()]
     assert header.split()[:2] == ["date", "belt"] and row.split()[-3:] == ["yes", "good",
@@ -127,10 +129,11 @@ def test_a_flat_battery_is_said_in_words_and_refuses_a_session(tmp_path):
     from corecue.commands.belt import _battery_words
     from corecue.link.client import WrongState
     from corecue.link.connect import Connection, Target
-    assert _battery_words(3900) == ""
-    assert "may not last" in _battery_words(3700)
-    assert "too low to start" in _battery_words(3480)
-    assert "flat" in _battery_words(3400)
+    assert _battery_words(0) == " (ok)" and _battery_words(4) == " (full)"
+    assert "low: may not last" in _battery_words(1)
+    assert "critical: too low to start" in _battery_words(2)
+    assert "empty: flat" in _battery_words(3)
+    assert _battery_words(255) == ""
 
     from runnerpair import pair_virtual
     keys = pair_virtual(tmp_path / "belt")
@@ -138,13 +141,18 @@ def test_a_flat_battery_is_said_in_words_and_refuses_a_session(tmp_path):
     async def body():
         async with Connection(Target("virtual", str(tmp_path / "belt")), keyring=keys) as conn:
             conn.virtual.board.battery = 3400
-            await conn.sleep(16)                    # three readings, 5 s apart
+            # Readings 5 s apart: the median of five turns, then three judgements agree.
+            await conn.sleep(36)
             try:
                 await conn.belt.session_start()
             except WrongState as e:
-                return str(e), (await conn.belt.status()).open_session
-    refused, open_session = asyncio.run(body())
+                st = await conn.belt.status()
+                return str(e), st.open_session, st.battery_level
+    refused, open_session, level = asyncio.run(body())
     assert "battery low (3400 mV): charge the belt" in refused and open_session == 0
+    # Connected, every reading is under the radio's load: 3.40 V there is CRITICAL (at rest it
+    # would be EMPTY), and either refuses the session.
+    assert _battery_words(level) == " (critical: too low to start a run, charge it)"
 
 
 def test_no_answer_at_a_prompt_is_one_line(belt, capsys, monkeypatch):

@@ -145,3 +145,26 @@ def test_read_file_reads_and_names_the_file_in_errors(tmp_path):
     junk.write_bytes(b"x" * 100)
     with pytest.raises(SessionFileError, match="notes.txt: not a session file"):
         read_file(str(junk))
+
+
+def test_the_battery_events_give_the_level_at_the_start_and_at_each_change():
+    fmt = firmware_module("belt.sessionformat")
+    bat = firmware_module("belt.battery")
+    raw = session_bytes([("e", fmt.EV_BATTERY, fmt.battery_arg(bat.FULL, 4150)),
+                         ("f", 200, 0, 600),
+                         ("e", fmt.EV_BATTERY, fmt.battery_arg(bat.EMPTY, 3380)),
+                         ("f", 200, 0, 1)])
+    sd = decode(raw)
+    assert sd.battery() == [(0, "full", 4150), (600, "empty", 3380)]
+    from corecue.views.tables import _battery
+    assert _battery(sd) == "full (4.15 V) at the start; empty (3.38 V) at 1:00"
+    assert decode(session_bytes([("f", 200, 0, 3)])).battery() == [], "older files: none"
+
+
+def test_the_json_export_names_the_battery_events():
+    from corecue.views.export import session_object
+    fmt = firmware_module("belt.sessionformat")
+    raw = session_bytes([("e", fmt.EV_BATTERY, fmt.battery_arg(1, 3790)), ("f", 200, 0, 5)])
+    events = session_object(None, decode(raw, device="a1b2"))["events"]
+    bat = [e for e in events if e["kind"] == "battery"]
+    assert [(e["battery"], e["battery_mv"]) for e in bat] == [("low", 3790)]

@@ -10,6 +10,7 @@ from fwtest import SCRATCH, eq, record
 from belt import button
 from belt.app import App
 from belt import config as _config
+from belt.sessionformat import EV_BATTERY, battery_of_arg
 from belt.sessionlog import read_session
 from belt.storage import Storage
 from boards.sim import Board
@@ -115,6 +116,8 @@ def test_a_flat_battery_ends_the_run_with_the_session_saved_whole():
     eq(40 <= end <= 40 + 25, True, "ended %.1f s in: within a few readings of the drop" % end)
     marks = [a for _, k, a in events if k == 7]
     eq(14 in marks, True, "marked BATTERY_STOP: %s" % marks)
+    levels = [battery_of_arg(a) for _, k, a in events if k == EV_BATTERY]
+    eq((levels[0], levels[-1]), ((0, 3900), (3, 3380)), "the battery at the start and at the end")
     edges = [t for t, level in board.motor_edges if level and t >= 40000]
     eq(len(edges) >= 3, True, "battery_empty felt: %s" % edges)
     app.shutdown()
@@ -124,6 +127,32 @@ def test_a_flat_battery_ends_the_run_with_the_session_saved_whole():
     app.press(button.SHORT)
     eq((app.flow.state, app.writer), (0, None), "still idle, and no session started")
     record("battery_stop_s", int(end))
+
+
+def test_a_worn_cell_that_sags_under_the_motor_ends_the_run_before_it_browns_out():
+    # From 30 s in, the cell reads 3.47 V at rest (CRITICAL: a running session goes on) and
+    # 3.34 V whenever the motor is on: the next cue could take the regulator under. The motor
+    # task reads the cell at the end of each pulse; the battery task ends the run on them.
+    d = _fresh("worn")
+    board, app, lines = _boot(d, ([(0, 20, True)], [(2, "press", "short")], 200))
+
+    def cell():
+        if board.elapsed_ms < 30000:
+            return 3900
+        return 3340 if board._motor else 3470
+    board.battery_mv = cell
+    _run(board, app, 200)
+    sid, path = app.sessions_logged[0][:2]
+    hdr, frames, events, tr, status = read_session(path)
+    eq(status, "closed", "the belt closed the session")
+    eq(tr["closed_by"], 1, "closed by the writer, not by recovery")
+    marks = [a for _, k, a in events if k == 7]
+    eq(14 in marks, True, "marked BATTERY_STOP: %s" % marks)
+    levels = [battery_of_arg(a) for _, k, a in events if k == EV_BATTERY]
+    eq(levels[-1], (3, 3340), "empty, on the pulses' 3.34 V")
+    eq(app.battery.mv, 3470, "while at rest the cell still read 3.47 V")
+    app.shutdown()
+    record("worn_stop_s", len(frames) // 10)
 
 
 def test_a_stalled_chain_starves_the_watchdog_and_boot_recovers_the_session():

@@ -70,7 +70,8 @@ def test_status_follows_the_belt():
         eq(f[2] > 3000, True, "battery mV")
         eq(f[4] > 0, True, "flash free")
         eq(abs(f[5] - 20) <= 1, True, "frames in 2 s: %d" % f[5])
-        eq(f[10:], (0, 0, 0, 0), "not calibrated, not calibrating, live off, no session")
+        eq(f[10:14], (0, 0, 0, 0), "not calibrated, not calibrating, live off, no session")
+        eq(f[14], 0, "battery level: the sim board's 3.90 V is ok")
         _do(cmd, "live", 1)
         sid = _do(cmd, "session_start")[2][0]
         _do(cmd, "calibrate", P.CAL_ABORT, 0)
@@ -79,6 +80,10 @@ def test_status_follows_the_belt():
         _do(cmd, "session_stop")
         _do(cmd, "calibrate", P.CAL_BEGIN, 0)
         eq(_do(cmd, "status")[2][11], 1, "calibrating")
+        board.battery = 3300
+        await rig.advance(board, 40000)
+        f = _do(cmd, "status")[2]
+        eq((f[2], f[14]), (3300, 3), "the belt's own estimate and level: empty")
     rig.run(board, app, body)
 
 

@@ -134,16 +134,25 @@ def _mode_name(code):
     return names[code] if 0 <= code < len(names) else f"mode {code}"
 
 
-def _battery_words(mv):
-    """What the belt makes of this voltage (belt.battery's edges, before its 3-reading wait)."""
-    b = firmware_module("belt.battery")
-    if mv < b.EMPTY_MV:
-        return " (flat: charge it)"
-    if mv < b.CRITICAL_MV:
-        return " (too low to start a run: charge it)"
-    if mv < b.LOW_MV:
-        return " (low: may not last a long run)"
-    return ""
+def _battery_word(code):
+    from corecue.history.sessiondata import battery_word
+    return battery_word(code)
+
+
+def _on_usb(h):
+    """A link over USB is the belt's own USB-C, so its charger has power (hardware/power.md,
+    Charging). The belt itself cannot sense USB power; over Bluetooth nothing is known."""
+    return "usb" in h.capability_names()
+
+
+def _battery_words(code):
+    """The belt's own level (it has waited for its readings to agree), with what it means."""
+    word = _battery_word(code)
+    what = {"low": "may not last a long run", "critical": "too low to start a run, charge it",
+            "empty": "flat, charge it"}.get(word)
+    if word is None:
+        return ""
+    return f" ({word}: {what})" if what else f" ({word})"
 
 
 def _size(n):
@@ -171,6 +180,7 @@ async def status(belt, args):
             "device": h.device, "firmware": h.firmware, "protocol": h.version,
             "capabilities": list(h.capability_names()), "state": _state_name(st.state),
             "sensor": _mode_name(st.sensor_mode), "battery_mv": st.battery_mv or None,
+            "battery": _battery_word(st.battery_level), "usb_power": _on_usb(h),
             "calibrated": bool(st.calibrated), "calibrating": bool(st.calibrating),
             "live": bool(st.live), "open_session": st.open_session or None,
             "flash_used": st.flash_used, "flash_free": st.flash_free,
@@ -179,8 +189,10 @@ async def status(belt, args):
         return 0
     caps = ", ".join(h.capability_names()) or "none"
     print(f"belt {h.device}, firmware {h.firmware}, protocol {h.version} ({caps})")
-    battery = f"{st.battery_mv / 1000:.2f} V{_battery_words(st.battery_mv)}" \
+    battery = f"{st.battery_mv / 1000:.2f} V{_battery_words(st.battery_level)}" \
         if st.battery_mv else "unknown"
+    if _on_usb(h):
+        battery += "; on USB power, so charging until full"
     print(f"state: {_state_name(st.state)}; sensor: {_mode_name(st.sensor_mode)}; "
           f"battery: {battery}")
     print(f"calibrated: {_yes(st.calibrated)}; calibrating: {_yes(st.calibrating)}; "

@@ -30,7 +30,15 @@ State = _runflow.State          # IDLE 0, WARMUP 1, PRIME 2, RUN 3, COOLDOWN 4, 
 CUE_NAMES = {_fmt.EV_CUE_UNDER: "under", _fmt.EV_CUE_OVER: "over",
              _fmt.EV_BACK_IN_BAND: "back", _fmt.EV_CHECK_SENSOR: "check_sensor"}
 EVENT_NAMES = {**CUE_NAMES, _fmt.EV_STATE: "state", _fmt.EV_BUTTON: "button",
-               _fmt.EV_MARK: "mark", _fmt.EV_BOOT: "boot"}
+               _fmt.EV_MARK: "mark", _fmt.EV_BOOT: "boot", _fmt.EV_BATTERY: "battery"}
+_bat = firmware_module("belt.battery")
+BATTERY_WORDS = {_bat.FULL: "full", _bat.OK: "ok", _bat.LOW: "low", _bat.CRITICAL: "critical",
+                 _bat.EMPTY: "empty"}
+
+
+def battery_word(code):
+    """belt.battery's level code as the word the runner reads; None when the belt had none."""
+    return BATTERY_WORDS.get(code)
 STATE_NAMES = {State.IDLE: "idle", State.WARMUP: "warmup", State.PRIME: "prime",
                State.RUN: "run", State.COOLDOWN: "cooldown", State.DONE: "done"}
 
@@ -101,6 +109,16 @@ class SessionData:
         """[(t_s, state name)] for every run-flow state change."""
         return [(self.event_time_s(i), STATE_NAMES.get(a, "state %d" % a))
                 for i, k, a in self.events if k == _fmt.EV_STATE]
+
+    def battery(self):
+        """[(frame, level word or None, mV)] from the battery events: the first at the start,
+        then each change of level (files from before these events have none)."""
+        out = []
+        for i, k, a in self.events:
+            if k == _fmt.EV_BATTERY:
+                code, mv = _fmt.battery_of_arg(a)
+                out.append((i, battery_word(code), mv))
+        return out
 
 
 # The one state each state is entered from (belt/runflow.py); IDLE is entered from several.

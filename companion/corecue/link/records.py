@@ -60,6 +60,7 @@ class Status:
     calibrating: int
     live: int
     open_session: int
+    battery_level: int      # belt.battery's code: ok, low, critical, empty, full; 255 unknown
 
 
 @dataclass

@@ -146,6 +146,8 @@ def _clean(v):
 def session_object(meta, sd, summary=None):
     """The JSON object for one session (docs/export-format.md)."""
     from corecue.history import analytics
+    from corecue.history import sessiondata as sdm
+    _fmt = firmware_module("belt.sessionformat")
     kinds, states, marks, _flags, cues = _names()
     local, device, belt = _ids(meta, sd)
     start = _start_ms(meta, sd)
@@ -165,6 +167,9 @@ def session_object(meta, sd, summary=None):
             ev["mark"] = marks.get(arg)
         elif kind in cues:
             ev["level"] = arg
+        elif kinds.get(kind) == "battery":
+            code, ev["battery_mv"] = _fmt.battery_of_arg(arg)
+            ev["battery"] = sdm.battery_word(code)
         events.append(ev)
     effort = [None if math.isnan(v) else round(v, 2) for v in exported_effort(sd).tolist()]
     return _clean({

@@ -106,6 +106,8 @@ def show(store, local_id):
         f"calibration rest {s.cal_rest} / maximum {s.cal_mvc}",
         f"  file: {row.size} bytes, {sd.status}, CRC32 {row.crc:08x}",
     ]
+    if sd.battery():
+        lines.insert(-1, "  battery: " + _battery(sd))
     if t:
         # The belt's own trailer counts the whole file and judges flagged frames too
         # (docs/analytics.md, where the companion and the belt differ).
@@ -115,6 +117,16 @@ def show(store, local_id):
                      f"signal too): "
                      f"{F.percent(belt_pct)} in band, {t['cues']} cues")
     return "\n".join(lines)
+
+
+def _battery(sd):
+    """The belt's battery level at the start and at each change: "ok (3.92 V) at the start;
+    low (3.78 V) at 41 min"."""
+    said = []
+    for k, (i, word, mv) in enumerate(sd.battery()):
+        when = "at the start" if k == 0 else f"at {F.duration(i * sd.frame_ms / 1000)}"
+        said.append(f"{word or 'unknown'} ({mv / 1000:.2f} V) {when}")
+    return "; ".join(said)
 
 
 def show_json(store, local_id):
