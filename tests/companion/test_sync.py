@@ -244,13 +244,13 @@ def test_kept_bytes_of_another_run_with_the_same_crc_are_not_resumed(belt):
     assert zlib.crc32(bytes(raw)) == zlib.crc32(files[1])
 
     async def listing():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             return await conn.belt.sessions()
     assert run(listing)[0].crc == zlib.crc32(files[1])
     store.save_partial(device_hex(folder), 1, zlib.crc32(files[1]), files[1][:3000])
 
     async def again():
-        async with Connection(Target("virtual", folder)) as conn:
+        async with Connection(Target("virtual", folder), keyring=Keyring(store)) as conn:
             return await sync.sync(conn, store, out=lambda _: None)
     stored = run(again)
     assert [store.session(i).raw for i in stored] == [bytes(raw), files[2]]

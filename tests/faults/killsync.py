@@ -104,6 +104,9 @@ def row(transport, kills, rnd, work):
     open_store(history).close()
     serial = Serial(folder) if transport == "usb" else None
     target = ("--port", serial.port) if serial else ("--virtual", folder)
+    # Paired first, as a runner does (over USB at once; a virtual belt's button held for them).
+    subprocess.run(corecue(*target, "pair", "--yes", "--data-dir", history), env=ENV, check=True,
+                   capture_output=True, timeout=300)
     tried = failed = lost = stored = 0
     try:
         for _ in range(kills):

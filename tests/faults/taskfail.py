@@ -38,9 +38,9 @@ TASKS = ("sense", "buttons", "timers", "motor", "battery", "watchdog")
 class Writer(SessionWriter):
     frames = []
 
-    def add_frame(self, effort_pm, quality):
+    def add_frame(self, effort_pm, quality, fatigue=0, cadence=0):
         Writer.frames.append(-1 if effort_pm < 0 else (effort_pm + 2) // 5 * 5)
-        super().add_frame(effort_pm, quality)
+        super().add_frame(effort_pm, quality, fatigue, cadence)
 
 
 _app.SessionWriter = Writer

@@ -126,10 +126,10 @@ class Writer(SessionWriter):
     """The app's session writer, noting every frame handed to it as it will read back."""
     frames = []
 
-    def add_frame(self, effort_pm, quality):
+    def add_frame(self, effort_pm, quality, fatigue=0, cadence=0):
         hp = -1 if effort_pm < 0 else min((effort_pm + 2) // 5, 2000 // 5) * 5
         Writer.frames.append(hp)
-        super().add_frame(effort_pm, quality)
+        super().add_frame(effort_pm, quality, fatigue, cadence)
 
 
 _app.SessionWriter = Writer

@@ -22,9 +22,9 @@ class _Flash(SessionWriter):
     errno = 28
     frames = []
 
-    def add_frame(self, effort_pm, quality):
+    def add_frame(self, effort_pm, quality, fatigue=0, cadence=0):
         _Flash.frames.append(effort_pm)
-        super().add_frame(effort_pm, quality)
+        super().add_frame(effort_pm, quality, fatigue, cadence)
 
     def _write(self, data):
         if _Flash.fail:
