@@ -42,6 +42,8 @@ def test_the_index_falling_over_the_run_reads_as_its_change():
     assert F.fatigue(s) == "muscle signal 9 % slower in the last third than in the first"
     s = A.summarize(decode(session_bytes(_run(200, 212))))
     assert F.fatigue(s) == "muscle signal 6 % faster in the last third than in the first"
+    s = A.summarize(decode(session_bytes(_run(200, 200))))
+    assert F.fatigue(s) == "muscle signal as fast in the last third as in the first"
 
 
 def test_no_index_where_the_noise_floor_or_bad_signal_would_make_it():

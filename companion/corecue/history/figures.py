@@ -105,6 +105,8 @@ def fatigue(s):
     c = s.fatigue_change
     if c is None:
         return "fatigue index not measured"
+    if round(abs(c)) == 0:
+        return "muscle signal as fast in the last third as in the first"
     return f"{_speed(c)} in the last third than in the first"
 
 
