@@ -98,23 +98,9 @@ def truth(m, cadence_spm, mvc, frame_ms=100):
 
 
 def calibration(seed=11, mvc_trials=(100.0, 97.0, 99.0), **contamination):
-    """The at-home procedure on this model, as synth.calibration: rest 10 s, three 5 s braces
-    with 0.5 s ramps and 10 s pauses."""
-    parts = [("rest", 10.0, 0.0)]
-    for i, level in enumerate(mvc_trials):
-        parts.append(("brace", 5.0, level))
-        if i < len(mvc_trials) - 1:
-            parts.append(("pause", 10.0, 0.0))
-    effort, phase = [], []
-    for label, secs, level in parts:
-        k = int(secs * FS)
-        e = np.full(k, level)
-        if label == "brace":
-            e[:500] *= np.linspace(0, 1, 500)
-            e[-500:] *= np.linspace(1, 0, 500)
-        effort.append(e)
-        phase += [label] * k
-    effort = np.concatenate(effort)
+    """The at-home procedure on this model: synth.calibration_effort's timeline (rest 10 s, three
+    5 s braces with 0.5 s ramps and 10 s pauses), rendered as motor-unit trains."""
+    effort, phase = synth.calibration_effort(mvc_trials)
     n = len(effort)
     adc, _ = render(effort, np.zeros(n, bool), np.full(n, 75.0), np.zeros(n), seed=seed,
                     spikes_per_min=0.0, **contamination)

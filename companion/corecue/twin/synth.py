@@ -115,9 +115,10 @@ def stride_truth(effort, cadence_spm, frame_ms=100):
     return out
 
 
-def calibration(seed=11, mvc_trials=(100.0, 97.0, 99.0)):
-    """The at-home procedure: rest 10 s, then three ~5 s maximal braces with 10 s pauses.
-    Returns (adc samples, phase labels per sample)."""
+def calibration_effort(mvc_trials=(100.0, 97.0, 99.0)):
+    """The at-home procedure as effort over time: rest 10 s, then three 5 s maximal braces with
+    ~0.5 s ramps and 10 s pauses. Returns (effort per sample, phase label per sample); each
+    signal model renders it its own way (this module's, bench/muap.py's)."""
     parts = [("rest", 10.0, 0.0)]
     for i, level in enumerate(mvc_trials):
         parts.append(("brace", 5.0, level))
@@ -133,7 +134,13 @@ def calibration(seed=11, mvc_trials=(100.0, 97.0, 99.0)):
             e[-ramp:] *= np.linspace(1, 0, ramp)
         effort.append(e)
         phase += [label] * k
-    effort = np.concatenate(effort)
+    return np.concatenate(effort), phase
+
+
+def calibration(seed=11, mvc_trials=(100.0, 97.0, 99.0)):
+    """The at-home procedure (calibration_effort) on this model. Returns (adc samples, phase
+    labels per sample)."""
+    effort, phase = calibration_effort(mvc_trials)
     n = len(effort)
     adc = render(effort, np.zeros(n, bool), np.full(n, 75.0), np.full(n, 0.0), seed=seed,
                  spikes_per_min=0.0)
