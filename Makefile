@@ -39,7 +39,8 @@ bench: $(STAMP)
 # each, and at every operation of boot recovery; a flash that fails (EIO) or is full (ENOSPC) at
 # every write of a two-minute session of the real app; damaged files and every block of the
 # data area damaged in turn at boot, through main.py's boot; an exception in each task, and a
-# watchdog reset, at ten moments of a session; all under MicroPython. Then 100,000 requests made
+# watchdog reset, at ten moments of a session; all under MicroPython. MemoryError at every call
+# of every allocation site of a sync, under both interpreters. Then 100,000 requests made
 # by hypothesis through the command handler (CPython), replayed under MicroPython; and the
 # companion killed 40 times during a sync over each transport.
 faults: $(STAMP)
@@ -47,6 +48,8 @@ faults: $(STAMP)
 	$(BIN)/micropython -X heapsize=8M tests/faults/writefail.py firmware 120 1
 	$(BIN)/micropython -X heapsize=8M tests/faults/bootdamage.py firmware 1
 	$(BIN)/micropython -X heapsize=8M tests/faults/taskfail.py firmware 10
+	$(BIN)/micropython -X heapsize=8M tests/faults/memfail.py firmware 1
+	$(BIN)/python tests/faults/memfail.py firmware 1
 	CORECUE_FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest -q -s -p no:cacheprovider \
 		tests/test_faults_commands.py
 	$(BIN)/python tests/faults/killsync.py 40

@@ -4,8 +4,9 @@ the middle of each, on LittleFS over an emulated NOR flash under MicroPython, ev
 through the firmware's own path; and cuts during that boot recovery itself. A flash that fails a
 write (EIO) or is full (ENOSPC) at every other write of a 40 s session of the real app. Damaged
 config, clock, id and device-id files and a damaged data area at boot, through main.py's boot.
-An exception in each task once, and a watchdog reset once, in a session of the real app. The
-companion killed twice during a sync over each transport."""
+An exception in each task once, and a watchdog reset once, in a session of the real app.
+MemoryError at every ninth call of each allocation site of a sync. The companion killed twice
+during a sync over each transport."""
 import os
 import subprocess
 import sys
@@ -59,6 +60,14 @@ def test_an_exception_in_each_task_or_a_watchdog_reset_keeps_the_session():
     assert rc == 0 and len(rows) == 3, "\n".join(lines[-20:])
     for row, (tried, failed, lost) in zip(rows, figures):
         assert tried >= 1 and failed == 0 and lost == 0, row
+
+
+def test_memory_running_out_at_each_allocation_site_of_a_sync_loses_nothing():
+    rc, lines = _run("memfail.py", 9)
+    rows, figures = _rows(lines)
+    assert rc == 0 and len(rows) == 2, "\n".join(lines[-20:])
+    for row, (tried, failed, lost) in zip(rows, figures):
+        assert tried >= 200 and failed == 0 and lost == 0, row
 
 
 def test_the_companion_killed_during_a_sync_stores_each_session_once_and_confirms_none_unstored():

@@ -32,6 +32,7 @@ class Commands:
     def __init__(self, app):
         self.app = app
         self._live_on = False           # effort events every frame (sent by the link)
+        self._bare_error = bytearray(P.error(0, P.E_INTERNAL))     # code, no message
         self.download = Download(app.store)
         self.catalog = Catalog(app)
         self.after = None               # run once the reply is out (reboot)
@@ -66,10 +67,22 @@ class Commands:
             fields, tail = P.decode_fields(fmt, payload)
             return fn(req, fields, tail)
         except PE as e:
-            return P.error(req, e.code, e.message)
+            code, message, failure = e.code, e.message, None
         except Exception as e:      # a bug or a failing flash: say so, keep the belt running
-            self.app.log("command 0x%02x failed: %r" % (pkt[0] if pkt else 0, e))
-            return P.error(req, P.E_INTERNAL, "%s: %s" % (type(e).__name__, e))
+            code, message, failure = P.E_INTERNAL, None, e
+        try:
+            if failure is not None:
+                self.app.log("command 0x%02x failed: %r" % (pkt[0] if pkt else 0, failure))
+                message = "%s: %s" % (type(failure).__name__, failure)
+            return P.error(req, code, message)
+        except MemoryError:
+            # The heap ran out (often what failed in the first place): the refusal still goes
+            # out, as the bare error made at boot, so the handler never raises to its link.
+            bare = self._bare_error
+            bare[2] = req & 0xFF
+            bare[3] = req >> 8
+            bare[6] = code
+            return bare
 
     # -- device ----------------------------------------------------------------------------------
 

@@ -267,3 +267,30 @@ def test_a_damaged_data_area_is_formatted_anew_and_the_belt_boots():
         sid = _do(cmd, "session_start")[2][0]
         eq(_do(cmd, "session_stop")[2][0], sid, what + ": and a session is kept on it")
         eq(read_session(app.store.find(sid))[4], sf.CLOSED, what + ": whole")
+
+
+def test_a_request_refused_for_want_of_memory_still_gets_its_refusal():
+    # A heap that ran out during a request is often still full when the refusal is built: the
+    # handler raised MemoryError to its link, which lost the request's answer and restarted.
+    # The bare refusal made at boot now goes out instead (tests/faults/memfail.py tries this at
+    # every allocation site of the sync path).
+    d = rig.fresh("nomem")
+    board, app, _ = rig.boot(d)
+    cmd = Commands(app)
+    plain_status, plain_error = cmd._status, P.error
+
+    def full(*_):
+        raise MemoryError("memory allocation failed")
+    cmd._handlers[P.type_of("status")] = full
+    P.error = full
+    try:
+        for req in (7, 0x1234):
+            out = cmd.handle(P.request("status", req))
+            t, _, got, payload = P.parse(out)
+            eq((t, got, bytes(payload)), (P.T_ERROR, req, bytes((P.E_INTERNAL,))),
+               "request %d: the bare refusal, its id and code" % req)
+    finally:
+        P.error = plain_error
+        cmd._handlers[P.type_of("status")] = plain_status
+    eq(rig.reply(cmd.handle(P.request("status", 8)))[0], P.type_of("status") | P.REPLY,
+       "and the next request is answered")

@@ -1,0 +1,305 @@
+# MemoryError at every allocation site of the sync path, one at a time, under MicroPython (and
+# CPython): the belt's command handler and its download sender (belt.commands, belt.outbound, as
+# both links use them) serve a companion that lists, reads, acknowledges and confirms the sessions
+# of a belt (tests/faults/cmdbelt.py: three closed sessions, one confirmed, one open).
+#
+# The unix port has no allocation hook and a heap just too small reaches only the first site that
+# fails, so the sites are named: every call of a function or method of the modules on the path,
+# and every call those modules make to what allocates (bytes, bytearray, memoryview, open, str
+# formatting aside: struct.pack, struct.pack_into). A first run counts each site's calls in a
+# whole sync; then, for each site and each of its calls (every STRIDE-th), a fresh belt is synced
+# with a MemoryError raised at exactly that call, and then synced again with nothing injected, as
+# a companion tries again. Each trial must end with:
+#   - no exception out of the handler: a refusal is an ERROR reply of one line;
+#   - no session confirmed (synced) that the companion did not hold byte for byte;
+#   - every session file byte-identical to before, the open one still open;
+#   - after the second sync, every closed session synced and its bytes the file's.
+#
+#   micropython -X heapsize=8M tests/faults/memfail.py FIRMWARE [STRIDE]
+#   python tests/faults/memfail.py FIRMWARE [STRIDE]
+#
+# Two rows: the allocation fails once; or it fails and every later one in the same request
+# fails too, as a heap that ran out stays full until the request's garbage is collected (the
+# refusal itself must then still go out). Prints "<row> tried N failed N lost N" (lost: sessions
+# confirmed without being held, or changed) and a line per failure.
+import sys
+
+_HERE = __file__.rsplit("/", 1)[0]
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, _HERE + "/../firmware")
+sys.path.insert(0, _HERE)
+if sys.implementation.name != "micropython":
+    sys.path.insert(0, _HERE + "/../../companion/corecue/twin/mpshim")     # `micropython`
+import binascii  # noqa: E402
+import struct  # noqa: E402
+
+from belt import commands as _commands  # noqa: E402
+from belt import outbound as _outbound  # noqa: E402
+from belt import protocol as P  # noqa: E402
+from belt import sessionread as _sessionread  # noqa: E402
+from belt import sessionsync as _sessionsync  # noqa: E402
+from belt import storage as _storage  # noqa: E402
+from belt.outbound import DATA_HEAD, Outbound  # noqa: E402
+from belt.sessionsync import CHUNK_MAX  # noqa: E402
+from cmdbelt import Belt  # noqa: E402
+
+MODULES = (_commands, _sessionsync, _storage, _sessionread, _outbound, P)
+_CHUNK = 300                # the companion's chunk size: a session takes several chunks
+_WINDOW = 2
+
+
+class Injector:
+    """Counts calls per site; raises MemoryError at the chosen (site, call)."""
+
+    def __init__(self):
+        self.calls = {}
+        self.target = None
+        self.fired = False
+        self.on = False
+        self.held = False       # the heap stays full until the request (or chunk) is done
+        self.full = False
+
+    def hit(self, site):
+        if not self.on:
+            return
+        n = self.calls.get(site, 0) + 1
+        self.calls[site] = n
+        if self.full or (self.target is not None and not self.fired and self.target == (site, n)):
+            self.fired = True
+            self.full = self.held
+            raise MemoryError("memory allocation failed (injected: %s, call %d)" % (site, n))
+
+
+INJ = Injector()
+
+
+def _wrap(site, fn):
+    def w(*a, **k):
+        INJ.hit(site)
+        return fn(*a, **k)
+    return w
+
+
+class _Struct:
+    """The struct module as the path's modules see it: every packing allocates or may."""
+
+    def __init__(self, prefix):
+        self.calcsize = struct.calcsize
+        self.unpack = _wrap(prefix + "struct.unpack", struct.unpack)
+        self.unpack_from = _wrap(prefix + "struct.unpack_from", struct.unpack_from)
+        self.pack = _wrap(prefix + "struct.pack", struct.pack)
+        self.pack_into = _wrap(prefix + "struct.pack_into", struct.pack_into)
+
+
+def _is_function(x):
+    return type(x).__name__ in ("function", "closure")
+
+
+def instrument():
+    """Every function and method of MODULES, and their allocating built-ins, become sites."""
+    builtins = {"bytes": bytes, "bytearray": bytearray, "memoryview": memoryview, "open": open}
+    done = []
+    for m in MODULES:
+        name = m.__name__.split(".")[-1]
+        for attr in dir(m):
+            x = getattr(m, attr)
+            if _is_function(x):
+                setattr(m, attr, _wrap(name + "." + attr, x))
+            elif type(x) is type and attr[:1].isupper() and x not in done and not attr.endswith("Error"):
+                done.append(x)
+                for meth in dir(x):
+                    f = getattr(x, meth)
+                    # handle() itself is entered by the link: its allocations are the link's.
+                    if _is_function(f) and not meth.startswith("__") and meth != "handle":
+                        setattr(x, meth, _wrap(name + "." + attr + "." + meth, f))
+        if getattr(m, "struct", None) is struct:
+            m.struct = _Struct(name + ".")
+        # Shadowing a built-in in a module's globals reaches every use of it there; the modules
+        # use these only to make objects (sessionread's bytes aside: isinstance beside it).
+        for b, f in builtins.items():
+            if b != "bytes" or m is not _sessionread:
+                setattr(m, b, _wrap(name + "." + b, f))
+
+
+# The companion's own codec: never a site (taken before instrument()).
+_parse, _decode, _request, _reply_format = P.parse, P.decode_fields, P.request, P.reply_format
+_T_DATA = P.type_of("data")
+
+
+def _reply(pkt):
+    t, _, _, payload = _parse(pkt)
+    if t == P.T_ERROR:
+        return None, bytes(payload[1:]).decode()
+    fields, tail = _decode(_reply_format(t), payload)
+    return fields, tail
+
+
+class Companion:
+    """The companion's side of a sync, as corecue.link does it: list, read each unsynced closed
+    session with a window of acknowledgements, confirm it with the CRC of what it holds. It
+    never raises for what the belt does: refusals and lost chunks are counted, and the caller
+    syncs again."""
+
+    def __init__(self, belt):
+        self.belt = belt
+        self.cmd = belt.cmd
+        self.out = Outbound(belt.app, belt.cmd, lambda: None)
+        self.pkt = bytearray(DATA_HEAD + CHUNK_MAX)
+        self.held = {}          # id -> the bytes the companion stored
+        self.req = 0
+        self.problem = None     # the first thing that breaks the rules
+        self.armed = False      # the injector counts (and may fire) in the belt's code
+
+    def call(self, name, *fields):
+        self.req += 1
+        pkt = _request(name, self.req, *fields)
+        INJ.on = self.armed
+        try:
+            out = self.cmd.handle(pkt)
+        except Exception as e:          # the handler must answer, never raise
+            self.problem = self.problem or "%s raised %r" % (name, e)
+            return None, "raised"
+        finally:
+            INJ.on = INJ.full = False
+        if out is None:
+            return None, None
+        fields, tail = _reply(out)
+        if fields is None and "\n" in tail:
+            self.problem = self.problem or "an error of more than one line: %r" % tail
+        return fields, tail
+
+    def _chunks(self, sid, data):
+        body = memoryview(self.pkt)[DATA_HEAD:]
+        while True:
+            INJ.on = self.armed
+            try:
+                if not self.out.chunk_due():
+                    return
+                n = self.out.pack_chunk(self.pkt, body)
+            except MemoryError:
+                return          # the link's guard restarts its task; the ack stalls, we resume
+            finally:
+                INJ.on = INJ.full = False
+            if not n:
+                return
+            _, _, _, payload = _parse(bytes(self.pkt[:n]))
+            (got, off), tail = _decode(_reply_format(_T_DATA), payload)
+            if got == sid and off == len(data):
+                data.extend(tail)
+
+    def read(self, sid, size):
+        data = bytearray()
+        for _ in range(4 * (size // _CHUNK + 2)):
+            fields, _ = self.call("session_read", sid, len(data), _WINDOW, _CHUNK)
+            if fields is None:
+                continue
+            while True:
+                before = len(data)
+                self._chunks(sid, data)
+                self.call("session_ack", sid, len(data))
+                if len(data) == before:
+                    break
+            if len(data) == size:
+                return bytes(data)
+        return None
+
+    def sync(self):
+        fields, tail = self.call("session_list", 0)
+        if fields is None:
+            return
+        entries = [struct.unpack_from(P.ENTRY, tail, i * _sessionsync.ENTRY_LEN)
+                   for i in range(fields[0])]
+        for e in entries:
+            sid, size, crc, flags = e[0], e[4], e[5], e[6]
+            if flags & (P.FL_OPEN | P.FL_SYNCED):
+                continue
+            data = self.held.get(sid) or self.read(sid, size)
+            if data is None:
+                continue
+            self.held[sid] = data
+            self.call("session_confirm", sid, binascii.crc32(data) & 0xFFFFFFFF)
+
+
+def _files(app):
+    """{id: (synced, bytes)} of every session file, and the open one's id."""
+    store = app.store
+    out = {}
+    for sid, _, synced, _ in store.list():
+        with open(store.path(sid, synced), "rb") as f:
+            out[sid] = (synced, f.read())
+    return out, store.open_id
+
+
+def trial(target, k):
+    belt = Belt("memfail-%d" % k)
+    before, open_id = _files(belt.app)
+    companion = Companion(belt)
+    INJ.calls = {}
+    INJ.target = target
+    INJ.fired = False
+    companion.armed = True
+    companion.sync()
+    companion.armed = False
+    mid, _ = _files(belt.app)
+    companion.sync()
+    after, open_after = _files(belt.app)
+    why = companion.problem
+    lost = 0
+    for sid, (synced, data) in mid.items():
+        if synced and not before[sid][0] and companion.held.get(sid) != data:
+            lost += 1
+            why = why or "session %d confirmed though the companion did not hold it" % sid
+    for sid, (synced, data) in after.items():
+        if data != before[sid][1]:
+            lost += 1
+            why = why or "session %d changed" % sid
+        elif sid != open_id and not synced:
+            why = why or "session %d not synced after the second sync" % sid
+        elif sid != open_id and not before[sid][0] and companion.held.get(sid) != data:
+            lost += 1
+            why = why or "session %d held as other bytes" % sid
+    if open_after != open_id:
+        why = why or "the open session is no longer open"
+    return INJ.fired, why, lost
+
+
+ROWS = (
+    (False, "MemoryError once at each allocation site of the sync path"),
+    (True, "MemoryError from each allocation site to the end of that request"),
+)
+
+
+def main(argv):
+    stride = int(argv[2]) if len(argv) > 2 else 1
+    instrument()
+    # The first run counts each site's calls in a whole sync.
+    fired, why, lost = trial(None, 0)
+    if why or lost:
+        print("FAIL the sync without faults: %s" % why)
+        return 1
+    sites = sorted(INJ.calls.items())
+    failures = 0
+    k = 0
+    for held, row in ROWS:
+        INJ.held = held
+        tried = failed = lost_all = 0
+        for site, n in sites:
+            for call in range(1, n + 1, stride):
+                k += 1
+                fired, why, lost = trial((site, call), k)
+                tried += 1
+                lost_all += lost
+                if not fired:
+                    why = why or "the injection at %s call %d was never reached" % (site, call)
+                if why:
+                    failed += 1
+                    if failed <= 20:
+                        print("FAIL %s call %d%s: %s" % (site, call, " (held)" if held else "",
+                                                         why))
+        print("%s (%d sites) tried %d failed %d lost %d" % (row, len(sites), tried, failed,
+                                                             lost_all))
+        failures += failed
+    return 1 if failures else 0
+
+
+sys.exit(main(sys.argv))
