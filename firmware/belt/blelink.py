@@ -303,7 +303,8 @@ class BleLink:
                 if self.owned is None:
                     reply = self.commands.handle(raw[at:end])
                     if reply is not None:
-                        self._replies.append(reply)
+                        # Waits in the queue: not a view of a buffer the next reply reuses.
+                        self._replies.append(bytes(reply))
                 else:
                     self._owned(raw[at:end])
             at = end

@@ -216,8 +216,7 @@ class Commands:
     # -- sessions --------------------------------------------------------------------------------
 
     def _session_list(self, req, f, tail):
-        n, entries = self.catalog.page(f[0])
-        return P.reply("session_list", req, n, tail=entries)
+        return self.catalog.reply(req, f[0])
 
     def _session_read(self, req, f, tail):
         sid, offset, window, chunk = f

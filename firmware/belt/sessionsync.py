@@ -7,6 +7,7 @@
 # (once synced), and neither must meet an open file.
 import os
 import struct
+from array import array
 
 from micropython import const
 
@@ -18,17 +19,26 @@ from belt.sessionread import describe, reader
 _ENOENT = const(2)
 ENTRY_LEN = struct.calcsize(P.ENTRY)
 CHUNK_MAX = P.MAX_PAYLOAD - struct.calcsize(P.reply_format(P.type_of("data"))[:-1])   # 1016
-_PAGE_ROOM = P.MAX_PAYLOAD - struct.calcsize(P.reply_format(P.type_of("session_list") |
-                                                             P.REPLY)[:-1])          # 1022
+_LIST_HEAD = P.HEADER_LEN + struct.calcsize(P.reply_format(P.type_of("session_list") |
+                                                            P.REPLY)[:-1])           # 8
+_PAGE_ROOM = P.MAX_PAYLOAD + P.HEADER_LEN - _LIST_HEAD                               # 1022
+_T_LIST = P.type_of("session_list") | P.REPLY
 
 
 _READER = []
+_PAGE = []
 
 
 def _shared_reader():
     if not _READER:
         _READER.append(reader())
     return _READER[0]
+
+
+def _shared_page():
+    if not _PAGE:
+        _PAGE.append(bytearray(_LIST_HEAD + _PAGE_ROOM))
+    return _PAGE[0]
 
 
 class Catalog:
@@ -38,41 +48,61 @@ class Catalog:
 
     def __init__(self, app):
         self.app = app
-        self._info = {}     # id -> (size, start ticks, wall time in the header, duration, boot)
+        # id -> (size; start ticks, wall time in the header, duration, boot): the store's, made
+        # at boot, dropped with the file
+        self._info = app.store.described
+        self._hit = array("I", [0] * 4)
         # One reader for every file described, made at boot while the heap is whole: a new
         # one per session not yet cached ran a 256 KB heap out during the first list. Shared by
         # the links' catalogs (describe() runs to its end without yielding, so one at a time).
         self._reader = _shared_reader()
+        self._page = _shared_page()
 
     def _about(self, sid, path, size):
-        hit = self._info.get(sid)
-        if hit is not None and hit[0] == size:
-            return hit
-        hdr, trailer, events = describe(path, self._reader)
-        boot = 0
-        for kind, arg in events:
-            if kind == EV_BOOT:
-                boot = arg
-                break
-        if hdr is None:
-            info = (size, 0, 0, 0, boot)
-        else:
-            info = (size, hdr["start_ticks"], hdr["wall_time"],
-                    trailer["duration_ms"] if trailer else 0, boot)
-        self._info[sid] = info
-        return info
+        hit = self._hit
+        if not self._info.get(sid, size, hit):
+            hdr, trailer, events = describe(path, self._reader)
+            boot = 0
+            for kind, arg in events:
+                if kind == EV_BOOT:
+                    boot = arg
+                    break
+            if hdr is None:
+                hit[0] = hit[1] = hit[2] = 0
+            else:
+                hit[0] = hdr["start_ticks"]
+                hit[1] = hdr["wall_time"]
+                hit[2] = trailer["duration_ms"] if trailer else 0
+            hit[3] = boot
+            self._info.put(sid, size, hit)
+        return size, hit[0], hit[1], hit[2], hit[3]
+
+    def reply(self, req, first):
+        """The session_list reply (a packet) for the sessions with id >= first, oldest first, as
+        many as fit: built in the page buffer made at boot, shared by the links' catalogs like
+        the reader. A 1 KB reply copied four times on its way out failed to allocate in a
+        fragmented 256 KB heap. The memoryview is good until the next page is built."""
+        buf = self._page
+        n, end = self._fill(buf, first, _LIST_HEAD + _PAGE_ROOM)
+        struct.pack_into("<BBHHH", buf, 0, _T_LIST, 0, req, end - P.HEADER_LEN, n)
+        return memoryview(buf)[:end]
 
     def page(self, first, room=_PAGE_ROOM):
         """(count, ENTRY bytes) for the sessions with id >= first, oldest first, as many as fit
         in room bytes."""
+        n, end = self._fill(self._page, first, _LIST_HEAD + room)
+        return n, bytes(self._page[_LIST_HEAD:end])
+
+    def _fill(self, buf, first, limit):
+        """ENTRYs packed into buf from _LIST_HEAD up to limit; (count, end offset)."""
         app = self.app
         store = app.store
-        out = bytearray()
+        at = _LIST_HEAD
         n = 0
         for sid, size, synced, _ in store.list():
             if sid < first:
                 continue
-            if len(out) + ENTRY_LEN > room:
+            if at + ENTRY_LEN > limit:
                 break
             if sid == store.open_id and app.writer:
                 start = app.writer.start_ticks
@@ -90,10 +120,11 @@ class Catalog:
                 flags = P.FL_SYNCED if synced else 0
             if not wall and boot:       # started before the belt knew the time: the anchor
                 wall = app.clock.wall_time(start, boot)
-            out.extend(struct.pack(P.ENTRY, sid, start, wall, dur if dur > 0 else 0, size, crc,
-                                   flags, boot))
+            struct.pack_into(P.ENTRY, buf, at, sid, start, wall, dur if dur > 0 else 0, size,
+                             crc, flags, boot)
+            at += ENTRY_LEN
             n += 1
-        return n, bytes(out)
+        return n, at
 
 
 class Download:

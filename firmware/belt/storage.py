@@ -20,10 +20,12 @@
 # The session-id files are kept with belt.atomicfile's crash-safe pair.
 import binascii
 import os
+from array import array
 
 from micropython import const
 
 from belt.atomicfile import read_atomic, write_atomic
+from belt.idcache import IdCache
 from belt import recovery
 
 # confirm() and remove() results.
@@ -41,6 +43,10 @@ ERRORS = ("ok", "no such session", "session is open", "crc mismatch", "session n
 BYTES_PER_HOUR = const(12288)
 RESERVE_HOURS = const(8)
 DEFAULT_NEED = const(RESERVE_HOURS * BYTES_PER_HOUR + 4 * 4096)
+
+# Closed sessions whose CRC, header and trailer the belt remembers (belt.idcache). Two months of
+# daily runs between syncs is 60; past 128 a list reads some files again, never a wrong answer.
+CACHED = const(128)
 
 _UNSYNCED = ".cs"
 _SYNCED = ".cy"
@@ -96,7 +102,10 @@ class Storage:
         self.open_id = None
         self.reclaimed = []     # ids the last ensure_space() deleted, in order
         self.recovered = []     # (id, action) from the last recover_all()
-        self._crcs = {}         # id -> (size, crc), for closed sessions
+        self._crcs = IdCache(CACHED, 1)     # id -> (size, crc), for closed sessions
+        self._crc_out = array("I", [0])
+        # What each closed file's header and trailer say, for belt.sessionsync's list
+        self.described = IdCache(CACHED, 4)
         self._crc_buf = bytearray(512)  # one read buffer for every CRC computed
         self.id_note = None     # why an id file was refused, when one was
         # The next id is kept in two files, each replaced atomically: one damaged file (a bit
@@ -183,11 +192,12 @@ class Storage:
         """The session's writer has closed it: from now on it may be confirmed."""
         if self.open_id == sid:
             self.open_id = None
-        self._crcs.pop(sid, None)
+        self._crcs.drop(sid)
+        self.described.drop(sid)
 
     def _cached(self, sid, size):
-        hit = self._crcs.get(sid)
-        return hit[1] if hit is not None and hit[0] == size else None
+        out = self._crc_out
+        return out[0] if self._crcs.get(sid, size, out) else None
 
     def crc(self, sid):
         """CRC32 of the whole session file, or None for an open or unknown session. Cached: the
@@ -202,7 +212,7 @@ class Storage:
         c = self._cached(sid, size)
         if c is None:
             c = file_crc(self.path(sid, synced), self._crc_buf)
-            self._crcs[sid] = (size, c)
+            self._crcs.put(sid, size, (c,))
         return c
 
     def list(self, crcs=False):
@@ -241,7 +251,8 @@ class Storage:
         if not e[1]:
             return E_UNSYNCED
         os.remove(self.root + "/" + e[2])
-        self._crcs.pop(sid, None)
+        self._crcs.drop(sid)
+        self.described.drop(sid)
         return OK
 
     def used(self):
@@ -274,7 +285,8 @@ class Storage:
             if not synced or sid == self.open_id:
                 continue
             os.remove(self.root + "/" + name)
-            self._crcs.pop(sid, None)
+            self._crcs.drop(sid)
+            self.described.drop(sid)
             self.reclaimed.append(sid)
             if self.free() >= need:
                 return True
@@ -283,5 +295,6 @@ class Storage:
     def recover_all(self, log=None):
         """At boot: make every session file whole (belt.recovery). Returns a one-line report;
         log(line) if given."""
-        self._crcs = {}
+        self._crcs.clear()
+        self.described.clear()
         return recovery.recover_all(self, log)

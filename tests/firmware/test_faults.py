@@ -294,3 +294,37 @@ def test_a_request_refused_for_want_of_memory_still_gets_its_refusal():
         cmd._handlers[P.type_of("status")] = plain_status
     eq(rig.reply(cmd.handle(P.request("status", 8)))[0], P.type_of("status") | P.REPLY,
        "and the next request is answered")
+
+
+def test_a_full_session_list_page_needs_no_kilobyte_of_heap():
+    # A page of 60 sessions is a 1 KB reply, which was copied four times on its way out (the
+    # entries, their bytes, the payload, the packet): on a 256 KB heap in pieces the copies
+    # failed to allocate and the belt could not list, so could not sync. The page is now built
+    # in a buffer made at boot. Here the heap is left with holes of under 800 bytes only.
+    skip_unless_micropython("the heap's holes are MicroPython's")
+    import gc
+    d = rig.fresh("listpage")
+    board, app, _ = rig.boot(d)
+    stored_sessions(app)
+    cmd = Commands(app)
+    eq(_list_all(cmd), STORED, "listed with the heap whole")
+    gc.collect()
+    blocks = [None] * (gc.mem_free() // 760 + 16)    # made first: its own growth leaves no hole
+    i = 0
+    try:
+        while True:
+            blocks[i] = bytearray(760)
+            i += 1
+    except MemoryError:
+        pass
+    for j in range(1, i, 2):
+        blocks[j] = None        # every other block free again: holes of 760 bytes (and headers)
+    gc.collect()
+    out = cmd.handle(P.request("session_list", 9, 0))
+    blocks = None
+    gc.collect()
+    got = rig.reply(out)
+    eq(got[0], P.type_of("session_list") | P.REPLY, "a page listed in a heap in pieces: %r"
+       % (got[:4],))
+    entry = struct.calcsize(P.ENTRY)
+    eq(len(got[3]) + entry > 1020, True, "a full page (%d entries)" % got[2][0])
