@@ -77,7 +77,7 @@ class Link:
         pkt = self._epkt
         while self.out.pack_effort(pkt):
             k = framing.encode_into(pkt, self._ewire)
-            self.board.usb_write(memoryview(self._ewire)[:k])
+            self.board.usb_write(self._ewire, k)
 
     async def tx(self):
         out = self.out
@@ -90,6 +90,6 @@ class Link:
                 n = out.pack_chunk(pkt, body)
                 if n:
                     k = framing.encode_into(memoryview(pkt)[:n], self._wire)
-                    self.board.usb_write(memoryview(self._wire)[:k])
+                    self.board.usb_write(self._wire, k)
                 await asyncio.sleep(0)      # let the signal chain and the receiver run
                 self._send_live()

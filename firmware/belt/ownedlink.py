@@ -40,7 +40,7 @@ class OwnedLink(Link):
         while self.out.pack_effort(pkt):
             n = self.owned.seal_into(pkt, EFFORT_LEN)
             k = framing.encode_into(self._eviews[0 if n == EFFORT_LEN else 1], self._ewire)
-            self.board.usb_write(memoryview(self._ewire)[:k])
+            self.board.usb_write(self._ewire, k)
 
     async def tx(self):
         # Link.tx with each chunk sealed before it is framed.
@@ -55,6 +55,6 @@ class OwnedLink(Link):
                 if n:
                     n = self.owned.seal_into(pkt, n)
                     k = framing.encode_into(memoryview(pkt)[:n], self._wire)
-                    self.board.usb_write(memoryview(self._wire)[:k])
+                    self.board.usb_write(self._wire, k)
                 await asyncio.sleep(0)      # let the signal chain and the receiver run
                 self._send_live()

@@ -192,9 +192,10 @@ class Board:
             self.end()
         return n
 
-    def usb_write(self, data):
+    def usb_write(self, data, n=None):
+        """data, or its first n bytes (the links write from buffers made once)."""
         if self.usb is not None:
-            self.usb.write(data)
+            self.usb.write(data if n is None else memoryview(data)[:n])
 
     def deep_sleep(self):
         """The chip sleeps: the firmware stops (this boot ends), the radio is off, and the next

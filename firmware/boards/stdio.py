@@ -103,11 +103,18 @@ class StdioPort:
         buf[:len(data)] = data
         return len(data)
 
-    def write(self, data):
+    def write(self, data, n=None):
+        """Write data, or its first n bytes: MicroPython's streams take the length, so the
+        belt's links write from their buffers without a slice (a new object) per frame."""
         if self.dead:
             return
         try:
-            self._out.write(data)
+            if n is None:
+                self._out.write(data)
+            elif _os_read:
+                self._out.write(memoryview(data)[:n])
+            else:
+                self._out.write(data, 0, n)
             if _os_read:
                 self._out.flush()
         except OSError:

@@ -135,8 +135,8 @@ class Board:
     async def usb_read(self, buf):
         return await self._usb.readinto(buf)
 
-    def usb_write(self, data):
-        self._usb.write(data)
+    def usb_write(self, data, n=None):
+        self._usb.write(data, n)
 
     def device_id(self):
         """The chip's unique id (its 6-byte MAC), zero-padded to the protocol's 8 bytes."""

@@ -2,7 +2,7 @@
 # bytes in and out of the board's USB line. A stranger on the line is refused; the owner pairs
 # over the cable (possession), then its requests, the replies, the live effort of every frame
 # and the session data all travel sealed, and a recorded request played again is refused.
-from fwtest import eq, record
+from fwtest import IS_MPY, allocated, eq, record
 
 import beltrig as rig
 from belt import auth as A
@@ -77,6 +77,10 @@ class Owner:
         eq(self.inbox.pop(0)[0], A.T_AUTH_PROOF | P.REPLY, "authenticated")
 
 
+def _sink(data, n=None):
+    pass
+
+
 def test_usb_link_with_ownership():
     d = rig.fresh("linkowned")
     line = rig.Line()
@@ -86,6 +90,10 @@ def test_usb_link_with_ownership():
     link = OwnedLink(app, owner, on_paired=paired.append)
     me = Owner(line, board.device_id())
     counts = {}
+
+    def one_frame():
+        link.out._on_frame(200, 0)
+        link._send_live()
 
     async def body():
         sid = rig.reply(link.commands.handle(P.request("session_start", 1)))[2][0]
@@ -105,6 +113,14 @@ def test_usb_link_with_ownership():
         # Live effort: every frame sealed, each opens with the next counter.
         await me.call(board, P.request("live", 7, 1))
         await rig.advance(board, 1000)
+        if IS_MPY:
+            # The live path's cost per frame: queue, pack, seal, frame and hand to the board
+            # (its own write is the board's: a sink here).
+            usb_write = board.usb_write
+            board.usb_write = _sink
+            one_frame()
+            eq(allocated(one_frame), 0, "bytes allocated per live frame on USB")
+            board.usb_write = usb_write
         await me.call(board, P.request("live", 8, 0))
         await rig.advance(board, 300)
         efforts = [P.decode_fields("<IhBBH", q[6:])[0][0] for q in me.take(_EFFORT)]
