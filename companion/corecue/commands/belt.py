@@ -155,6 +155,22 @@ def _battery_words(code):
     return f" ({word}: {what})" if what else f" ({word})"
 
 
+def _data_area_name(code):
+    D = firmware_module("belt.dataarea")
+    return {D.AS_IS: "as_is", D.FORMATTED: "formatted", D.SHARED: "shared"}.get(code, code)
+
+
+def _data_area_words(code):
+    """What the belt's mount of its data area found at this boot (belt.dataarea's code)."""
+    D = firmware_module("belt.dataarea")
+    return {D.AS_IS: "its own, mounted as it was",
+            D.FORMATTED: "formatted anew at this boot: it could not be read, so the sessions "
+                         "and settings on it are gone (docs/reliability.md)",
+            D.SHARED: "shared with the firmware's files: this belt has no data partition, so a "
+                      "damaged one cannot be repaired (docs/reliability.md)"}.get(
+        code, f"unknown ({code})")
+
+
 def _size(n):
     if n < 1024:
         return f"{n} B"
@@ -184,6 +200,7 @@ async def status(belt, args):
             "calibrated": bool(st.calibrated), "calibrating": bool(st.calibrating),
             "live": bool(st.live), "open_session": st.open_session or None,
             "flash_used": st.flash_used, "flash_free": st.flash_free,
+            "data_area": _data_area_name(st.data_area),
             "since_boot": {"frames": st.frames, "late": st.late, "missed": st.missed,
                            "overruns": st.overruns, "restarts": st.restarts}}, indent=2))
         return 0
@@ -199,6 +216,7 @@ async def status(belt, args):
           f"live view: {'on' if st.live else 'off'}")
     print(f"session being recorded: {st.open_session or 'none'}")
     print(f"flash: {_size(st.flash_used)} used by sessions, {_size(st.flash_free)} free")
+    print(f"data area: {_data_area_words(st.data_area)}")
     print(f"since boot: {st.frames} frames, {st.late} late callbacks, {st.missed} missed samples,"
           f" {st.overruns} overrun blocks, {st.restarts} task restarts")
     return 0

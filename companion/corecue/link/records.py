@@ -61,6 +61,7 @@ class Status:
     live: int
     open_session: int
     battery_level: int      # belt.battery's code: ok, low, critical, empty, full; 255 unknown
+    data_area: int          # belt.dataarea's code: as it was, formatted anew at this boot, shared
 
 
 @dataclass
