@@ -106,15 +106,17 @@ def test_without_the_belts_table_the_data_shares_the_code_and_the_status_says_so
     run(body)
 
 
-def test_a_damaged_code_partition_stops_in_micropythons_own_boot(tmp_path):
+def test_a_damaged_code_partition_stops_in_micropythons_own_boot_and_erasing_it_alone_helps(
+        tmp_path):
     # The limit docs/reliability.md states: stock _boot.py mounts "vfs" before main.py and loops
-    # on one it cannot mount that is not blank; the belt's code never runs, so only a reflash
-    # (docs/deploy.md) helps. The data partition is not touched.
+    # on one it cannot mount that is not blank; the belt's code never runs. The data partition is
+    # not touched, and erasing the code partition alone (MicroPython then formats it), then
+    # flashing the firmware, brings the belt back with its sessions.
     folder = str(tmp_path)
     twin = Esp32Twin(folder, table=BELT_TABLE)
 
     async def body():
-        await _boot(folder, install=True, session=True)
+        _, sessions, _, _ = await _boot(folder, install=True, session=True)
         data = twin.read_partition("data")
         _, size = twin.partition("vfs")
         twin.write_partition("vfs", bytes(size))
@@ -126,6 +128,10 @@ def test_a_damaged_code_partition_stops_in_micropythons_own_boot(tmp_path):
             await stuck.close()
         assert b"sessions:" not in stuck.output
         assert twin.read_partition("data") == data
+        twin.write_partition("vfs", b"\xff" * size)       # esptool erase-region
+        st, kept, _, out = await _boot(folder, install=True)
+        assert b"Performing initial setup" in out
+        assert st.data_area == D.AS_IS and kept == sessions, (st, kept, sessions)
     run(body)
 
 
