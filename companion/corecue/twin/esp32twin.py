@@ -5,8 +5,9 @@ boards/xiao_esp32s3.py, unchanged, on the MicroPython unix port, with only the s
 The firmware is built as `corecue flash` builds it, but for the host's architecture (mpy-cross
 -march=x64: the viper code must run here), installed into the "vfs" partition of the twin's flash
 chip (an 8 MiB image laid out by a partition table: MicroPython's own, or the belt's
-firmware/partitions-8MiB.csv) and booted by unixport/rom.py. Its radio is a Bumble peripheral on an `EmulatedAir` in this process, reached
-through `radioserver`; its USB serial line is the process's stdin and stdout.
+firmware/partitions-8MiB.csv) and booted by unixport/rom.py. Its radio is a Bumble peripheral on
+an `EmulatedAir` in this process, reached through `radioserver`; its USB serial line is the
+process's stdin and stdout.
 """
 from __future__ import annotations
 
