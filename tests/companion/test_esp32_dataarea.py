@@ -25,11 +25,11 @@ def run(body, limit_s=120):
     return asyncio.run(bounded())
 
 
-async def _boot(folder, install=False, table=BELT_TABLE, session=False):
+async def _boot(folder, install=False, table=BELT_TABLE, session=False, stuck=None):
     """Boot the twin on folder's flash; pair over USB; (status, sessions, motor edges, output).
     The twin runs in real time and data_formatted lasts 2.0 s from the start: pairing's own
     pattern, a flow pattern too, would cut it short, so the computer pairs after that."""
-    twin = Esp32Twin(folder, mac=MAC, table=table, install=install)
+    twin = Esp32Twin(folder, mac=MAC, table=table, install=install, stuck=stuck)
     if os.path.exists(twin.pwm_log):
         os.remove(twin.pwm_log)            # this boot's edges only
     await twin.start()
@@ -95,6 +95,23 @@ def test_a_damaged_data_partition_is_formatted_alone_and_said_and_the_next_boot_
             assert st.data_area == D.AS_IS and _pulses(edges, FULL) == 0, how
             assert b"formatted anew" not in out, how
     run(body, limit_s=300)
+
+
+def test_a_data_partition_that_cannot_even_be_formatted_leaves_the_belt_running(tmp_path):
+    # Worn-out flash: the partition is garbled and every erase or program in it fails, so the
+    # board's format fails too. The belt keeps its files on the code's file system, says so,
+    # and records a session there.
+    folder = str(tmp_path)
+    twin = Esp32Twin(folder, table=BELT_TABLE)
+
+    async def body():
+        await _boot(folder, install=True)
+        twin.write_partition("data", _damage(twin, "garbled"))
+        st, sessions, edges, out = await _boot(folder, stuck="data", session=True)
+        assert b"partition cannot be mounted or formatted" in out, out[-800:]
+        assert st.data_area == D.SHARED and len(sessions) == 1, (st, sessions)
+        assert _pulses(edges, FULL) == 0
+    run(body)
 
 
 def test_without_the_belts_table_the_data_shares_the_code_and_the_status_says_so(tmp_path):

@@ -65,7 +65,7 @@ class Esp32Twin(AirProcess):
     DIR/pwm.csv (motor_edges())."""
 
     def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None,
-                 hold_ms=None, table=None, install=True):
+                 hold_ms=None, table=None, install=True, stuck=None):
         super().__init__(interpreter)
         self.folder = os.path.abspath(folder)
         self.effort = effort
@@ -74,6 +74,7 @@ class Esp32Twin(AirProcess):
         self.hold_ms = hold_ms      # a long press then (the pairing window)
         self.table = table
         self.install = install      # False: boot what the flash holds (a reboot, not a flash)
+        self.stuck = stuck          # a partition's label: its flash refuses every erase, program
         self.image = os.path.join(self.folder, "flash.bin")
         self.pwm_log = os.path.join(self.folder, "pwm.csv")
 
@@ -116,6 +117,8 @@ class Esp32Twin(AirProcess):
             cmd += ["--install", build_host_tree(os.path.join(self._tmp, "tree"))]
         if self.table:
             cmd += ["--table", self.table]
+        if self.stuck:
+            cmd += ["--stuck", self.stuck]
         if self.mac:
             cmd += ["--mac", self.mac.hex()]
         if self.press_ms is not None:

@@ -17,6 +17,7 @@ class Chip:
     """The flash in a host file (created erased when missing)."""
 
     def __init__(self, path):
+        self.stuck = None       # (start, end): a worn-out region, every erase or program fails
         self._old = bytearray(_CHUNK)        # what a program meets on the flash
         self._view = memoryview(self._old)
         try:
@@ -33,7 +34,7 @@ class Chip:
     def program(self, addr, data):
         """NOR programming: each byte becomes old AND new."""
         n = len(data)
-        _check(addr, n)
+        self._writable(addr, n)
         old = self._old
         done = 0
         while done < n:
@@ -50,13 +51,19 @@ class Chip:
 
     def erase(self, addr, n):
         """Whole sectors only, as esp_partition_erase_range."""
-        _check(addr, n)
+        self._writable(addr, n)
         if addr % SECTOR or n % SECTOR:
             raise OSError(-0x102, "ESP_ERR_INVALID_ARG")
         self.f.seek(addr)
         for _ in range(n // _CHUNK):
             self.f.write(_ERASED)
         self.f.flush()
+
+
+    def _writable(self, addr, n):
+        _check(addr, n)
+        if self.stuck and addr < self.stuck[1] and addr + n > self.stuck[0]:
+            raise OSError(-0x6001, "ESP_ERR_FLASH_OP_FAIL")
 
 
 def _check(addr, n):

@@ -8,14 +8,15 @@
 # `corecue flash` does (keeping what the belt wrote); /main.py then runs with no arguments.
 #
 #   micropython rom.py --flash IMAGE [--table CSV] [--install DIR] [--effort PCT] [--mac HEX]
-#                      [--cause N] [--press MS] [--hold MS] [--pwm-log FILE]
+#                      [--cause N] [--press MS] [--hold MS] [--pwm-log FILE] [--stuck LABEL]
 #
 # The modules a chip has built in (machine, esp32, bluetooth: this folder) are imported first;
 # after the root changes, only the flash is there to import from. --effort sets the wearer's
 # brace on the sensor input (percent of maximal), --mac the chip's MAC, --cause the reset cause
 # main.py sees (machine.reset_cause()), --press a short press of the button MS milliseconds after
 # the firmware starts listening to it, --hold a long one (2 s: the pairing window when idle),
-# --pwm-log a file that gets every change of a PWM output's duty ("ms,pin,duty": the motor).
+# --pwm-log a file that gets every change of a PWM output's duty ("ms,pin,duty": the motor),
+# --stuck a partition whose flash has worn out: every erase and program in it fails.
 import os
 import sys
 
@@ -47,14 +48,14 @@ class _Emg:
 
 def _args(argv):
     opts = {"flash": None, "table": None, "install": None, "effort": "0", "mac": None,
-            "cause": "1", "press": None, "hold": None, "pwm-log": None}
+            "cause": "1", "press": None, "hold": None, "pwm-log": None, "stuck": None}
     i = 0
     while i + 1 < len(argv) and argv[i][2:] in opts:
         opts[argv[i][2:]] = argv[i + 1]
         i += 2
     if i != len(argv) or opts["flash"] is None:
         print("usage: rom.py --flash IMAGE [--table CSV] [--install DIR] [--effort PCT] "
-              "[--mac HEX] [--cause N] [--press MS] [--hold MS] [--pwm-log FILE]")
+              "[--mac HEX] [--cause N] [--press MS] [--hold MS] [--pwm-log FILE] [--stuck LABEL]")
         sys.exit(2)
     return opts
 
@@ -68,6 +69,9 @@ def _flash(opts):
         with open(opts["table"]) as f:
             text = f.read()
     silicon.partitions = partitiontable.table(text)
+    if opts["stuck"]:
+        at, n = partitiontable.find(silicon.partitions, opts["stuck"])
+        silicon.flash.stuck = (at, at + n)
     del sys.modules["partitiontable"]       # read in C on the chip: no heap kept for it
 
 
