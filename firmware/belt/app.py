@@ -63,6 +63,9 @@ class App(Tasks, Calibrating):
         self.links = []              # radio links (belt.blelink): a connected one keeps it awake
         self.idle = Idle(config.sleep_s * 1000, board.ticks_ms())
         self.asleep = False
+        # What the board's mount of the data area found (belt.dataarea's code): the status
+        # reply carries it, and start() buzzes when the area was formatted anew.
+        self.data_area = getattr(board, "data_area", 0)
         # A long press that the run flow has no use for (idle, done): the owners' pairing window
         # (belt.owners) takes it; on_long_idle(now).
         self.on_long_idle = None

@@ -106,7 +106,7 @@ class Commands:
                        _u32(a.store.free()), _u32(a.frames), _u16(s.late), _u16(s.missed),
                        _u16(s.overruns), _u16(a.task_restarts), 1 if a.calibration() else 0,
                        1 if a.calibrating else 0, 1 if self.live else 0,
-                       a.session_id if a.writer else 0, a.battery.code())
+                       a.session_id if a.writer else 0, a.battery.code(), a.data_area)
 
     def _config_get(self, req, f, tail):
         js = self.app.config.to_json().encode()

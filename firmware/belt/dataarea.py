@@ -6,8 +6,15 @@
 #
 #   note = mount(vfs, block_device, "/flash")   # None, or one line saying what was done
 #
-# vfs is MicroPython's module, handed in: the core imports no board module.
+# vfs is MicroPython's module, handed in: the core imports no board module. A board says what its
+# mount found in `board.data_area`, one of the codes below; the app plays DATA_FORMATTED's
+# pattern at boot for FORMATTED, and the status reply carries the code (docs/protocol.md).
 from micropython import const
+
+AS_IS = const(0)        # the belt's own data area, mounted as it was
+FORMATTED = const(1)    # its own, formatted anew at this boot: it could not be mounted
+SHARED = const(2)       # none of its own: the files share the code's file system (the ESP32
+                        # without the belt's partition table), which the belt cannot check
 
 _ERRNO = const(-1)
 

@@ -48,6 +48,7 @@ BATTERY_EMPTY = const(15)
 PAIRING = const(16)
 KEYS_RESET = const(17)
 AWAKE = const(18)
+DATA_FORMATTED = const(19)
 
 # id: (name, priority, duty %, on/off ms)
 TABLE = (
@@ -79,6 +80,10 @@ TABLE = (
     ("keys_reset", PRIO_FLOW, 100, (200, 200, 400, 200, 600, 200, 800)),
     # Woken from deep sleep by the button: ready. Three soft ticks, quicker than anything else.
     ("awake", PRIO_FLOW, 60, (60, 80, 60, 80, 60)),
+    # At boot: the data area could not be read and was formatted anew (belt.dataarea), so the
+    # sessions and settings on it are gone. A long buzz then shorter and shorter ones, the
+    # reverse of keys_reset's ramp; the status reply and the boot log say the same.
+    ("data_formatted", PRIO_FLOW, 100, (800, 200, 400, 200, 200, 200, 100)),
 )
 
 

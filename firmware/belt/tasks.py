@@ -15,6 +15,7 @@ import asyncio
 from micropython import const
 
 from belt import battery as _battery
+from belt import dataarea as _dataarea
 from belt import haptics as _haptics
 from belt import sessionformat as _fmt
 from belt import ticks
@@ -180,4 +181,8 @@ class Tasks:
         if self.board.woke_by_button():
             self.log("woken from deep sleep by the button")
             self.play(_haptics.AWAKE)
+        if self.data_area == _dataarea.FORMATTED:
+            # After "awake", which it then cuts short: losing the data area matters more. The
+            # log has the board's line already.
+            self.play(_haptics.DATA_FORMATTED)
         return tasks

@@ -26,7 +26,7 @@ except ImportError:             # CPython
     def _real_diff(a, b):
         return a - b
 
-from belt import ticks
+from belt import dataarea, ticks
 from belt.calibration import PH_BRACE, PH_PAUSE, PH_REST
 from boards import scenarios, simflash, simsignal
 
@@ -64,6 +64,7 @@ class Board:
         simflash.note = None
         self.root = simflash.mount(flash_dir, image)
         self.flash_note = simflash.note     # the data area was formatted anew: why (main logs it)
+        self.data_area = dataarea.FORMATTED if simflash.note else dataarea.AS_IS
         self.flash_dir = flash_dir
         # A scenario is a name, (segments, events, end_s) or a person, as in boards/scenarios.py.
         if isinstance(scenario, str):

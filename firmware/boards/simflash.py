@@ -1,7 +1,9 @@
 # The sim board's flash: a plain host folder, or a LittleFS image in a host file so the virtual
 # belt's session files live on the same filesystem (MicroPython's VfsLfs2) as on the ESP32, with
-# its real rename and free-space behaviour. The image's block size and count match the ~1.9 MB
-# data partition the belt's MicroPython build leaves for files.
+# its real rename and free-space behaviour. The image has the ESP32's 4 KiB blocks, 475 of them
+# (~1.9 MB, what MicroPython leaves for files on a 4 MB flash): less than the 5 MiB data partition
+# of the belt's own table (firmware/partitions-8MiB.csv), so the virtual belt fills sooner, never
+# later, than the belt.
 import os
 
 from belt import dataarea

@@ -9,12 +9,20 @@
 # ADC1 only: ADC2 is unusable while the radio is on.
 # The companion talks to the belt over the USB serial port (USB CDC, the REPL's port), through
 # stdin and stdout (boards/stdio.py).
+#
+# The data area: with the belt's partition table (firmware/partitions-8MiB.csv) the sessions,
+# config, clock and keys live on a LittleFS partition of their own, labelled "data", which the
+# board mounts at /data itself (belt.dataarea: formatted anew, and said, when it cannot be
+# mounted), apart from the code on MicroPython's "vfs". Without that partition (MicroPython's
+# stock table) they stay on the code's file system at the root, which stock _boot.py mounts before
+# main.py runs and cannot repair (docs/reliability.md, "The data area on the ESP32").
 import time
 
 import asyncio
 import machine
 from micropython import const
 
+from belt import dataarea
 from boards.stdio import StdioPort
 
 SENSOR_PIN = const(1)
@@ -24,12 +32,15 @@ BUTTON_PIN = const(4)
 SENSOR_POWER_PIN = const(7)
 _SAMPLE_TIMER = const(0)
 _BATTERY_READS = const(8)     # ADC conversions averaged per battery reading
+DATA_LABEL = "data"           # the data partition's label in firmware/partitions-8MiB.csv
+DATA_ROOT = "/data"           # where it is mounted: the belt's root for every data file
 
 
 class Board:
     name = "xiao_esp32s3"
 
     def __init__(self):
+        self._mount_data()
         # The sensor draws its ~10 mA only while the belt samples (hardware/power.md).
         self.sensor_power = machine.Pin(SENSOR_POWER_PIN, machine.Pin.OUT, value=0)
         self.adc = machine.ADC(machine.Pin(SENSOR_PIN), atten=machine.ADC.ATTN_11DB)
@@ -42,6 +53,33 @@ class Board:
         self._tick = self._on_timer      # bind once: creating a bound method allocates
         self.wdt = machine.WDT(timeout=8000)
         self._usb = StdioPort()
+
+    def _mount_data(self):
+        """Mount the data partition at DATA_ROOT (root, data_area and flash_note say what was
+        found; main.py logs the note). No partition, or one that cannot even be formatted: the
+        files stay on the code's file system, so the belt still runs."""
+        import esp32
+        import vfs
+        self.root = ""
+        self.data_area = dataarea.SHARED
+        found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=DATA_LABEL)
+        if not found:
+            self.flash_note = ("data area: no '%s' partition (MicroPython's own table): sessions "
+                               "and settings share the code's file system" % DATA_LABEL)
+            return
+        try:
+            vfs.umount(DATA_ROOT)       # mounted already by an earlier boot of this process
+        except OSError:
+            pass
+        try:
+            self.flash_note = dataarea.mount(vfs, found[0], DATA_ROOT)
+        except OSError as e:
+            self.flash_note = ("data area: the '%s' partition cannot be mounted or formatted "
+                               "(%r): sessions and settings on the code's file system" % (
+                                   DATA_LABEL, e))
+            return
+        self.root = DATA_ROOT
+        self.data_area = dataarea.FORMATTED if self.flash_note else dataarea.AS_IS
 
     def button_held(self):
         """The button is down now (pulled to GND); main reads it at boot: held at power-on is

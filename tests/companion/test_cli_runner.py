@@ -195,6 +195,7 @@ def test_status_as_json(belt, capsys):
     code, out, _ = corecue(capsys, "status", "--json")
     s = json.loads(out)
     assert code == 0 and s["calibrated"] is True and s["open_session"] is None
+    assert s["data_area"] == "as_is"        # the virtual belt's flash, mounted as it was
 
 
 # -- 6: guided calibration ----------------------------------------------------------------------

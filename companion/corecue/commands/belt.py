@@ -134,11 +134,6 @@ def _mode_name(code):
     return names[code] if 0 <= code < len(names) else f"mode {code}"
 
 
-def _battery_word(code):
-    from corecue.history.sessiondata import battery_word
-    return battery_word(code)
-
-
 def _on_usb(h):
     """A link over USB is the belt's own USB-C, so its charger has power (hardware/power.md,
     Charging). The belt itself cannot sense USB power; over Bluetooth nothing is known."""
@@ -147,7 +142,8 @@ def _on_usb(h):
 
 def _battery_words(code):
     """The belt's own level (it has waited for its readings to agree), with what it means."""
-    word = _battery_word(code)
+    from corecue.history.sessiondata import battery_word
+    word = battery_word(code)
     what = {"low": "may not last a long run", "critical": "too low to start a run, charge it",
             "empty": "flat, charge it"}.get(word)
     if word is None:
@@ -173,6 +169,7 @@ def _yes(flag):
 
 
 async def status(belt, args):
+    from corecue.history.sessiondata import battery_word
     h = belt.info
     st = await belt.status()
     if args.json:
@@ -180,10 +177,11 @@ async def status(belt, args):
             "device": h.device, "firmware": h.firmware, "protocol": h.version,
             "capabilities": list(h.capability_names()), "state": _state_name(st.state),
             "sensor": _mode_name(st.sensor_mode), "battery_mv": st.battery_mv or None,
-            "battery": _battery_word(st.battery_level), "usb_power": _on_usb(h),
+            "battery": battery_word(st.battery_level), "usb_power": _on_usb(h),
             "calibrated": bool(st.calibrated), "calibrating": bool(st.calibrating),
             "live": bool(st.live), "open_session": st.open_session or None,
             "flash_used": st.flash_used, "flash_free": st.flash_free,
+            "data_area": st.data_area_words()[0],
             "since_boot": {"frames": st.frames, "late": st.late, "missed": st.missed,
                            "overruns": st.overruns, "restarts": st.restarts}}, indent=2))
         return 0
@@ -198,7 +196,8 @@ async def status(belt, args):
     print(f"calibrated: {_yes(st.calibrated)}; calibrating: {_yes(st.calibrating)}; "
           f"live view: {'on' if st.live else 'off'}")
     print(f"session being recorded: {st.open_session or 'none'}")
-    print(f"flash: {_size(st.flash_used)} used by sessions, {_size(st.flash_free)} free")
+    print(f"flash: {_size(st.flash_used)} used by sessions, {_size(st.flash_free)} free; "
+          f"data area: {st.data_area_words()[1]}")
     print(f"since boot: {st.frames} frames, {st.late} late callbacks, {st.missed} missed samples,"
           f" {st.overruns} overrun blocks, {st.restarts} task restarts")
     return 0

@@ -3,9 +3,11 @@ boards/xiao_esp32s3.py, unchanged, on the MicroPython unix port, with only the s
 (twin/unixport: `machine`, `esp32`, `bluetooth`, the flash chip, the world at the pins).
 
 The firmware is built as `corecue flash` builds it, but for the host's architecture (mpy-cross
--march=x64: the viper code must run here), installed into a LittleFS image and booted by
-unixport/rom.py. Its radio is a Bumble peripheral on an `EmulatedAir` in this process, reached
-through `radioserver`; its USB serial line is the process's stdin and stdout.
+-march=x64: the viper code must run here), installed into the "vfs" partition of the twin's flash
+chip (an 8 MiB image laid out by a partition table: MicroPython's own, or the belt's
+firmware/partitions-8MiB.csv) and booted by unixport/rom.py. Its radio is a Bumble peripheral on
+an `EmulatedAir` in this process, reached through `radioserver`; its USB serial line is the
+process's stdin and stdout.
 """
 from __future__ import annotations
 
@@ -16,9 +18,27 @@ import subprocess
 
 from corecue.flash.manifest import deployed, mpy_cross_path, read_manifest
 from corecue.interp import FIRMWARE
-from corecue.twin.mpble import HEAP, TWIN_HEAP_KB, UNIXPORT, AirProcess  # noqa: F401
+from corecue.twin.mpble import BELT_HEAP_KB, UNIXPORT, AirProcess
+
+# The twin's own modules (unixport: code that is C in flash on the chip) take about 33 KB of the
+# unix port's heap on top of the firmware's BELT_HEAP_KB, the flash chip and esp32.Partition
+# included (tests/companion/test_esp32_twin.py measures it), so the process gets that much more.
+TWIN_HEAP_KB = 36
+HEAP = "heapsize=%dk" % (BELT_HEAP_KB + TWIN_HEAP_KB)
 
 ROM = os.path.join(UNIXPORT, "rom.py")
+BELT_TABLE = os.path.join(FIRMWARE, "partitions-8MiB.csv")
+MOTOR_PIN = 3                # boards/xiao_esp32s3.py
+
+
+def _partitions():
+    """unixport/partitiontable.py (plain Python), to read the chip's partition table here."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_twin_partitiontable",
+                                                  os.path.join(UNIXPORT, "partitiontable.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def build_host_tree(out_dir, firmware_dir=FIRMWARE):
@@ -38,23 +58,67 @@ def build_host_tree(out_dir, firmware_dir=FIRMWARE):
 
 
 class Esp32Twin(AirProcess):
-    """The reference board with its flash image in DIR/esp32.img; `effort` is the wearer's brace
-    on the sensor input (percent of maximal), `mac` the chip's MAC."""
+    """The reference board with its flash chip in DIR/flash.bin; `effort` is the wearer's brace
+    on the sensor input (percent of maximal), `mac` the chip's MAC, `table` the partition table
+    on the chip (a CSV; None: MicroPython's own, BELT_TABLE: the belt's). The firmware is
+    installed into it first unless `install` is false. The motor pin's duty changes go to
+    DIR/pwm.csv (motor_edges())."""
 
     def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None,
-                 hold_ms=None):
+                 hold_ms=None, table=None, install=True, stuck=None):
         super().__init__(interpreter)
         self.folder = os.path.abspath(folder)
         self.effort = effort
         self.mac = mac
         self.press_ms = press_ms
         self.hold_ms = hold_ms      # a long press then (the pairing window)
+        self.table = table
+        self.install = install      # False: boot what the flash holds (a reboot, not a flash)
+        self.stuck = stuck          # a partition's label: its flash refuses every erase, program
+        self.image = os.path.join(self.folder, "flash.bin")
+        self.pwm_log = os.path.join(self.folder, "pwm.csv")
+
+    def partition(self, label):
+        """(offset, size) of a partition in the image, as the chip's table places it."""
+        chip = _partitions()
+        text = chip.STOCK_TABLE
+        if self.table:
+            with open(self.table) as f:
+                text = f.read()
+        return chip.find(chip.table(text), label)
+
+    def read_partition(self, label):
+        offset, size = self.partition(label)
+        with open(self.image, "rb") as f:
+            f.seek(offset)
+            return f.read(size)
+
+    def write_partition(self, label, data):
+        """Put data over the partition (while the twin is off): a test's damage."""
+        offset, size = self.partition(label)
+        assert len(data) == size, (len(data), size)
+        with open(self.image, "r+b") as f:
+            f.seek(offset)
+            f.write(data)
+
+    def motor_edges(self):
+        """[(ms, duty_u16)] of the motor pin, in order, over every boot of this folder."""
+        if not os.path.exists(self.pwm_log):
+            return []
+        with open(self.pwm_log) as f:
+            rows = [line.split(",") for line in f.read().split()]
+        return [(int(ms), int(duty)) for ms, pin, duty in rows if int(pin) == MOTOR_PIN]
 
     def command(self):
         os.makedirs(self.folder, exist_ok=True)
-        tree = build_host_tree(os.path.join(self._tmp, "tree"))
-        cmd = [self.interpreter, "-X", HEAP, ROM, "--flash", os.path.join(self.folder, "esp32.img"),
-               "--install", tree, "--effort", str(self.effort)]
+        cmd = [self.interpreter, "-X", HEAP, ROM, "--flash", self.image,
+               "--effort", str(self.effort), "--pwm-log", self.pwm_log]
+        if self.install:
+            cmd += ["--install", build_host_tree(os.path.join(self._tmp, "tree"))]
+        if self.table:
+            cmd += ["--table", self.table]
+        if self.stuck:
+            cmd += ["--stuck", self.stuck]
         if self.mac:
             cmd += ["--mac", self.mac.hex()]
         if self.press_ms is not None:

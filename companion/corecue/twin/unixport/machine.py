@@ -250,10 +250,14 @@ class PWM:
         d = int(args[0])
         if not 0 <= d <= 65535:
             raise ValueError("duty_u16 must be from 0 to 65535")
+        if d != self._duty:
+            silicon.pwm_changed(self._id, d)
         self._duty = d
         silicon.pwm[self._id] = (self._freq, d)
 
     def deinit(self):
+        if self._duty:
+            silicon.pwm_changed(self._id, 0)
         self._duty = 0
         silicon.pwm.pop(self._id, None)
 

@@ -1,17 +1,22 @@
 # The twin's first stage: what the ESP32-S3's ROM and MicroPython's start-up do before /main.py,
-# on the unix port. The flash is a LittleFS image of the belt's partition (4 KiB blocks, the size
-# of boards/simflash.py's) in a host file; --install copies a built firmware tree into it first,
-# as `corecue flash` does (keeping what the belt wrote). It is then the root of the file system,
-# as on the chip, and /main.py runs from it with no arguments.
+# on the unix port. The flash is the whole chip (8 MiB, flashchip.Chip) in a host file, laid out
+# by a partition table: --table CSV (the belt's, firmware/partitions-8MiB.csv), or MicroPython's
+# own, where its start-up gives the rest of the flash to one "vfs". MicroPython's _boot.py then
+# mounts "vfs" at / as on the chip, with what its inisetup.py does when it cannot: a blank one is
+# formatted, anything else prints "The filesystem appears to be corrupted" every 3 s, forever,
+# and main.py never runs. --install copies a built firmware tree into it first, as
+# `corecue flash` does (keeping what the belt wrote); /main.py then runs with no arguments.
 #
-#   micropython rom.py --flash IMAGE [--install DIR] [--effort PCT] [--mac HEX] [--cause N]
-#                      [--press MS] [--hold MS]
+#   micropython rom.py --flash IMAGE [--table CSV] [--install DIR] [--effort PCT] [--mac HEX]
+#                      [--cause N] [--press MS] [--hold MS] [--pwm-log FILE] [--stuck LABEL]
 #
 # The modules a chip has built in (machine, esp32, bluetooth: this folder) are imported first;
 # after the root changes, only the flash is there to import from. --effort sets the wearer's
 # brace on the sensor input (percent of maximal), --mac the chip's MAC, --cause the reset cause
 # main.py sees (machine.reset_cause()), --press a short press of the button MS milliseconds after
-# the firmware starts listening to it, --hold a long one (2 s: the pairing window when idle).
+# the firmware starts listening to it, --hold a long one (2 s: the pairing window when idle),
+# --pwm-log a file that gets every change of a PWM output's duty ("ms,pin,duty": the motor),
+# --stuck a partition whose flash has worn out: every erase and program in it fails.
 import os
 import sys
 
@@ -42,25 +47,62 @@ class _Emg:
 
 
 def _args(argv):
-    opts = {"flash": None, "install": None, "effort": "0", "mac": None, "cause": "1",
-            "press": None, "hold": None}
+    opts = {"flash": None, "table": None, "install": None, "effort": "0", "mac": None,
+            "cause": "1", "press": None, "hold": None, "pwm-log": None, "stuck": None}
     i = 0
     while i + 1 < len(argv) and argv[i][2:] in opts:
         opts[argv[i][2:]] = argv[i + 1]
         i += 2
     if i != len(argv) or opts["flash"] is None:
-        print("usage: rom.py --flash IMAGE [--install DIR] [--effort PCT] [--mac HEX] [--cause N] "
-              "[--press MS] [--hold MS]")
+        print("usage: rom.py --flash IMAGE [--table CSV] [--install DIR] [--effort PCT] "
+              "[--mac HEX] [--cause N] [--press MS] [--hold MS] [--pwm-log FILE] [--stuck LABEL]")
         sys.exit(2)
     return opts
 
 
-def _flash(path):
-    from flashchip import FileBlockDevice
-    dev = FileBlockDevice(path)
-    if dev.fresh:
-        os.VfsLfs2.mkfs(dev)
-    return dev
+def _flash(opts):
+    import flashchip
+    import partitiontable
+    silicon.flash = flashchip.Chip(opts["flash"])
+    text = partitiontable.STOCK_TABLE
+    if opts["table"]:
+        with open(opts["table"]) as f:
+            text = f.read()
+    silicon.partitions = partitiontable.table(text)
+    if opts["stuck"]:
+        at, n = partitiontable.find(silicon.partitions, opts["stuck"])
+        silicon.flash.stuck = (at, at + n)
+    del sys.modules["partitiontable"]       # read in C on the chip: no heap kept for it
+
+
+def _boot_py():
+    """MicroPython's frozen _boot.py with inisetup.py (ports/esp32/modules): the "vfs" partition
+    as a file system, formatted when blank; a damaged one stops here for good."""
+    bdev = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")[0]
+    try:
+        return os.VfsLfs2(bdev)
+    except OSError:
+        pass
+    buf = bytearray(bdev.ioctl(5, 0))
+    bdev.readblocks(0, buf)
+    for b in buf:
+        if b != 0xFF:
+            _fs_corrupted()
+    print("Performing initial setup")
+    os.VfsLfs2.mkfs(bdev)
+    return os.VfsLfs2(bdev)
+
+
+def _fs_corrupted():
+    import time
+    while 1:
+        print("""\
+The filesystem appears to be corrupted. If you had important data there, you
+may want to make a flash snapshot to try to recover it. Otherwise, perform
+factory reprogramming of MicroPython firmware (completely erase flash, followed
+by firmware programming).
+""")
+        time.sleep(3)
 
 
 def _copy(src, dst):
@@ -90,7 +132,10 @@ def boot(argv):
     if opts["hold"]:
         at = int(opts["hold"])
         silicon.scripts[_BUTTON_PIN] = [(at, 0), (at + 2000, None)]
-    fs = os.VfsLfs2(_flash(opts["flash"]))
+    if opts["pwm-log"]:
+        silicon.pwm_log = open(opts["pwm-log"], "a")
+    _flash(opts)
+    fs = _boot_py()
     if opts["install"]:
         os.mount(fs, "/flash")
         _copy(opts["install"], "/flash")

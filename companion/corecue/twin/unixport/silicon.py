@@ -19,6 +19,17 @@ listeners = {}       # pin -> callable(level) registered by machine.Pin.irq: an 
 pwm = {}             # pin -> (freq, duty_u16) of a running PWM output
 scripts = {}         # pin -> [(ms after the pin's IRQ is set, level or None)]: the world's hand
 held = {}            # pin -> True while its pad configuration is held (Pin(hold=True))
+flash = None         # the flash chip (flashchip.Chip) and its partition table (flashchip.table)
+partitions = ()
+pwm_log = None       # a file the PWM outputs' duty changes go to ("ms,pin,duty" lines), or None
+
+
+def pwm_changed(pin, duty):
+    """What an oscilloscope on the pin would see: the moment its duty changed."""
+    if pwm_log is not None:
+        import time
+        pwm_log.write("%d,%d,%d\n" % (time.ticks_ms(), pin, duty))
+        pwm_log.flush()
 
 
 def drive(pin, level):
