@@ -18,6 +18,7 @@ means a new `connect()`: the client resumes a broken download on the new transpo
 contiguous offset.
 """
 import asyncio
+import logging
 import struct
 
 from bleak import BleakClient, BleakScanner
@@ -34,6 +35,7 @@ CONTROL_UUID = _gatt.CONTROL_UUID
 DATA_UUID = _gatt.DATA_UUID
 LIVE_UUID = _gatt.LIVE_UUID
 NAME_PREFIX = "corecue-"
+logger = logging.getLogger(__name__)
 
 SCAN_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 10.0
@@ -141,6 +143,25 @@ class BleTransport:
             await self.client.disconnect()
         except BleakError:
             pass
+
+
+async def bond(transport):
+    """Ask the system to pair with the belt over Bluetooth (LE Secure Connections with bonding,
+    Just Works: the belt asks for it; docs/protocol.md, "Defence in depth"). Extra to the belt's
+    own ownership, never needed: "not supported" (CoreBluetooth has no pair()) or a failure is
+    a logged note. Returns None when bonded, else why not, in words."""
+    try:
+        await transport.client.pair()
+    except NotImplementedError:
+        why = "this system's Bluetooth pairs only on its own (CoreBluetooth has no pair())"
+    except (BleakError, OSError, asyncio.TimeoutError, AssertionError) as e:
+        why = "the system's Bluetooth did not pair (%s)" % (type(e).__name__,)
+    else:
+        logger.info("Bluetooth: paired and bonded with %s", transport.name)
+        return None
+    logger.info("Bluetooth bond with %s not made: %s; the belt's own pairing protects the link",
+                transport.name, why)
+    return why
 
 
 async def _attempt(name_or_id, backend, scan_timeout, connect_timeout):
