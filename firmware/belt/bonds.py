@@ -23,9 +23,9 @@ from micropython import const
 from belt.atomicfile import read_atomic, write_atomic
 
 VERSION = const(1)
-SLOTS = const(8)
+SLOTS = const(9)
 KEY_MAX = const(16)
-VALUE_MAX = const(128)
+VALUE_MAX = const(112)
 _MAGIC = b"CQBD"
 _IRQ_ENCRYPTION_UPDATE = const(28)
 _IRQ_GET_SECRET = const(29)
@@ -67,10 +67,10 @@ def parse(data):
     return out, None
 
 
-def _copy(dst, src):
+def _copy(dst, at, src):
     # Byte by byte: a slice assignment would build a slice object on the heap.
     for j in range(len(src)):
-        dst[j] = src[j]
+        dst[at + j] = src[j]
 
 
 def dumps(entries):
@@ -84,12 +84,14 @@ class Bonds:
         self.path = path
         self.log = log
         self._flag = flag                     # board.flag(): wakes keep() from the IRQ
+        # One buffer for every slot's key, one for every value (slot i at i * KEY_MAX, i *
+        # VALUE_MAX): a few hundred bytes of heap less than a buffer per slot.
         self._type = bytearray(SLOTS)         # 0: free
         self._klen = bytearray(SLOTS)
         self._age = [0] * SLOTS               # when each slot was written (a counter)
-        self._keys = [bytearray(KEY_MAX) for _ in range(SLOTS)]
-        self._vals = [bytearray(VALUE_MAX) for _ in range(SLOTS)]
-        self._views = [memoryview(v)[:0] for v in self._vals]
+        self._keys = bytearray(SLOTS * KEY_MAX)
+        self._vals = bytearray(SLOTS * VALUE_MAX)
+        self._views = [None] * SLOTS          # slot i's value, as the stack is given it
         self._clock = 0
         self.dirty = False
         self.refused = 0          # secrets not kept (too long): the stack then has no bond
@@ -115,8 +117,8 @@ class Bonds:
         return n
 
     def entries(self):
-        return [(self._type[i], bytes(self._keys[i][:self._klen[i]]), bytes(self._views[i]))
-                for i in range(SLOTS) if self._type[i]]
+        return [(self._type[i], bytes(self._keys[i * KEY_MAX:i * KEY_MAX + self._klen[i]]),
+                 bytes(self._views[i])) for i in range(SLOTS) if self._type[i]]
 
     # -- the IRQ handler's side: records, never raises in normal running ----------------------
     def irq(self, event, data):
@@ -159,9 +161,10 @@ class Bonds:
         # Few locals: a frame of more than about 11 words comes from the heap.
         if self._type[i] != t or self._klen[i] != len(key):
             return False
-        k = self._keys[i]
+        k = self._keys
+        i *= KEY_MAX
         for j in range(len(key)):
-            if k[j] != key[j]:
+            if k[i + j] != key[j]:
                 return False
         return True
 
@@ -199,16 +202,12 @@ class Bonds:
             for i in range(SLOTS):
                 if self._age[i] < self._age[old]:
                     old = i
-            k0, n0 = self._keys[old], self._klen[old]
+            n0 = self._klen[old]
             for i in range(SLOTS):
-                if i != old and self._klen[i] == n0 and self._type[i]:
-                    same = True
-                    for j in range(n0):
-                        if self._keys[i][j] != k0[j]:
-                            same = False
-                            break
-                    if same:
-                        self._type[i] = 0
+                if i != old and self._type[i] and self._klen[i] == n0 and \
+                        self._keys[i * KEY_MAX:i * KEY_MAX + n0] == \
+                        self._keys[old * KEY_MAX:old * KEY_MAX + n0]:
+                    self._type[i] = 0
             self._type[old] = 0
             free = old
         return self._fill(free, data)
@@ -217,11 +216,12 @@ class Bonds:
         if len(data[2]) > VALUE_MAX:
             self.refused += 1
             return False
-        _copy(self._keys[i], data[1])
-        _copy(self._vals[i], data[2])
-        if len(self._views[i]) != len(data[2]):
+        _copy(self._keys, i * KEY_MAX, data[1])
+        _copy(self._vals, i * VALUE_MAX, data[2])
+        view = self._views[i]
+        if view is None or len(view) != len(data[2]):
             # Once per slot: the stack's values all have one length.
-            self._views[i] = memoryview(self._vals[i])[:len(data[2])]
+            self._views[i] = memoryview(self._vals)[i * VALUE_MAX:i * VALUE_MAX + len(data[2])]
         self._type[i] = data[0]
         self._klen[i] = len(data[1])
         self._clock += 1

@@ -7,6 +7,7 @@ firmware under MicroPython: test_lesc_micropython.py."""
 import asyncio
 
 import pytest
+from bleak.exc import BleakError
 
 import realbelt as R  # noqa: F401  (puts firmware/ on sys.path)
 from corecue.link import ble as T
@@ -50,10 +51,16 @@ async def until(cond, what):
     raise AssertionError("never: " + what)
 
 
-async def stop(tasks):
+async def stop(tasks, bluetooth=None):
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if bluetooth is not None:
+        # The chip resets: its stack and IRQ handler go with it (the next boot sets its own).
+        ble = bluetooth.BLE()
+        ble.irq(None)
+        ble.active(False)
+        await ble.settle()
 
 
 def encrypted(transport):
@@ -123,7 +130,7 @@ def test_the_factory_reset_forgets_the_bond_and_a_damaged_file_is_no_bond(tmp_pa
             await until(lambda: owner.bonds.count() == 2 and not owner.bonds.dirty, "bonded")
             await transport.close()
             await until(lambda: link.conn is None, "disconnected")
-            await stop(tasks)
+            await stop(tasks, bluetooth)
 
             # The button held at power-on: keys and bonds go. The computer still holds its bond;
             # the belt has none to give back, so the link stays unencrypted until pairing again.
@@ -136,7 +143,7 @@ def test_the_factory_reset_forgets_the_bond_and_a_damaged_file_is_no_bond(tmp_pa
             await until(lambda: owner.bonds.count() == 2 and not owner.bonds.dirty, "bonded anew")
             await transport.close()
             await until(lambda: link.conn is None, "disconnected")
-            await stop(tasks)
+            await stop(tasks, bluetooth)
 
             # A damaged bond file: no bonds, said in the log, the belt boots and bonds again.
             with open(board.root + "/bonds", "r+b") as f:
@@ -150,6 +157,37 @@ def test_the_factory_reset_forgets_the_bond_and_a_damaged_file_is_no_bond(tmp_pa
             assert await T.bond(transport) is None
             assert encrypted(transport)
             await until(lambda: owner.bonds.count() == 2 and not owner.bonds.dirty, "bonded anew")
+            await transport.close()
+        finally:
+            await stop(tasks)
+            await air.close()
+
+    run(body)
+
+
+def test_a_restarted_stack_asks_the_firmware_for_its_irk_as_nimble_does(tmp_path):
+    folder = str(tmp_path)
+
+    async def body():
+        air = EmulatedAir()
+        await air.start()
+        dev = await air.add_peripheral()
+        bluetooth = air.bluetooth_module(dev)
+        board, app, owner, link, tasks, _ = boot(folder, bluetooth)
+        try:
+            await asyncio.sleep(0.05)
+            assert owner.bonds.count() == 0, "at boot the handler is set after active(True)"
+            link.restart()          # Bluetooth off and on, the handler kept: load_irk asks
+            await until(lambda: [t for t, _, _ in owner.bonds.entries()] == [10], "our IRK kept")
+            (_, key, irk), = owner.bonds.entries()
+            assert key == b"irk" and len(irk) == 16 and dev.irk == irk
+            link.restart()
+            await bluetooth.BLE().settle()
+            assert owner.bonds.entries() == [(10, b"irk", irk)], "given back, not made anew"
+            assert dev.irk == irk
+            transport = await T.connect(backend=air.bleak_backends())
+            assert await T.bond(transport) is None, "and the stack still bonds"
+            await until(lambda: owner.bonds.count() == 3, "the bond beside it")
             await transport.close()
         finally:
             await stop(tasks)
@@ -182,3 +220,26 @@ def test_the_stack_is_as_strict_as_nimble_about_the_pairing_keys(tmp_path):
             await air.close()
 
     run(body)
+
+
+class _Client:
+    def __init__(self, exc):
+        self.exc = exc
+
+    async def pair(self):
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc, words", [
+    (NotImplementedError("Pairing is not available in Core Bluetooth."), "CoreBluetooth"),
+    (BleakError("Could not pair with device: FAILED"), "did not pair (BleakError)"),
+    (asyncio.TimeoutError(), "did not pair (TimeoutError)"),
+])
+def test_a_refused_or_impossible_bond_is_a_logged_note_never_an_error(exc, words, caplog):
+    class Transport:
+        client = _Client(exc)
+        name = "corecue-0001"
+    caplog.set_level("INFO", logger="corecue.link.ble")
+    why = asyncio.run(T.bond(Transport()))
+    assert words in why
+    assert "Bluetooth bond with corecue-0001 not made" in caplog.text

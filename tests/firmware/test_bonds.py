@@ -70,10 +70,15 @@ def test_the_irq_side_allocates_nothing():
 
 def test_bounded_oldest_computer_evicted_and_oversized_refused():
     b = _bonds(_path("bd3"))
-    for i in range(B.SLOTS // 2):
-        addr = bytes((0, i, 0, 0, 0, 0, 0))
-        eq(b.irq(SET, (PEER, addr, V2)), True, "peer %d" % i)
-        eq(b.irq(SET, (OUR, addr, V1)), True, "ours %d" % i)
+    n = 0
+    while n + 2 <= B.SLOTS:
+        addr = bytes((0, n, 0, 0, 0, 0, 0))
+        eq(b.irq(SET, (PEER, addr, V2)), True, "peer %d" % n)
+        eq(b.irq(SET, (OUR, addr, V1)), True, "ours %d" % n)
+        n += 2
+    while n < B.SLOTS:                  # NimBLE's own IRK (SECRET_TYPE_OUR_IRK) fills the rest
+        eq(b.irq(SET, (10, b"irk%d" % n, bytes(16))), True, "irk")
+        n += 1
     eq(b.count(), B.SLOTS, "full")
     eq(b.irq(SET, (PEER, A2, V2)), True, "a new computer still bonds")
     eq(b.irq(GET, (OUR, 0, bytes(7))), None, "the first computer's secrets went")

@@ -25,7 +25,7 @@ from corecue.twin.radio.ble_types import (
 from corecue.twin.radio.airtime import Airtime
 from corecue.twin.radio.gap import GapPeripheral
 from corecue.twin.radio.gatt_server import GattServer, _Entry
-from corecue.twin.radio.secrets import _IRQ_GET_SECRET, FirmwareSecrets, pairing_config
+from corecue.twin.radio.secrets import _IRQ_GET_SECRET, FirmwareSecrets, load_irk, pairing_config
 
 # Logged under the public module's name, the one a user of the emulation knows and configures.
 logger = logging.getLogger("corecue.twin.radio.micropython_ble")
@@ -195,6 +195,10 @@ class BLE(GapPeripheral, GattServer):
         self._rebuild_server([])
         self._dev.gatt_server.max_mtu = self._mtu
         self._active = True
+        if self._handler is not None:
+            # sync_cb's load_irk (modbluetooth_nimble.c): our IRK from the firmware's store, or a
+            # new one offered to it. Only a handler set before active(True) hears it.
+            self._submit(lambda: load_irk(self))
 
     def _deinit(self) -> None:
         if not self._active:

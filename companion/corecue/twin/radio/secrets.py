@@ -16,6 +16,7 @@ as opaque, as it must on the chip.
 """
 from __future__ import annotations
 
+import os
 import struct
 
 from bumble import hci
@@ -26,6 +27,7 @@ _IRQ_GET_SECRET = 29
 _IRQ_SET_SECRET = 30
 OUR_SEC = 1
 PEER_SEC = 2
+OUR_IRK = 10            # SECRET_TYPE_OUR_IRK, MicroPython's own
 # peer_addr(7) key_size(1) ediv(2) rand_num(8) ltk(16) ltk_present(1) irk(16) irk_present(1)
 # csrk(16) csrk_present(1) flags(1: authenticated, sc)
 _RECORD = struct.Struct("<7sBH8s16sB16sB16sBB")
@@ -63,6 +65,18 @@ def pairing_config(bond: bool, mitm: bool, le_secure: bool, io: int) -> PairingC
     """ble_hs_cfg's sm_bonding, sm_mitm, sm_sc and sm_io_cap as Bumble's pairing configuration."""
     return PairingConfig(sc=le_secure, mitm=mitm, bonding=bond,
                          delegate=_NoUserDelegate(_IO_CAPABILITIES[io]))
+
+
+async def load_irk(ble) -> None:
+    """NimBLE's start-up (load_irk): SECRET_TYPE_OUR_IRK (10) under the key b"irk" from the
+    firmware; if it has none of 16 bytes, a random one, offered to it with _IRQ_SET_SECRET (a
+    firmware that keeps no secrets gets NimBLE's fixed default)."""
+    irk = await ble._ask(_IRQ_GET_SECRET, (OUR_IRK, 0), (b"irk",))
+    if irk is None or len(irk) != 16:
+        irk = os.urandom(16)
+        if not await ble._ask(_IRQ_SET_SECRET, (OUR_IRK,), (b"irk", irk)):
+            return
+    ble._dev.irk = bytes(irk)
 
 
 def addr_key(address: hci.Address) -> bytes:
