@@ -27,7 +27,7 @@ TWIN_HEAP_KB = 32
 # The firmware's own share was 256 KB, an ESP32-S3 without PSRAM. Ownership on both links takes
 # 21 KB more at boot and X25519's working set while pairing (docs/reliability.md, "The heap of
 # the virtual belt"): at 256 KB the twin's pairing ran out of heap, at 288 it pairs. The
-# Bluetooth bond store (belt.bonds) takes about 9 KB more (its module and its slots): at 288
+# Bluetooth bond store (belt.bonds) takes about 8 KB more (its module and its slots): at 288
 # pairing failed again, at 292 it pairs; 296 leaves a margin. The reference board runs
 # MicroPython's SPIRAM build (docs/deploy.md), whose heap is megabytes.
 BELT_HEAP_KB = 296
