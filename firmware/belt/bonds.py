@@ -108,6 +108,7 @@ class Bonds:
             entries = []
         for entry in entries or ():
             self._put(entry)
+        self.dirty = False                    # what was read is what the file holds
 
     def count(self):
         n = 0

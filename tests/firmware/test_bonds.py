@@ -49,6 +49,7 @@ def test_secrets_are_found_by_key_and_by_index_and_survive_a_reload():
     b.save()
     again = _bonds(p)
     eq(sorted(again.entries()), sorted([(OUR, A1, V1), (PEER, A1, V2)]), "reloaded")
+    eq(again.dirty, False, "nothing to write back after a reload")
     eq(again.irq(SET, (OUR, memoryview(A1), None)), True, "deleted")
     eq(again.irq(SET, (OUR, memoryview(A1), None)), False, "already gone")
     again.save()
