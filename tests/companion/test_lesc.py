@@ -80,6 +80,13 @@ def test_pairing_bonds_with_secure_connections_and_a_reconnection_uses_the_bond(
         backend = air.bleak_backends()
         try:
             bonds = owner.bonds
+            seen = []       # (event, secrets kept) as the handler gets each event
+            irq = bonds.irq
+
+            def watch(event, data):
+                seen.append((event, bonds.count()))
+                return irq(event, data)
+            bonds.irq = watch
             transport = await T.connect(backend=backend)
             assert not encrypted(transport) and bonds.encrypted == 0
             assert await T.bond(transport) is None                  # bleak's pair(): bonded
@@ -93,6 +100,8 @@ def test_pairing_bonds_with_secure_connections_and_a_reconnection_uses_the_bond(
             assert all(len(v) == RECORD_LEN and v[-1] & _SC for _, _, v in kept), \
                 "LE Secure Connections keys, on the flash"
             assert "ble: link encrypted and bonded" in log
+            assert seen == [(30, 0), (30, 1), (28, 2)], \
+                "as NimBLE: the central's secrets, ours, then the update once both are kept"
 
             # Again: the central encrypts from its bond and the belt gives the LTK back.
             await transport.close()
@@ -189,6 +198,12 @@ def test_a_restarted_stack_asks_the_firmware_for_its_irk_as_nimble_does(tmp_path
             assert await T.bond(transport) is None, "and the stack still bonds"
             await until(lambda: owner.bonds.count() == 3, "the bond beside it")
             await transport.close()
+            await until(lambda: link.conn is None, "disconnected")
+            assert await dev.keystore.get_all() == [], "NimBLE reads peers only at its start"
+            link.restart()          # ble_hs_misc_restore_irks: the peers read back by index
+            await bluetooth.BLE().settle()
+            peers = await dev.keystore.get_all()
+            assert [name for name, _ in peers] == ["CE:00:00:00:00:01/P"], "the central, bonded"
         finally:
             await stop(tasks)
             await air.close()

@@ -77,6 +77,7 @@ async def load_irk(ble) -> None:
         if not await ble._ask(_IRQ_SET_SECRET, (OUR_IRK,), (b"irk", irk)):
             return
     ble._dev.irk = bytes(irk)
+    await ble.secrets.restore_irks()    # ble_hs_misc_restore_irks: loading an IRK clears them
 
 
 def addr_key(address: hci.Address) -> bytes:
@@ -106,6 +107,7 @@ class FirmwareSecrets(KeyStore):
         self.bonded: set[str] = set()
         #: addresses whose LTK the firmware gave back (a re-encryption from the bond)
         self.restored: set[str] = set()
+        self._peers: list[tuple[str, PairingKeys]] = []
 
     def _connection(self, name: str):
         for conn in self._ble._conns.values():
@@ -157,24 +159,28 @@ class FirmwareSecrets(KeyStore):
         await self._ble._ask(_IRQ_SET_SECRET, (PEER_SEC,), (key, None))
         await self._ble._ask(_IRQ_SET_SECRET, (OUR_SEC,), (key, None))
 
-    async def get_all(self) -> list[tuple[str, PairingKeys]]:
-        # Bumble builds its resolving list from this; NimBLE reads the peers' IRKs by index.
+    async def restore_irks(self) -> None:
+        """NimBLE reads the peers' records by index (key None) only when it loads its IRK at
+        start (ble_hs_misc_restore_irks); what it read is what Bumble's resolving list gets."""
         out = []
         for index in range(64):
             raw = await self._ble._ask(_IRQ_GET_SECRET, (PEER_SEC, index, None), ())
             if raw is None:
                 break
-            raw = bytes(raw)
             if len(raw) != RECORD_LEN:
                 continue
-            fields = _RECORD.unpack(raw)
-            addr = fields[0]
+            fields = _RECORD.unpack(bytes(raw))
             keys = PairingKeys()
             if fields[7]:
                 keys.irk = PairingKeys.Key(fields[6])
-            address = hci.Address(addr[1:], hci.AddressType(addr[0] & 1))
-            out.append((str(address), keys))
-        return out
+            addr = fields[0]
+            out.append((str(hci.Address(addr[1:], hci.AddressType(addr[0] & 1))), keys))
+        self._peers = out
+
+    async def get_all(self) -> list[tuple[str, PairingKeys]]:
+        # Bumble asks after every pairing (its resolving list); NimBLE does not read the store
+        # then, so neither does this: the peers read at the last start.
+        return list(self._peers)
 
     async def delete_all(self) -> None:
         for name, _ in await self.get_all():
