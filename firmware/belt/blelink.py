@@ -31,7 +31,9 @@
 # unauthenticated one, so a stranger's idle connection never locks the owner out; that one is
 # also dropped after 5 s (auth.AUTH_TIMEOUT_MS). Once the connection has authenticated the belt
 # stops advertising, and a central that still connects is disconnected at once. Notifications go
-# only to the served connection.
+# only to the served connection. With a bond store (belt.bonds, main.py always) the stack is also
+# asked for LE Secure Connections with bonding, and the encryption and secret events go to the
+# store: defence in depth only, nothing here depends on them (docs/protocol.md).
 #
 # The radio is off for the run: from the warm-up to the end of the lie-down the belt neither
 # advertises nor keeps a connection (hardware/power.md: with the radio on, a marathon's logging
