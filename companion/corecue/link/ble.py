@@ -41,6 +41,7 @@ SCAN_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 10.0
 ATTEMPTS = 3
 BACKOFF = 0.5               # seconds before the second attempt, doubling after each failure
+BOND_TIMEOUT = 30.0         # seconds the system may take to pair (it may ask its user first)
 
 
 NO_RADIO = ("this computer has no Bluetooth to use (no adapter, or its Bluetooth service is not "
@@ -145,13 +146,15 @@ class BleTransport:
             pass
 
 
-async def bond(transport):
+async def bond(transport, timeout=None):
     """Ask the system to pair with the belt over Bluetooth (LE Secure Connections with bonding,
     Just Works: the belt asks for it; docs/protocol.md, "Defence in depth"). Extra to the belt's
     own ownership, never needed: "not supported" (CoreBluetooth has no pair()) or a failure is
-    a logged note. Returns None when bonded, else why not, in words."""
+    a logged note, and so is a system that has not finished within `timeout` seconds (a pairing
+    dialogue nobody answers). Returns None when bonded, else why not, in words."""
     try:
-        await transport.client.pair()
+        async with asyncio.timeout(BOND_TIMEOUT if timeout is None else timeout):
+            await transport.client.pair()
     except NotImplementedError:
         why = "this system's Bluetooth pairs only on its own (CoreBluetooth has no pair())"
     except (BleakError, OSError, asyncio.TimeoutError, AssertionError) as e:
