@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/summary_migration.py --repeats 1
 	$(BIN)/python bench/analytics_cost.py
 	$(BIN)/python bench/ownership_cost.py
+	$(BIN)/python bench/bonds_cost.py
 	$(BIN)/python bench/power_week.py
 
 # The fault-injection suite in full (docs/reliability.md has its figures; make test runs it

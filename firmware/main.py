@@ -121,8 +121,8 @@ def _boot(opts, usb, board=None):
     owned = not sim or usb or opts["ble"] or opts["hold-button"]
     _compile(*(("boards.sim",) if sim else ()) + ("belt.app", "belt.config", "belt.storage",
                                                   "belt.link") + (
-        ("belt.mac", "belt.aesctr", "belt.aescmac", "belt.channel", "belt.keystore", "belt.auth",
-         "belt.owned", "belt.owners", "belt.ownedlink") if owned else ()))
+        ("belt.mac", "belt.aesctr", "belt.aescmac", "belt.channel", "belt.keystore", "belt.bonds",
+         "belt.auth", "belt.owned", "belt.owners", "belt.ownedlink") if owned else ()))
     board = board or _board(opts, usb)
     from belt.app import App
     from belt import config as _config
@@ -161,7 +161,7 @@ def _boot(opts, usb, board=None):
         # the USB cable and the radio can both be in use.
         from belt.blelink import BleLink
         links.append(BleLink(app, *radio, owner=owner,
-                             on_paired=owners.paired(app, "Bluetooth")))
+                             on_paired=owners.paired(app, "Bluetooth"), bonds=owner.bonds))
     asyncio.run(_run(app, board, links))
     return app, board
 

@@ -130,7 +130,7 @@ def test_a_fresh_micropython_gets_folders_and_no_removals():
     assert actions[-1] == ("cp", "/fw/main.py", "main.py")
 
 
-@pytest.mark.parametrize("dev", ["sessions/evil.mpy", "corecue.cfg", "boot.py", "keys"])
+@pytest.mark.parametrize("dev", ["sessions/evil.mpy", "corecue.cfg", "boot.py", "keys", "bonds"])
 def test_a_plan_that_would_write_data_is_refused(dev):
     with pytest.raises(deploy.DeployError) as e:
         deploy.plan(BUILT + [("/b/x", dev)], set())

@@ -31,7 +31,9 @@
 # unauthenticated one, so a stranger's idle connection never locks the owner out; that one is
 # also dropped after 5 s (auth.AUTH_TIMEOUT_MS). Once the connection has authenticated the belt
 # stops advertising, and a central that still connects is disconnected at once. Notifications go
-# only to the served connection.
+# only to the served connection. With a bond store (belt.bonds, main.py always) the stack is also
+# asked for LE Secure Connections with bonding, and the encryption and secret events go to the
+# store: defence in depth only, nothing here depends on them (docs/protocol.md).
 #
 # The radio is off for the run: from the warm-up to the end of the lie-down the belt neither
 # advertises nor keeps a connection (hardware/power.md: with the radio on, a marathon's logging
@@ -59,6 +61,9 @@ _IRQ_CENTRAL_CONNECT = const(1)
 _IRQ_CENTRAL_DISCONNECT = const(2)
 _IRQ_GATTS_WRITE = const(3)
 _IRQ_MTU_EXCHANGED = const(21)
+_IRQ_ENCRYPTION_UPDATE = const(28)
+_IRQ_SET_SECRET = const(30)
+_IO_NO_INPUT_OUTPUT = const(3)   # no display, no keys: Just Works
 _ENOMEM = const(12)
 # 247: one notification then fills one LE data PDU of 251 bytes (data length extension).
 _MTU = const(247)
@@ -93,8 +98,9 @@ def _ad(kind, value):
 
 
 class BleLink:
-    def __init__(self, app, ble, uuid, commands=None, owner=None, on_paired=None):
+    def __init__(self, app, ble, uuid, commands=None, owner=None, on_paired=None, bonds=None):
         self.app = app
+        self.bonds = bonds          # belt.bonds.Bonds: LE Secure Connections bonds, or None
         self.board = app.board
         self.ble = ble
         self.commands = commands or Commands(app)
@@ -147,6 +153,10 @@ class BleLink:
         ble, uuid = self.ble, self._uuid
         ble.active(True)
         ble.config(gap_name=self.name, mtu=_MTU)
+        if self.bonds is not None:
+            # Defence in depth (docs/protocol.md): LE Secure Connections with bonding when the
+            # central asks to pair; Just Works, the belt has no display.
+            ble.config(bond=True, le_secure=True, mitm=False, io=_IO_NO_INPUT_OUTPUT)
         ble.irq(self._irq)
         ((self.h_control, self.h_data, self.h_live), (h_man, h_model, h_fw),
          (self.h_battery,)) = ble.gatts_register_services((
@@ -168,7 +178,10 @@ class BleLink:
 
     def tasks(self):
         """(name, coroutine function) pairs for App.start(extra=...)."""
-        return (("ble-rx", self.rx), ("ble-tx", self.tx), ("ble-radio", self.radio))
+        tasks = (("ble-rx", self.rx), ("ble-tx", self.tx), ("ble-radio", self.radio))
+        if self.bonds is not None:
+            tasks += (("ble-bonds", self.bonds.keep),)
+        return tasks
 
     def _advertise(self):
         if self.on_air:
@@ -274,6 +287,9 @@ class BleLink:
             self._put(event, data[0], 0)
         elif event == _IRQ_MTU_EXCHANGED:
             self._put(event, data[0], data[1])
+        elif _IRQ_ENCRYPTION_UPDATE <= event <= _IRQ_SET_SECRET and self.bonds is not None:
+            self.irq_events += 1
+            return self.bonds.irq(event, data)      # a secret asked for is the answer
 
     def _put(self, event, conn, value):
         self.irq_events += 1

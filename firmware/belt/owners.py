@@ -10,6 +10,7 @@
 # pairing are served, and pairing over Bluetooth still needs the wearer's window.
 from belt import haptics
 from belt.auth import WINDOW_MS, Owner
+from belt.bonds import Bonds
 from belt.keystore import KeyStore
 
 
@@ -18,9 +19,12 @@ def setup(app, root=""):
     long press in idle wired to the pairing window."""
     board = app.board
     keys = KeyStore(root + "/keys")
+    # The Bluetooth bonds (belt.bonds) go with the keys: extra to them, never the authority.
+    bonds = Bonds(root + "/bonds", board.flag(), app.log)
     held = getattr(board, "button_held", None)
     if held is not None and held():
         try:
+            bonds.clear()
             keys.clear()
             app.log("keys: button held at power-on: every paired computer forgotten "
                     "(sessions kept)")
@@ -30,6 +34,7 @@ def setup(app, root=""):
     if keys.note:
         app.log("%s: pair again (%s)" % (keys.note, keys.state))
     owner = Owner(keys, board.device_id())
+    owner.bonds = bonds
 
     def long_idle(now):
         owner.open_window(now)

@@ -8,6 +8,7 @@ from corecue.history.store import open_store
 from corecue.interp import firmware_module
 
 KS = firmware_module("belt.keystore")
+BD = firmware_module("belt.bonds")
 
 
 def corecue(capsys, *argv):
@@ -18,6 +19,13 @@ def corecue(capsys, *argv):
 
 def belt_hosts(folder):
     return KS.KeyStore(os.path.join(folder, "flash", "keys")).hosts()
+
+
+def belt_bonds(folder):
+    with open(os.path.join(folder, "flash", "bonds"), "rb") as f:
+        entries, why = BD.parse(f.read())
+    assert why is None, why
+    return entries
 
 
 def test_pair_says_what_the_runner_does_and_only_a_paired_computer_gets_in(tmp_path, capsys):
@@ -32,6 +40,8 @@ def test_pair_says_what_the_runner_does_and_only_a_paired_computer_gets_in(tmp_p
         device = s.default_belt().device
         assert len(belt_key(s, device)) == 32
     assert belt_hosts(belt) == [mine], "the belt keeps this computer's key"
+    assert sorted(t for t, _, _ in belt_bonds(belt)) == [1, 2], \
+        "and the Bluetooth bond bleak's pair() made (ours and the computer's secrets)"
     assert corecue(capsys, "--data-dir", me, "status")[0] == 0
     # Another computer that was never paired: one line, exit 2, nothing served.
     code, out, err = corecue(capsys, "--data-dir", other, "--virtual", belt, "status")

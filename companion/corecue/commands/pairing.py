@@ -5,7 +5,7 @@ over USB (holding the belt is the authority) or, over Bluetooth, inside the pair
 runner opens by holding the belt's button until it buzzes twice. The key is kept in the history
 (corecue.history.keys) and every later connection proves it. The companion also remembers the
 belt (its device id, name, and how to reach it) so later commands need no options. It is not
-Bluetooth bonding. Finding belts and their names (corecue-XXXX after the device id, never an
+Bluetooth bonding, which follows it over Bluetooth as defence in depth only. Finding belts and their names (corecue-XXXX after the device id, never an
 address) is corecue.link.connect's.
 """
 import asyncio
@@ -13,7 +13,7 @@ import os
 import time
 
 from corecue.history import keys as _keys
-from corecue.link import auth
+from corecue.link import auth, ble
 from corecue.link.client import AuthRequired, BeltError, LinkLost
 from corecue.link.connect import Target, belt_name
 
@@ -69,6 +69,10 @@ async def pair(conn, store, out=print, yes=False):
             key = await _pair_key(conn, _keys.host_id(store), out, yes)
         _keys.keep_key(store, conn.device, key)
         await conn.belt.time_set(int(time.time()))
+        if getattr(conn.belt.transport, "client", None) is not None:
+            # Over Bluetooth, also the system's bond with the belt: defence in depth only, a
+            # failure is a logged note (corecue.link.ble.bond).
+            await ble.bond(conn.belt.transport)
     # Remember how to reach it again: a BLE belt by its name (addresses change), a USB belt by
     # its port, a virtual belt by its folder.
     address = {"ble": name, "usb": getattr(conn.belt.transport, "port", t.address),

@@ -39,8 +39,10 @@ ENTRY = "main.py"           # MicroPython runs /main.py (only a .py) after boot
 # its ".tmp" twin from storage.write_atomic; the session folder with the session files, the id
 # files and the clock files of belt/storage.py and belt/clock.py). The device id is the chip's
 # MAC (machine.unique_id), not a file. boot.py is MicroPython's own and not ours to replace.
-# /keys (belt/keystore.py) holds the owners' pairing keys: a flash must not unpair the belt.
-DATA_FILES = ("corecue.cfg", "corecue.cfg.tmp", "keys", "keys.tmp", "boot.py")
+# /keys (belt/keystore.py) holds the owners' pairing keys: a flash must not unpair the belt;
+# /bonds (belt/bonds.py) the Bluetooth bonds, which a flash must not break either.
+DATA_FILES = ("corecue.cfg", "corecue.cfg.tmp", "keys", "keys.tmp", "bonds", "bonds.tmp",
+              "boot.py")
 DATA_DIRS = ("sessions/",)
 LIST_TIMEOUT_S = 60
 DEPLOY_TIMEOUT_S = 300

@@ -18,6 +18,7 @@ means a new `connect()`: the client resumes a broken download on the new transpo
 contiguous offset.
 """
 import asyncio
+import logging
 import struct
 
 from bleak import BleakClient, BleakScanner
@@ -34,11 +35,13 @@ CONTROL_UUID = _gatt.CONTROL_UUID
 DATA_UUID = _gatt.DATA_UUID
 LIVE_UUID = _gatt.LIVE_UUID
 NAME_PREFIX = "corecue-"
+logger = logging.getLogger(__name__)
 
 SCAN_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 10.0
 ATTEMPTS = 3
 BACKOFF = 0.5               # seconds before the second attempt, doubling after each failure
+BOND_TIMEOUT = 30.0         # seconds the system may take to pair (it may ask its user first)
 
 
 NO_RADIO = ("this computer has no Bluetooth to use (no adapter, or its Bluetooth service is not "
@@ -141,6 +144,27 @@ class BleTransport:
             await self.client.disconnect()
         except BleakError:
             pass
+
+
+async def bond(transport, timeout=None):
+    """Ask the system to pair with the belt over Bluetooth (LE Secure Connections with bonding,
+    Just Works: the belt asks for it; docs/protocol.md, "Defence in depth"). Extra to the belt's
+    own ownership, never needed: "not supported" (CoreBluetooth has no pair()) or a failure is
+    a logged note, and so is a system that has not finished within `timeout` seconds (a pairing
+    dialogue nobody answers). Returns None when bonded, else why not, in words."""
+    try:
+        async with asyncio.timeout(BOND_TIMEOUT if timeout is None else timeout):
+            await transport.client.pair()
+    except NotImplementedError:
+        why = "this system's Bluetooth pairs only on its own (CoreBluetooth has no pair())"
+    except (BleakError, OSError, asyncio.TimeoutError, AssertionError) as e:
+        why = "the system's Bluetooth did not pair (%s)" % (type(e).__name__,)
+    else:
+        logger.info("Bluetooth: paired and bonded with %s", transport.name)
+        return None
+    logger.info("Bluetooth bond with %s not made: %s; the belt's own pairing protects the link",
+                transport.name, why)
+    return why
 
 
 async def _attempt(name_or_id, backend, scan_timeout, connect_timeout):

@@ -20,22 +20,9 @@ from corecue.twin.radioserver import RadioServer
 
 UNIXPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "unixport")
 MAIN = os.path.join(FIRMWARE, "main.py")
-# The firmware gets BELT_HEAP_KB; the twin's own modules (unixport: code that is C in flash on
-# the chip) take about 30 KB of the unix port's heap on top
-# (tests/companion/test_esp32_twin.py measures it), so the process gets that much more.
-TWIN_HEAP_KB = 32
-# The firmware's own share was 256 KB, an ESP32-S3 without PSRAM. Ownership on both links takes
-# 21 KB more at boot and X25519's working set while pairing (docs/reliability.md, "The heap of
-# the virtual belt"): at 256 KB the twin's pairing ran out of heap, at 288 it paired. What a
-# full store of sessions needs for its list (belt.idcache, 128 sessions, and the list's page) is
-# now made at boot rather than grown during the first sync after it, so a belt with no session
-# pays it too: 6 KB more, so 296. The reference board runs MicroPython's SPIRAM build
-# (docs/deploy.md), whose heap is megabytes.
-BELT_HEAP_KB = 296
-HEAP = "heapsize=%dk" % (BELT_HEAP_KB + TWIN_HEAP_KB)
 # The sim board runs the firmware from source, compiled as it loads (the belt has it compiled
 # in flash), with the sim's own modules besides: it needs more. Memory as on the chip is the
-# reference board's twin's to show (esp32twin, from .mpy files).
+# reference board's twin's to show (esp32twin, from .mpy files, BELT_HEAP_KB).
 SIM_HEAP = "heapsize=512k"
 
 

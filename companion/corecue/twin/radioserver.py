@@ -6,8 +6,10 @@ air as the companion's bleak central.
 One line of JSON per message. A call is `[n, name, args]` and its answer `[n, {"r": result}]`,
 `[n, {"e": [errno, text]}]` (OSError: the numbers are Linux's, which MicroPython's unix and ESP32
 ports share) or `[n, {"x": [type, text]}]` (TypeError, ValueError). An event is
-`["ev", code, items]`, an address item as `{"m": hex}`. Bytes travel as `{"b": hex}`, UUIDs
-as `{"u": hex}` (MicroPython's little-endian bytes).
+`["ev", code, items]`, an address item as `{"m": hex}`. An event whose answer the stack needs
+(_IRQ_GET_SECRET, _IRQ_SET_SECRET: NimBLE waits for the handler's result) is
+`["ask", id, code, items]`, answered by the process with `["ans", id, result]`. Bytes travel as
+`{"b": hex}`, UUIDs as `{"u": hex}` (MicroPython's little-endian bytes).
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ logger = logging.getLogger(__name__)
 # MICROPY_PY_BLUETOOTH_DEFAULT_GAP_NAME comes from CONFIG_BT_NIMBLE_SVC_GAP_DEVICE_NAME in
 # ports/esp32/boards/sdkconfig.ble.
 ESP32_GAP_NAME = b"MPY ESP32"
+# How long the stack waits for the firmware's answer to a secret event (the chip waits for as
+# long as the handler takes; a process that never answers must not hang the air).
+ASK_TIMEOUT_S = 5.0
 
 
 def _dec(x):
@@ -52,6 +57,8 @@ class RadioServer:
         self.module = air.bluetooth_module(device, gap_name=ESP32_GAP_NAME)
         self._server = None
         self._writer = None
+        self._asks: dict[int, asyncio.Future] = {}
+        self._ask_id = 0
         self.clients = 0
         self.gone = asyncio.Event()         # the last client has gone (the process ended)
 
@@ -76,12 +83,34 @@ class RadioServer:
             writer.write(json.dumps(["ev", event, items]).encode() + b"\n")
             return None
 
+        async def ask(event, items, buffers):
+            self._ask_id += 1
+            n = self._ask_id
+            answer = self._asks[n] = asyncio.get_running_loop().create_future()
+            writer.write(json.dumps(["ask", n, event, list(items) + [_enc(b) for b in buffers]])
+                         .encode() + b"\n")
+            try:
+                async with asyncio.timeout(ASK_TIMEOUT_S):
+                    return _dec(await answer)
+            except TimeoutError:
+                logger.warning("the firmware did not answer event %d", event)
+                return None
+            finally:
+                self._asks.pop(n, None)
+
+        forward.ask = ask
         try:
             while True:
                 line = await reader.readline()
                 if not line:
                     break
-                n, name, args = json.loads(line)
+                msg = json.loads(line)
+                if msg[0] == "ans":
+                    waiting = self._asks.get(msg[1])
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(msg[2])
+                    continue
+                n, name, args = msg
                 writer.write(json.dumps([n, self._answer(ble, forward, name, args)])
                              .encode() + b"\n")
         except (ConnectionError, asyncio.IncompleteReadError):

@@ -111,7 +111,8 @@ class VirtualBelt:
         # long press of the (simulated) button.
         self.owner = owners.setup(self.app, self.board.root)
         self.link = BleLink(self.app, *self.board.ble(), owner=self.owner,
-                            on_paired=owners.paired(self.app, "Bluetooth"))
+                            on_paired=owners.paired(self.app, "Bluetooth"),
+                            bonds=self.owner.bonds)
         self._tasks = self.app.start(self.link.tasks())
 
     @property

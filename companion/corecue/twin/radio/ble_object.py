@@ -25,6 +25,7 @@ from corecue.twin.radio.ble_types import (
 from corecue.twin.radio.airtime import Airtime
 from corecue.twin.radio.gap import GapPeripheral
 from corecue.twin.radio.gatt_server import GattServer, _Entry
+from corecue.twin.radio.secrets import _IRQ_GET_SECRET, FirmwareSecrets, load_irk, pairing_config
 
 # Logged under the public module's name, the one a user of the emulation knows and configures.
 logger = logging.getLogger("corecue.twin.radio.micropython_ble")
@@ -67,6 +68,11 @@ class BLE(GapPeripheral, GattServer):
         self._announced: set[int] = set()
         self._reset_settings()
         self._pairing = {"bond": False, "mitm": False, "le_secure": False, "io": 3}
+        # SMP as NimBLE does it with ble_hs_cfg's sm_* fields (config keys bond, mitm, le_secure,
+        # io), the bond secrets kept by the firmware through _IRQ_GET/SET_SECRET.
+        self.secrets = FirmwareSecrets(self)
+        device.keystore = self.secrets
+        device.pairing_config_factory = self._pairing_config
         self._depth = 0
         self._airtime = Airtime(self._loop)
         self._op_tail: asyncio.Future | None = None
@@ -134,8 +140,9 @@ class BLE(GapPeripheral, GattServer):
             # Never re-enter the firmware inside one of its own BLE calls.
             self._loop().call_soon(self._dispatch, event, items, buffers)
             return None
-        backing = [bytearray(b) for b in buffers]
-        views = [memoryview(b).toreadonly() for b in backing]
+        backing = [bytearray(b) for b in buffers if b is not None]
+        made = iter([memoryview(b).toreadonly() for b in backing])
+        views = [None if b is None else next(made) for b in buffers]   # None stays None (C NULL)
         try:
             return handler(event, tuple(items) + tuple(views))
         except Exception as exc:
@@ -147,12 +154,28 @@ class BLE(GapPeripheral, GattServer):
             return None
         finally:
             for view in views:
+                if view is None:
+                    continue
                 try:
                     view.release()
                 except BufferError:
                     pass
             for b in backing:
                 b[:] = bytes((_SCRIBBLE,)) * len(b)
+
+    async def _ask(self, event: int, items: tuple, buffers: tuple = ()):
+        """Deliver an event whose answer the stack needs (_IRQ_GET_SECRET, _IRQ_SET_SECRET) and
+        return it, copied as the C code copies it at once. A handler with an `ask` coroutine (the
+        radio server's, for a firmware in another process) answers through it."""
+        ask = getattr(self._handler, "ask", None)
+        if ask is not None and self._active:
+            return await ask(event, items, buffers)
+        result = self._dispatch(event, items, buffers)
+        if result is None or isinstance(result, bool):
+            return result
+        if event == _IRQ_GET_SECRET:
+            return bytes(memoryview(result))   # mp_get_buffer_raise: TypeError for a non-buffer
+        return bool(result)
 
     # -- configuration --------------------------------------------------------------------------
     def active(self, *args):
@@ -172,6 +195,10 @@ class BLE(GapPeripheral, GattServer):
         self._rebuild_server([])
         self._dev.gatt_server.max_mtu = self._mtu
         self._active = True
+        if self._handler is not None:
+            # sync_cb's load_irk (modbluetooth_nimble.c): our IRK from the firmware's store, or a
+            # new one offered to it. Only a handler set before active(True) hears it.
+            self._submit(lambda: load_irk(self))
 
     def _deinit(self) -> None:
         if not self._active:
@@ -235,12 +262,21 @@ class BLE(GapPeripheral, GattServer):
                 elif mode in (2, 3):
                     raise _oserror(_errno.EOPNOTSUPP)
             elif key in ("bond", "mitm", "le_secure"):
-                self._pairing[key] = bool(value)
+                self._pairing[key] = bool(value)           # mp_obj_is_true: any object
             elif key == "io":
-                self._pairing[key] = int(value)
+                if isinstance(value, float) or not hasattr(value, "__index__"):
+                    raise TypeError("can't convert %s to int" % type(value).__name__)
+                io = int(value)
+                if not 0 <= io <= 4:
+                    # NimBLE takes any byte and fails the pairing later; refused here at once.
+                    raise ValueError("io capability must be 0..4")
+                self._pairing[key] = io
             else:
                 raise ValueError("unknown config param")
         return None
+
+    def _pairing_config(self, connection):
+        return pairing_config(**self._pairing)
 
     def irq(self, handler, /):
         if handler is not None and not callable(handler):

@@ -79,6 +79,7 @@ class BumbleBleakClient(BaseBleakClient):
         self._peer: Peer | None = None
         self._subscriptions: dict[int, Callable[[bytes], None]] = {}
         self._disconnected = asyncio.Event()
+        self._peer_name: str | None = None      # the keystore's name for the belt, once seen
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -133,8 +134,10 @@ class BumbleBleakClient(BaseBleakClient):
         self._disconnected = asyncio.Event()
         connection.on(connection.EVENT_DISCONNECTION, lambda reason: self._on_disconnection(connection, reason))
         self._peer = Peer(connection)
+        self._peer_name = str(connection.peer_address)
         try:
             async with asyncio.timeout(timeout):
+                await self._encrypt_if_bonded(connection)
                 await self._gatt(self._peer.request_mtu(CLIENT_MTU))
                 self.services = await self._discover()
                 if pair:
@@ -179,17 +182,35 @@ class BumbleBleakClient(BaseBleakClient):
             async with asyncio.timeout(10):
                 await waiter.wait()
 
+    async def _bond(self):
+        keystore = self._radio.device.keystore
+        return None if keystore is None or self._peer_name is None else await keystore.get(self._peer_name)
+
+    async def _encrypt_if_bonded(self, connection: Connection) -> None:
+        # BlueZ (src/device.c, device_connect_le) asks for BT_IO_SEC_MEDIUM when it connects to
+        # a paired LE device: the link is encrypted with the bond's LTK at once.
+        if await self._bond() is None:
+            return
+        try:
+            await self._radio.device.encrypt(connection)
+        except Exception as exc:
+            # The peripheral has lost the bond (a factory reset). The kernel would drop the link
+            # (HCI_ERROR_AUTH_FAILURE) and keep the stale bond until the device is removed; here
+            # the stale keys are forgotten and the link goes on unencrypted (docs/ble-emulation.md).
+            logger.info("bond with %s refused (%r): keys forgotten", self.address, exc)
+            await self._radio.device.keystore.delete(self._peer_name)
+
     async def pair(self, *args: Any, **kwargs: Any) -> None:
         self._require_connected()
+        if await self._bond() is not None and self._connection.encryption:
+            logger.debug("%s is already paired", self.address)   # as bleak's BlueZ pair()
+            return
         await self._connection.pair()
 
     async def unpair(self) -> None:
         keystore = self._radio.device.keystore
-        if keystore is not None:
-            try:
-                await keystore.delete(self.address)
-            except KeyError:
-                pass
+        if keystore is not None and self._peer_name is not None:
+            await keystore.delete(self._peer_name)      # MemoryKeyStore: no error when absent
         await self.disconnect()
 
     # -- GATT -------------------------------------------------------------------------------------

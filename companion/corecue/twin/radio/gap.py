@@ -141,6 +141,13 @@ class GapPeripheral:
                       lambda c=connection: self._on_parameters(c))
         connection.on(connection.EVENT_CONNECTION_ENCRYPTION_CHANGE,
                       lambda c=connection: self._on_encryption(c))
+        connection.on(connection.EVENT_PAIRING,
+                      lambda keys, c=connection: self._on_encryption(c, paired=True))
+        connection.on(connection.EVENT_PAIRING_FAILURE,
+                      lambda reason, c=connection: self._on_encryption(c, paired=True))
+        name = str(connection.peer_address)
+        self.secrets.bonded.discard(name)
+        self.secrets.restored.discard(name)
         self._announce(connection)
 
     def _on_disconnection(self, connection, reason) -> None:
@@ -172,17 +179,29 @@ class GapPeripheral:
             0,
         ))
 
-    def _on_encryption(self, connection) -> None:
+    def _on_encryption(self, connection, paired: bool = False) -> None:
         if self._conns.get(connection.handle) is not connection:
             return
-        # NimBLE's "authenticated" means MITM-protected keys, i.e. not Just Works.
         session = self._dev.smp_manager.sessions.get(connection.handle)
-        authenticated = bool(connection.encryption) and session is not None and (
+        if not paired and session is not None and not session.completed:
+            # NimBLE reports BLE_GAP_EVENT_ENC_CHANGE when its SM procedure ends: after the keys
+            # have been distributed and stored, not when the link is first encrypted.
+            return
+        # NimBLE's "authenticated" means MITM-protected keys, i.e. not Just Works; "bonded"
+        # that the keys are in the store: the firmware took them (_IRQ_SET_SECRET) at this
+        # pairing, or gave them back (_IRQ_GET_SECRET) to re-encrypt.
+        name = str(connection.peer_address)
+        encrypted = bool(connection.encryption)
+        # (A link re-encrypted from a bond counts as not authenticated: only Just Works, with
+        # no MITM protection, is emulated, see _NoUserDelegate.)
+        authenticated = encrypted and session is not None and (
             session.pairing_method != _PairingMethod.JUST_WORKS)
+        bonded = encrypted and (name in self.secrets.bonded or name in self.secrets.restored)
         self._dispatch(_IRQ_ENCRYPTION_UPDATE, (
             self._announce(connection),
-            bool(connection.encryption),
+            encrypted,
             authenticated,
-            bool(self._pairing["bond"]),
-            int(getattr(connection, "encryption_key_size", 16) or 16),
+            bonded,
+            # Bumble's software controller reports no key size; SMP agreed on 16 bytes.
+            int(getattr(connection, "encryption_key_size", 0) or 16) if encrypted else 0,
         ))

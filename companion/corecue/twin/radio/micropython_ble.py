@@ -5,10 +5,10 @@ The belt firmware does `import bluetooth`; under CPython the board gives it a mo
 module itself after `attach(device)`). `BLE()` then drives a Bumble peripheral `Device` that sits
 on an `EmulatedAir` (see `link.py`): real advertising, real connections, a real ATT/GATT server.
 
-This module makes the module object; the emulation itself is in four parts next to it:
+This module makes the module object; the emulation itself is in five parts next to it:
 `ble_types` (flags, IRQ codes, limits, `UUID`), `ble_object` (`BLE`: active, config, irq, event
-delivery), `gap` (advertising, connections, MTU) and `gatt_server` (services, values, notify,
-indicate).
+delivery), `gap` (advertising, connections, MTU), `gatt_server` (services, values, notify,
+indicate) and `secrets` (pairing as configured, the bond secrets kept by the firmware).
 
 What is reproduced (checked against MicroPython's docs and its extmod/modbluetooth.c and
 extmod/nimble/modbluetooth_nimble.c, ESP32 port with synchronous events):
@@ -20,7 +20,8 @@ extmod/nimble/modbluetooth_nimble.c, ESP32 port with synchronous events):
 * Events: `_IRQ_CENTRAL_CONNECT` (1), `_IRQ_CENTRAL_DISCONNECT` (2), `_IRQ_GATTS_WRITE` (3),
   `_IRQ_GATTS_READ_REQUEST` (4, the return value is honoured: a non-zero int denies the read
   with that ATT error), `_IRQ_GATTS_INDICATE_DONE` (20), `_IRQ_MTU_EXCHANGED` (21),
-  `_IRQ_CONNECTION_UPDATE` (27), `_IRQ_ENCRYPTION_UPDATE` (28), with MicroPython's tuples.
+  `_IRQ_CONNECTION_UPDATE` (27), `_IRQ_ENCRYPTION_UPDATE` (28), `_IRQ_GET_SECRET` (29),
+  `_IRQ_SET_SECRET` (30), with MicroPython's tuples.
   Addresses are read-only memoryviews valid only during the call (big-endian, as MicroPython
   gives them). Handlers run on the event loop, never inside a `BLE` method call; a handler that
   raises prints "Unhandled exception in IRQ callback handler" and the traceback, as MicroPython
@@ -53,10 +54,10 @@ Deviations (also in docs/ble-emulation.md):
 * Calls that take effect over the air (gap_advertise, gap_disconnect, gatts_indicate, the
   deactivation of an active stack) return at once and complete shortly after on the event loop,
   as on a real stack; errors the controller would report later are logged, not raised.
-* Notifications are queued without limit (a real ESP32 raises OSError(ENOMEM) when its mbuf pool
-  is exhausted). Pairing is what the Bumble central asks for (Just Works); `gap_pair`,
-  `gap_passkey`, `_IRQ_GET_SECRET`/`_IRQ_SET_SECRET` are not emulated; the `bonded` field of
-  `_IRQ_ENCRYPTION_UPDATE` reflects `config(bond=...)`.
+* Pairing is what the Bumble central asks for, configured by `bond`, `le_secure`, `mitm`, `io`
+  as NimBLE is, Just Works only; the bond secrets go to the firmware through `_IRQ_SET_SECRET`
+  and come back through `_IRQ_GET_SECRET` (`secrets.py`); `gap_pair`, `gap_passkey` and
+  `_IRQ_PASSKEY_ACTION` are not emulated.
 * Central/observer role (`gap_scan`, `gap_connect`, `gattc_discover_*`, `gattc_read`,
   `gattc_write`) raises OSError(EOPNOTSUPP); `addr_mode` 2 and 3 (RPA/NRPA) too. L2CAP channel
   methods do not exist, as on the ESP32 port.

@@ -29,6 +29,7 @@ FLAG_NOTIFY = 0x0010
 FLAG_INDICATE = 0x0020
 
 _IRQ_GATTS_READ_REQUEST = 4
+_IRQ_GET_SECRET = 29
 _SCRIBBLE = 0xA5
 
 
@@ -108,7 +109,7 @@ class _Link:
         self.sock.send(json.dumps([self._n, name, _enc(args)]).encode() + b"\n")
         while True:
             msg = self._line()
-            if msg[0] == "ev":
+            if msg[0] == "ev" or msg[0] == "ask":
                 self.events.append(msg)
                 continue
             if "e" in msg[1]:
@@ -126,7 +127,7 @@ class _Link:
         p.register(self.sock, select.POLLIN)
         while b"\n" in self._buf or p.poll(0):
             msg = self._line()
-            if msg[0] == "ev":
+            if msg[0] == "ev" or msg[0] == "ask":
                 self.events.append(msg)
         return self.events
 
@@ -263,31 +264,54 @@ class BLE:
                 self._dispatch(events.pop(0))
 
     def _dispatch(self, msg):
+        if msg[0] == "ask":
+            # The stack waits for this one's answer (a secret): the id, then the event.
+            result = self._deliver(msg[2], msg[3])
+            if msg[2] == _IRQ_GET_SECRET:
+                answer = None if result is None else _enc(bytes(result))   # TypeError: a non-buffer
+            else:
+                answer = bool(result)
+            self._link.sock.send(json.dumps(["ans", msg[1], answer]).encode() + b"\n")
+            return
+        result = self._deliver(msg[1], msg[2])
+        if msg[1] == _IRQ_GATTS_READ_REQUEST and result:
+            print("twin: _IRQ_GATTS_READ_REQUEST refused with %r, but the read was already "
+                  "served: the twin cannot refuse reads" % (result,), file=sys.stderr)
+
+    def _deliver(self, event, items):
         handler = self._handler
         if handler is None:
-            return
-        event = msg[1]
+            return None
         data = []
-        for item in msg[2]:
-            if isinstance(item, dict):      # an address: a view valid during the call only
-                self._views[:] = bytes.fromhex(item["m"])
-                item = memoryview(self._views)
+        kept = []
+        for item in items:
+            if isinstance(item, dict):
+                if "m" in item:             # an address: a view valid during the call only
+                    self._views[:] = bytes.fromhex(item["m"])
+                    item = memoryview(self._views)
+                else:                       # a secret's key or value: the same
+                    buf = bytearray(bytes.fromhex(item["b"]))
+                    kept.append(buf)
+                    item = memoryview(buf)
             data.append(item)
         data = tuple(data)
         try:
             result = handler(event, data)
+            if event == _IRQ_GET_SECRET and result is not None:
+                result = bytes(result)      # copied before the views go, as the C code copies
+            return result
         except Exception as e:
             print("Unhandled exception in IRQ callback handler")
             sys.print_exception(e)
             self._handler = None        # modbluetooth.c: o->irq_handler = mp_const_none
             self._call("irq", False)
-            return
+            return None
         finally:
             for i in range(len(self._views)):
                 self._views[i] = _SCRIBBLE
-        if event == _IRQ_GATTS_READ_REQUEST and result:
-            print("twin: _IRQ_GATTS_READ_REQUEST refused with %r, but the read was already "
-                  "served: the twin cannot refuse reads" % (result,), file=sys.stderr)
+            for buf in kept:
+                for i in range(len(buf)):
+                    buf[i] = _SCRIBBLE
 
 
 def _count(args, lo, hi=None):
