@@ -3,10 +3,9 @@
 # both links use them) serve a companion that lists, reads, acknowledges and confirms the sessions
 # of a belt (tests/faults/cmdbelt.py: three closed sessions, one confirmed, one open).
 #
-# The unix port has no allocation hook and a heap just too small reaches only the first site that
-# fails, so the sites are named: every call of a function or method of the modules on the path,
-# and every call those modules make to what allocates (bytes, bytearray, memoryview, open, str
-# formatting aside: struct.pack, struct.pack_into). A first run counts each site's calls in a
+# The sites are named (tests/faults/allocsites.py): every call of a function or method of the
+# modules on the path, and every call those modules make to what allocates. A first run counts
+# each site's calls in a
 # whole sync; then, for each site and each of its calls (every STRIDE-th), a fresh belt is synced
 # with a MemoryError raised at exactly that call, and then synced again with nothing injected, as
 # a companion tries again. Each trial must end with:
@@ -42,83 +41,17 @@ from belt import storage as _storage  # noqa: E402
 from belt.outbound import DATA_HEAD, Outbound  # noqa: E402
 from belt.sessionsync import CHUNK_MAX  # noqa: E402
 from cmdbelt import Belt  # noqa: E402
+import allocsites  # noqa: E402
+from allocsites import INJ  # noqa: E402
 
 MODULES = (_commands, _sessionsync, _storage, _sessionread, _outbound, P)
 _CHUNK = 300                # the companion's chunk size: a session takes several chunks
 _WINDOW = 2
 
 
-class Injector:
-    """Counts calls per site; raises MemoryError at the chosen (site, call)."""
-
-    def __init__(self):
-        self.calls = {}
-        self.target = None
-        self.fired = False
-        self.on = False
-        self.held = False       # the heap stays full until the request (or chunk) is done
-        self.full = False
-
-    def hit(self, site):
-        if not self.on:
-            return
-        n = self.calls.get(site, 0) + 1
-        self.calls[site] = n
-        if self.full or (self.target is not None and not self.fired and self.target == (site, n)):
-            self.fired = True
-            self.full = self.held
-            raise MemoryError("memory allocation failed (injected: %s, call %d)" % (site, n))
-
-
-INJ = Injector()
-
-
-def _wrap(site, fn):
-    def w(*a, **k):
-        INJ.hit(site)
-        return fn(*a, **k)
-    return w
-
-
-class _Struct:
-    """The struct module as the path's modules see it: every packing allocates or may."""
-
-    def __init__(self, prefix):
-        self.calcsize = struct.calcsize
-        self.unpack = _wrap(prefix + "struct.unpack", struct.unpack)
-        self.unpack_from = _wrap(prefix + "struct.unpack_from", struct.unpack_from)
-        self.pack = _wrap(prefix + "struct.pack", struct.pack)
-        self.pack_into = _wrap(prefix + "struct.pack_into", struct.pack_into)
-
-
-def _is_function(x):
-    return type(x).__name__ in ("function", "closure")
-
-
 def instrument():
-    """Every function and method of MODULES, and their allocating built-ins, become sites."""
-    builtins = {"bytes": bytes, "bytearray": bytearray, "memoryview": memoryview, "open": open}
-    done = []
-    for m in MODULES:
-        name = m.__name__.split(".")[-1]
-        for attr in dir(m):
-            x = getattr(m, attr)
-            if _is_function(x):
-                setattr(m, attr, _wrap(name + "." + attr, x))
-            elif type(x) is type and attr[:1].isupper() and x not in done and not attr.endswith("Error"):
-                done.append(x)
-                for meth in dir(x):
-                    f = getattr(x, meth)
-                    # handle() itself is entered by the link: its allocations are the link's.
-                    if _is_function(f) and not meth.startswith("__") and meth != "handle":
-                        setattr(x, meth, _wrap(name + "." + attr + "." + meth, f))
-        if getattr(m, "struct", None) is struct:
-            m.struct = _Struct(name + ".")
-        # Shadowing a built-in in a module's globals reaches every use of it there; the modules
-        # use these only to make objects (sessionread's bytes aside: isinstance beside it).
-        for b, f in builtins.items():
-            if b != "bytes" or m is not _sessionread:
-                setattr(m, b, _wrap(name + "." + b, f))
+    # handle() itself is entered by the link: its allocations are the link's.
+    allocsites.instrument(MODULES, skip=("commands.Commands.handle",), keep_bytes=(_sessionread,))
 
 
 # The companion's own codec: never a site (taken before instrument()).

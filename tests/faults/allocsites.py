@@ -1,0 +1,102 @@
+# Allocation sites of the firmware, named so that a MemoryError can be raised at each in turn
+# (tests/faults/memfail.py: the sync path; memrun.py: the run time). The unix port has no
+# allocation hook, and a heap just too small reaches only the first site that fails, so a site is
+# a call: of a function or method of the modules given, or of what allocates (bytes, bytearray,
+# memoryview, open, struct's packing) from inside them.
+#
+#   INJ.on = True               # count (and fire) while the belt's code runs
+#   instrument(modules, skip)   # once, before the belt is made
+#   INJ.calls                   # {site: calls}; INJ.allocating: the sites seen allocating
+#   INJ.target = (site, call)   # raise MemoryError there (once, or held: every later call too)
+import struct
+import sys
+
+_MPY = sys.implementation.name == "micropython"
+if _MPY:
+    from micropython import mem_total
+else:
+    def mem_total():
+        return 0
+
+
+class Injector:
+    """Counts calls per site; raises MemoryError at the chosen (site, call)."""
+
+    def __init__(self):
+        self.calls = {}
+        self.allocating = set()     # sites whose call took heap (MicroPython), outermost included
+        self.target = None
+        self.fired = False
+        self.on = False
+        self.held = False       # the heap stays full until the request (or chunk) is done
+        self.full = False
+        self.after = None       # a function: only calls while it returns True count
+
+    def hit(self, site):
+        if not self.on or (self.after is not None and not self.after()):
+            return False
+        n = self.calls.get(site, 0) + 1
+        self.calls[site] = n
+        if self.full or (self.target is not None and not self.fired and self.target == (site, n)):
+            self.fired = True
+            self.full = self.held
+            raise MemoryError("memory allocation failed (injected: %s, call %d)" % (site, n))
+        return True
+
+
+INJ = Injector()
+
+
+def wrap(site, fn):
+    def w(*a, **k):
+        if not INJ.hit(site):
+            return fn(*a, **k)
+        before = mem_total()
+        out = fn(*a, **k)
+        if mem_total() != before:
+            INJ.allocating.add(site)
+        return out
+    return w
+
+
+class _Struct:
+    """The struct module as the modules see it: every packing allocates or may."""
+
+    def __init__(self, prefix):
+        self.calcsize = struct.calcsize
+        self.unpack = wrap(prefix + "struct.unpack", struct.unpack)
+        self.unpack_from = wrap(prefix + "struct.unpack_from", struct.unpack_from)
+        self.pack = wrap(prefix + "struct.pack", struct.pack)
+        self.pack_into = wrap(prefix + "struct.pack_into", struct.pack_into)
+
+
+def _is_function(x):
+    return type(x).__name__ in ("function", "closure")
+
+
+def instrument(modules, skip=(), keep_bytes=()):
+    """Every function and method of modules (but the names in skip, "module.Class.method" or
+    "module.function"), and their allocating built-ins, become sites. keep_bytes: modules whose
+    `bytes` stays the built-in (they test isinstance against it)."""
+    builtins = {"bytes": bytes, "bytearray": bytearray, "memoryview": memoryview, "open": open}
+    done = []
+    for m in modules:
+        name = m.__name__.split(".")[-1]
+        for attr in dir(m):
+            x = getattr(m, attr)
+            if _is_function(x) and name + "." + attr not in skip:
+                setattr(m, attr, wrap(name + "." + attr, x))
+            elif (type(x) is type and attr[:1].isupper() and x not in done
+                  and not attr.endswith("Error")):
+                done.append(x)
+                for meth in dir(x):
+                    f = getattr(x, meth)
+                    site = name + "." + attr + "." + meth
+                    if _is_function(f) and not meth.startswith("__") and site not in skip:
+                        setattr(x, meth, wrap(site, f))
+        if getattr(m, "struct", None) is struct:
+            m.struct = _Struct(name + ".")
+        # Shadowing a built-in in a module's globals reaches every use of it there.
+        for b, f in builtins.items():
+            if b != "bytes" or m not in keep_bytes:
+                setattr(m, b, wrap(name + "." + b, f))
