@@ -48,6 +48,7 @@ BATTERY_EMPTY = const(15)
 PAIRING = const(16)
 KEYS_RESET = const(17)
 AWAKE = const(18)
+SYNC_WINDOW = const(19)
 
 # id: (name, priority, duty %, on/off ms)
 TABLE = (
@@ -79,6 +80,9 @@ TABLE = (
     ("keys_reset", PRIO_FLOW, 100, (200, 200, 400, 200, 600, 200, 800)),
     # Woken from deep sleep by the button: ready. Three soft ticks, quicker than anything else.
     ("awake", PRIO_FLOW, 60, (60, 80, 60, 80, 60)),
+    # A double press while idle: the belt advertises fast for a sync. The gesture echoed, twice:
+    # two taps, a pause, two taps (belt.radiowindow).
+    ("sync_window", PRIO_FLOW, 70, (120, 120, 120, 400, 120, 120, 120)),
 )
 
 
