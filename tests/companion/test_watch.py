@@ -129,7 +129,10 @@ def test_a_runners_day_over_the_virtual_belt(tmp_path):
                 async with reach.connect() as conn:
                     return await sync(conn, store, out=lambda line: None)
 
-            w = Watcher(reach.name, lambda: reach.heard(0.5), sync_now, out=out.append,
+            # Each look listens longer than the belt's slow advertising interval (1 s by default,
+            # belt.radiowindow; sync --watch itself listens 5 s): the last look comes after its
+            # fast window has ended.
+            w = Watcher(reach.name, lambda: reach.heard(1.5), sync_now, out=out.append,
                         sleep=between, every_s=30)
             results = []
             for _ in range(4):
