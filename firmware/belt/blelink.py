@@ -191,8 +191,8 @@ class BleLink:
     def _pace(self):
         """Advertising as the window wants it now, where the belt advertises at all: fast in a
         window, slow or none outside (belt.radiowindow)."""
-        if self.conn is not None and (self.owned is None or self.owned.authenticated):
-            return                              # served: nobody else needs to connect
+        if self._served():
+            return                              # nobody else needs to connect
         us = self.app.window.interval_us(self.board.ticks_ms())
         if us != (self.adv_us if self._advertising else 0):
             self._advertise()
