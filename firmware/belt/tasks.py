@@ -49,6 +49,9 @@ class Tasks:
         button = self.button
         while True:
             await self._button_flag.wait()
+            # An edge is activity already: a short press waiting for a possible second must not
+            # meet the idle time's end in between (belt.idle).
+            self.idle.touch(board.ticks_ms())
             while True:
                 # A double press means a sync only while the run flow is idle or done
                 # (belt.button): there a short press waits to see whether a second follows.

@@ -193,3 +193,15 @@ def test_the_connection_parameters_the_central_chose_are_logged():
     eq([m for m in lines if "parameters" in m],
        ["ble: connection parameters: interval 15.00 ms, latency 0, timeout 4000 ms "
         "(the central's choice)"])
+
+
+def test_a_short_press_waiting_for_a_second_keeps_the_belt_from_sleeping_under_it():
+    # Idle time 30 s; the press ends at 29.7 s and is reported 0.4 s later, after the idle check
+    # at 30 s: its edges count as activity at once, so the belt starts the warm-up, not a sleep.
+    board, app, link, adverts, _ = _belt("radioidle", {"sleep_s": 30})
+
+    async def body():
+        board.press("short", 29500)
+        await rig.advance(board, 31000)
+    rig.run(board, app, body, link.tasks())
+    eq((app.asleep, app.flow.state), (False, State.WARMUP))
