@@ -7,9 +7,15 @@ The firmware itself runs the week on the sim board (corecue.twin.virtualbelt) in
 time: the belt deep-sleeps after its idle time (config sleep_s), the runner's press wakes it for
 each run (warm-up, prime, run, lie-down), and after each lie-down the companion syncs it as
 `corecue sync --watch` would, over the emulated radio. The sim board meters the time the
-firmware spent in each power state (boards/sim.py power_states); this prices those times with
-hardware/power_budget.py's currents, typical and worst. A fresh belt left on a shelf for 30 days
-is the second case. Figures go in docs/performance.md.
+firmware spent in each power state (boards/sim.py power_states), and the advertising events the
+radio sent; this prices those with hardware/power_budget.py's currents, typical and worst (an
+advertising event costs the same charge at any interval: power_budget.adv_event_mah).
+
+The week runs twice in one go: with the belt's advertising windows as configured by default
+(belt/radiowindow.py: every 200 ms for 60 s after a wake, after the lie-down, on a double press;
+every 1000 ms otherwise), and with the baseline, the belt as it was before windows: advertising
+every 200 ms whenever awake and not running (the same firmware with adv_slow_ms 200). A fresh
+belt left on a shelf for 30 days is the last case. Figures go in docs/performance.md.
 """
 import argparse
 import asyncio
@@ -46,7 +52,7 @@ STATES = (
                                   B.XIAO_DEEP_SLEEP[1] + B.SWITCH_LEAKAGE[1])),
     ("awake, sampling", "awake", tuple(B.XIAO_AWAKE[i] + B.MYOWARE[i] + B.LIFT_NETWORK[i]
                                         for i in (0, 1))),
-    ("radio advertising", "advertising", B.BLE_ON),
+    ("radio advertising", "advertising", None),         # priced by its events, below
     ("radio connected", "connected", (B.BLE_SYNC[0] - B.XIAO_AWAKE[0],
                                       B.BLE_SYNC[1] - B.XIAO_AWAKE[1])),
     ("motor (full strength)", "motor", (B.MOTOR_ON_MA, B.MOTOR_ON_MA)),
@@ -54,11 +60,18 @@ STATES = (
 ALWAYS = tuple(B.BATTERY_DIVIDER[i] + B.PROTECTION_CIRCUIT[i] for i in (0, 1))
 
 
-def charge(states, elapsed_ms):
-    """[(name, hours in state, mAh typical, mAh worst)] and the totals, self-discharge included."""
+def charge(states, elapsed_ms, fixed_share=0.0):
+    """[(name, hours in state, mAh typical, mAh worst)] and the totals, self-discharge included.
+    Advertising: its events times one event's charge, plus fixed_share of the radio's allowance
+    for every hour it advertised (power_budget.adv_current: 0 assumes it all per event)."""
     rows = []
     for name, key, ma in STATES:
         h = states[key] / 3.6e6
+        if ma is None:
+            ev = B.adv_event_mah(fixed_share)
+            rows.append((name, h, states["adv_events"] * ev[0] + h * B.BLE_ON[0] * fixed_share,
+                         states["adv_events"] * ev[1] + h * B.BLE_ON[1] * fixed_share))
+            continue
         rows.append((name, h, h * ma[0], h * ma[1]))
     h = elapsed_ms / 3.6e6
     rows.append(("always (dividers, protection)", h, h * ALWAYS[0], h * ALWAYS[1]))
@@ -145,24 +158,40 @@ def _table(rows, total_t, total_w):
     print(f"  {'total':30} {'':8} {total_t:12.1f} {total_w:10.1f}")
 
 
+def _paired_week(tmp, name, quick, config=None):
+    """(per_day, log, runs stored, seconds taken) of a week on a new belt in tmp/name, paired
+    first as a runner does (`corecue --virtual DIR pair --yes`); config: settings saved on the
+    belt's flash before it boots, as `corecue config set` leaves them."""
+    folder, history = os.path.join(tmp, name), os.path.join(tmp, name + "-history")
+    with contextlib.redirect_stdout(io.StringIO()):
+        if cli.main(["--data-dir", history, "--virtual", folder, "pair", "--yes"]) != 0:
+            raise SystemExit("pairing the virtual belt failed")
+    if config:
+        board = firmware_module("boards.sim").Board(folder, firmware_module(
+            "boards.scenarios").Responsive())           # mounts the flash; never started
+        cfg, _ = firmware_module("belt.config").load(board.root + "/corecue.cfg")
+        cfg.update(config)
+        cfg.save()
+    store = open_store(history, create=True)
+    t0 = time.monotonic()
+    try:
+        per_day, log = asyncio.run(week(folder, store, quick))
+        return per_day, log, len(store.sessions()), time.monotonic() - t0
+    finally:
+        store.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="5-minute runs")
     args = ap.parse_args()
     usable = (B.BATTERY_MAH * B.USABLE, B.BATTERY_MAH * B.USABLE * B.AGED * B.COLD)
     with tempfile.TemporaryDirectory() as tmp:
-        history = os.path.join(tmp, "history")
-        # Paired first, as a runner does: `corecue --virtual DIR pair --yes`.
-        with contextlib.redirect_stdout(io.StringIO()):
-            if cli.main(["--data-dir", history, "--virtual", os.path.join(tmp, "belt"), "pair",
-                         "--yes"]) != 0:
-                raise SystemExit("pairing the virtual belt failed")
-        store = open_store(history, create=True)
-        t0 = time.monotonic()
-        per_day, log = asyncio.run(week(os.path.join(tmp, "belt"), store, args.quick))
-        took = time.monotonic() - t0
-        stored = len(store.sessions())
-        store.close()
+        per_day, log, stored, took = _paired_week(tmp, "belt", args.quick)
+        # The baseline in the same run: the same firmware advertising every 200 ms whenever it
+        # advertises at all, as the belt did before its windows.
+        base_days, base_log, base_stored, base_took = _paired_week(
+            tmp, "always-fast", args.quick, {"adv_fast_ms": 200, "adv_slow_ms": 200})
         states = per_day[-1]
         rows, tot_t, tot_w = charge(states, states["elapsed"])
         runs = "5-minute runs" if args.quick else \
@@ -176,17 +205,40 @@ def main():
         _table(rows, tot_t, tot_w)
         print(f"  this week's pattern lasts {usable[0] / (tot_t / 7):.0f} days per charge "
               f"(typical), {usable[1] / (tot_w / 7):.0f} days (worst)")
-        # The baseline, from the same meter: the firmware before deep sleep stayed awake and
-        # advertising whenever it was idle, so its deep-sleep hours are priced that way.
+        # Advertising windows against the baseline, both measured above.
+        base = base_days[-1]
+        base_rows, base_t, base_w = charge(base, base["elapsed"])
+        missed = sum(1 for e in base_log if e[3])
+        print(f"Advertising, windows (default settings) against the baseline (every 200 ms "
+              f"whenever awake and not running; simulated in {base_took:.0f} s, "
+              f"{base_stored} runs in its history, {missed} syncs missed):")
+        print(f"  {'':30} {'hours':>8} {'events':>8} {'mAh typical':>12} {'mAh worst':>10} "
+              f"{'week mAh typ.':>14} {'days/charge':>12}")
+        for label, st, rw, t, w in (("windows", states, rows, tot_t, tot_w),
+                                    ("baseline, always fast", base, base_rows, base_t, base_w)):
+            adv = [r for r in rw if r[0] == "radio advertising"][0]
+            print(f"  {label:30} {adv[1]:8.2f} {st['adv_events']:8d} {adv[2]:12.2f} "
+                  f"{adv[3]:10.2f} {t:14.1f} {usable[0] / (t / 7):8.1f} typ, "
+                  f"{usable[1] / (w / 7):.1f} worst")
+        print("  the baseline's week, state by state:")
+        _table(base_rows, base_t, base_w)
+        half = [charge(st, st["elapsed"], B.ADV_FIXED_SHARE)[0] for st in (states, base)]
+        adv_half = [[r for r in rw if r[0] == "radio advertising"][0][2] for rw in half]
+        print(f"  if half the radio's allowance were drawn whatever the interval: advertising "
+              f"{adv_half[0]:.2f} mAh typical with windows, {adv_half[1]:.2f} baseline")
+        # The week without deep sleep, from the same meter: the firmware before deep sleep
+        # stayed awake and advertising (every 200 ms) whenever it was idle, so its deep-sleep
+        # hours are priced that way.
         awake = dict(states)
         awake["awake"] += awake["deep_sleep"]
         awake["advertising"] += awake["deep_sleep"]
+        awake["adv_events"] += awake["deep_sleep"] // B.ADV_REF_MS
         awake["deep_sleep"] = 0
-        _, base_t, base_w = charge(awake, states["elapsed"])
-        print(f"  baseline, the same week without deep sleep (idle awake and advertising): "
-              f"{base_t:.0f} mAh typical, {base_w:.0f} worst: "
-              f"{usable[0] / (base_t / 7):.1f} days per charge typical, "
-              f"{usable[1] / (base_w / 7):.1f} worst")
+        _, nosleep_t, nosleep_w = charge(awake, states["elapsed"])
+        print(f"  the same week without deep sleep (idle awake and advertising): "
+              f"{nosleep_t:.0f} mAh typical, {nosleep_w:.0f} worst: "
+              f"{usable[0] / (nosleep_t / 7):.1f} days per charge typical, "
+              f"{usable[1] / (nosleep_w / 7):.1f} worst")
         # A day with a one-hour run, from the day meters (day 2 runs 60 minutes).
         if not args.quick:
             d1, d2 = per_day[1], per_day[2]

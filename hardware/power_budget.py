@@ -18,6 +18,29 @@ XIAO_LIGHT_SLEEP = (2.0, 3.0)    # Seeed: ~2 mA at 3.8 V
 XIAO_DEEP_SLEEP = (0.014, 0.300)  # Seeed: ~14 uA; field reports up to ~300 uA on a low cell
 BLE_ON = (15.0, 30.0)            # allowance when the radio is left on (advertising/connected)
 BLE_SYNC = (80.0, 120.0)         # whole board during a sync transfer (radio busy)
+
+# Advertising at other intervals. BLE_ON was set for advertising every 200 ms, the one interval the
+# belt had before its advertising windows (belt/radiowindow.py). Each advertising event (the
+# radio's start-up, a packet on each of the three advertising channels, listening for a scan or
+# connect request) costs about the same charge whatever the interval, so the average current of
+# advertising is taken as BLE_ON x ADV_REF_MS / interval: one event is BLE_ON for ADV_REF_MS.
+# Assumed, not measured: all of BLE_ON is per event. A part drawn whether or not the radio sends
+# (the controller kept clocked between events) would not fall with the interval; ADV_FIXED_SHARE
+# is the share bench/power_week.py also prices that way, to show how much that would change.
+ADV_REF_MS = 200
+ADV_FIXED_SHARE = 0.5
+
+
+def adv_current(interval_ms, fixed_share=0.0):
+    """(typical, worst) mA of advertising every interval_ms, fixed_share of BLE_ON not scaling."""
+    k = fixed_share + (1 - fixed_share) * ADV_REF_MS / interval_ms
+    return (BLE_ON[0] * k, BLE_ON[1] * k)
+
+
+def adv_event_mah(fixed_share=0.0):
+    """(typical, worst) mAh of one advertising event's own share: (1 - fixed_share) of BLE_ON
+    for ADV_REF_MS."""
+    return tuple(BLE_ON[i] * (1 - fixed_share) * ADV_REF_MS / 3.6e6 for i in (0, 1))
 MYOWARE = (10.0, 10.0)           # allowance incl. its two LEDs; no datasheet figure: measure
 STRETCH_DIVIDER = (0.8, 1.6)     # 3.3 V across cord + fixed resistor (2-4 kOhm)
 LIFT_NETWORK = (0.02, 0.02)      # 3.3 V / 160 kOhm, only while the sensor rail is on
@@ -87,6 +110,10 @@ def summary():
         "idle_light_sleep_days": hours(XIAO_LIGHT_SLEEP[0] + BATTERY_DIVIDER[0]) / 24,
         "motor_ma_typical": motor_avg()[0],
         "motor_ma_worst": motor_avg()[1],
+        "adv_fast_ma_typical": adv_current(200)[0],
+        "adv_slow_ma_typical": adv_current(1000)[0],
+        "adv_slow_ma_worst": adv_current(1000)[1],
+        "adv_slow_half_fixed_ma_typical": adv_current(1000, ADV_FIXED_SHARE)[0],
     }
 
 
@@ -105,6 +132,10 @@ def main():
              s["standby_ma_worst"] * 1000, s["standby_days_worst"]))
     print("idle without sleeping: %.0f h; idle in light sleep: %.0f days"
           % (s["idle_awake_h"], s["idle_light_sleep_days"]))
+    print("advertising every 200 ms: +%.1f mA typical; every 1000 ms: +%.1f mA typical, +%.1f mA "
+          "worst (+%.1f mA typical if half of it is drawn whatever the interval)"
+          % (s["adv_fast_ma_typical"], s["adv_slow_ma_typical"], s["adv_slow_ma_worst"],
+             s["adv_slow_half_fixed_ma_typical"]))
 
 
 if __name__ == "__main__":

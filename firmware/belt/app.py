@@ -8,6 +8,7 @@ from belt.calibration import Calibrator
 from belt.clock import Clock
 from belt.coach import Coach
 from belt.idle import Idle
+from belt.radiowindow import RadioWindow
 from belt.effort import EffortChain, MODE_NAMES
 from belt.runflow import Act, Ev, Runflow
 from belt.sampler import Sampler
@@ -62,6 +63,8 @@ class App(Tasks, Calibrating):
         self.running = True
         self.links = []              # radio links (belt.blelink): a connected one keeps it awake
         self.idle = Idle(config.sleep_s * 1000, board.ticks_ms())
+        # When the radio advertises fast (belt.blelink asks it): from this boot or wake on.
+        self.window = RadioWindow(config, board.ticks_ms())
         self.asleep = False
         # What the board's mount of the data area found (belt.dataarea's code): the status
         # reply carries it, and start() buzzes when the area was formatted anew.
@@ -80,12 +83,20 @@ class App(Tasks, Calibrating):
         """A button press classified by the button task (or injected by a test)."""
         now = self.board.ticks_ms()
         self.idle.touch(now)
+        if kind == _button.DOUBLE:
+            # The runner asks for a sync (only told apart while idle or done): a window of fast
+            # advertising, felt as the gesture echoed. Not logged: no run is going on.
+            self.window.open(now)
+            self.play(haptics.SYNC_WINDOW)
+            self.log("sync asked for: advertising fast for %d s" % (self.window.window_ms // 1000))
+            return
         if self.writer:
             self.writer.add_event(EV_BUTTON, kind)
         if kind == _button.SHORT and self.flow.state == 0:
             self.flow.storage_full = not self.store.ensure_space()
         acts = self.flow.handle(Ev.SHORT if kind == _button.SHORT else Ev.LONG, now)
         if acts is None and kind == _button.LONG and self.on_long_idle is not None:
+            self.window.open(now)       # the pairing window: the computer must find the belt
             self.on_long_idle(now)
         self._apply(acts, now)
 
@@ -126,6 +137,7 @@ class App(Tasks, Calibrating):
         self.flow.storage_full = full
         self.player.table = self.config.haptic_table()
         self.idle.sleep_ms = self.config.sleep_s * 1000
+        self.window.configure(self.config)
         return True
 
     def reboot(self):

@@ -38,6 +38,10 @@
 # The radio is off for the run: from the warm-up to the end of the lie-down the belt neither
 # advertises nor keeps a connection (hardware/power.md: with the radio on, a marathon's logging
 # misses the 8-hour target on a worn cell). It comes back once the run flow is idle or done.
+# How often it advertises is the app's RadioWindow's (belt.radiowindow): fast in a window (from
+# boot or wake, from the radio's return after a run, on the runner's double press), slowly or not
+# at all outside one. The connection's parameters are the central's choice: the belt logs those
+# it is given (_IRQ_CONNECTION_UPDATE), having no call to ask for others.
 import asyncio
 from array import array
 from micropython import const
@@ -61,6 +65,7 @@ _IRQ_CENTRAL_CONNECT = const(1)
 _IRQ_CENTRAL_DISCONNECT = const(2)
 _IRQ_GATTS_WRITE = const(3)
 _IRQ_MTU_EXCHANGED = const(21)
+_IRQ_CONNECTION_UPDATE = const(27)
 _IRQ_ENCRYPTION_UPDATE = const(28)
 _IRQ_SET_SECRET = const(30)
 _IO_NO_INPUT_OUTPUT = const(3)   # no display, no keys: Just Works
@@ -70,7 +75,6 @@ _MTU = const(247)
 _MTU_MIN = const(23)
 _ATT_OVERHEAD = const(3)         # opcode and handle before a notification's value
 _CONTROL_BUF = P.HEADER_LEN + P.MAX_PAYLOAD + P.AUTH_LEN   # the largest request a write carries
-_ADV_US = const(200000)          # found within a fraction of a second, at little current
 _INBOX = const(8)                # events waiting for the receiver; more are lost (counted)
 _CONTROL_QUEUE = const(2)        # the largest requests the control buffer holds at once
 _BACKOFF_MS = const(2)
@@ -145,6 +149,9 @@ class BleLink:
         self._strikes = 0           # looks in a row that found the handler silent
         self.restarts = 0           # times Bluetooth was brought back after the handler went
         self.on_air = True          # advertising or connectable: off during a run
+        self.adv_us = 0             # the advertising interval last asked of the radio
+        self.conn_params = None     # (interval 1.25 ms, latency, timeout 10 ms) the central chose
+        self._latency = 0           # the IRQ's latency of the update waiting in the ring
         app.links.append(self)      # a connected companion keeps the belt awake
         self._uuid = uuid
         self._bring_up()
@@ -185,8 +192,23 @@ class BleLink:
 
     def _advertise(self):
         if self.on_air:
-            self.ble.gap_advertise(_ADV_US, adv_data=self._adv, resp_data=self._resp)
-            self._advertising = True
+            us = self.app.window.interval_us(self.board.ticks_ms())
+            if us:
+                self.ble.gap_advertise(us, adv_data=self._adv, resp_data=self._resp)
+                self._advertising = True
+            elif self._advertising:             # outside a window, with no slow advertising
+                self.ble.gap_advertise(None)
+                self._advertising = False
+            self.adv_us = us
+
+    def _pace(self):
+        """Advertising as the window wants it now, where the belt advertises at all: fast in a
+        window, slow or none outside (belt.radiowindow)."""
+        if self._served():
+            return                              # nobody else needs to connect
+        us = self.app.window.interval_us(self.board.ticks_ms())
+        if us != (self.adv_us if self._advertising else 0):
+            self._advertise()
 
     def _served(self):
         """The connection is one the belt serves alone: authenticated (or no ownership)."""
@@ -202,10 +224,14 @@ class BleLink:
             state = self.app.flow.state
             want = state == State.IDLE or state == State.DONE
             if want == self.on_air:
+                if want:
+                    self._pace()
                 self._tick()
                 continue
             self.on_air = want
             if want:
+                # Back after a run (the lie-down over, or the warm-up given up): a window.
+                self.app.window.open(self.board.ticks_ms())
                 if not self._served():
                     self._advertise()
             else:
@@ -287,6 +313,10 @@ class BleLink:
             self._put(event, data[0], 0)
         elif event == _IRQ_MTU_EXCHANGED:
             self._put(event, data[0], data[1])
+        elif event == _IRQ_CONNECTION_UPDATE:
+            # Interval (<= 3200) and supervision timeout (<= 3200) in one small int.
+            self._latency = data[2]
+            self._put(event, data[0], data[1] | data[3] << 12)
         elif _IRQ_ENCRYPTION_UPDATE <= event <= _IRQ_SET_SECRET and self.bonds is not None:
             self.irq_events += 1
             return self.bonds.irq(event, data)      # a secret asked for is the answer
@@ -359,6 +389,8 @@ class BleLink:
                     self._disconnected(conn)
                 elif event == _IRQ_GATTS_WRITE:
                     self._requests(conn, self.ble.gatts_read(self.h_control))
+                elif event == _IRQ_CONNECTION_UPDATE:
+                    self._params(conn, value)
                 elif conn == self.conn:
                     self._set_mtu(value)
             after = self.commands.after
@@ -369,6 +401,15 @@ class BleLink:
                 await self.board.sleep_ms(_AFTER_MS)
                 after()
                 await asyncio.Event().wait()
+
+    def _params(self, conn, value):
+        if conn != self.conn:
+            return
+        iv, timeout = value & 0xFFF, value >> 12
+        self.conn_params = (iv, self._latency, timeout)
+        self.board.log("ble: connection parameters: interval %d.%02d ms, latency %d, timeout "
+                       "%d ms (the central's choice)" % (iv * 5 // 4, iv * 125 % 100,
+                                                         self._latency, timeout * 10))
 
     def _connected(self, conn):
         self._advertising = False               # NimBLE stops advertising on a connection
@@ -382,6 +423,7 @@ class BleLink:
             self._drop("a second connection came before it authenticated")
             self._lost()
         self.conn = conn
+        self.conn_params = None                 # until the central updates them
         self.connections += 1
         self._set_mtu(_MTU_MIN)
         self._battery()

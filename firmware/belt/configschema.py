@@ -3,7 +3,7 @@
 # "field: why" when it is not; belt.config builds, changes and stores configs on top of it.
 from micropython import const
 
-from belt import calibration, coach, effort, haptics, runflow
+from belt import calibration, coach, effort, haptics, radiowindow, runflow
 
 _LEVEL_MAX = const(65520)      # Q4 levels: 4095 counts (12-bit ADC) x 16
 COUNT_MAX = const(0x3FFFFFFF)
@@ -88,6 +88,15 @@ def _sleep(v, lo, hi):
     return why + " (or 0: never)" if why else None
 
 
+def _or_none(v, lo, hi):
+    # 0: no advertising outside the windows. Over hi, a computer's 5 s look (corecue sync
+    # --watch, link/ble.py's scan) might hear the belt once or not at all.
+    if v == 0 and type(v) is int:
+        return None
+    why = _int(v, lo, hi)
+    return why + " (or 0: none)" if why else None
+
+
 def _patterns(v, lo, hi):
     if type(v) is not dict:
         return "%s is not an object of pattern name: [on, off, on...]" % show(v)
@@ -104,6 +113,7 @@ def _patterns(v, lo, hi):
 
 _C = coach.DEFAULTS
 _R = runflow.DEFAULTS
+_A = radiowindow.DEFAULTS
 # name, default, check, a, b
 SCHEMA = (
     ("mode", "emg_raw", _choice, effort.MODES, False),
@@ -136,6 +146,11 @@ SCHEMA = (
     ("lie_down_ms", _R["lie_down_ms"], _int, 60000, 3600000),
     ("patterns", {}, _patterns, _PAT_MIN_MS, _PAT_MAX_MS),  # name -> on/off ms, over TABLE's
     ("sleep_s", 180, _sleep, 30, 86400),            # idle this long: deep sleep (0: never)
+    # Bluetooth advertising (belt.radiowindow): 20 ms is the least Bluetooth allows a connectable
+    # advertiser; a window shorter than 10 s could fall between two of sync --watch's looks' scans.
+    ("adv_fast_ms", _A["adv_fast_ms"], _int, 20, 1000),
+    ("adv_window_s", _A["adv_window_s"], _int, 10, 600),
+    ("adv_slow_ms", _A["adv_slow_ms"], _or_none, 20, 2500),
 )
 NAMES = tuple(f[0] for f in SCHEMA)
 
@@ -187,7 +202,17 @@ def _calibration(v, changed):
     return None
 
 
-RULES = (_band, _hysteresis, _calibration)
+def _advertising(v, changed):
+    # Slow advertising is for outside the windows: slower than (or as fast as) inside them.
+    slow, fast = v["adv_slow_ms"], v["adv_fast_ms"]
+    if slow and slow < fast:
+        if _blame(changed, "adv_slow_ms", "adv_fast_ms") == "adv_slow_ms":
+            return "adv_slow_ms: %d faster than adv_fast_ms %d" % (slow, fast)
+        return "adv_fast_ms: %d slower than adv_slow_ms %d" % (fast, slow)
+    return None
+
+
+RULES = (_band, _hysteresis, _calibration, _advertising)
 
 
 def check(values, changed=()):

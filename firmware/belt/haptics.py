@@ -49,6 +49,7 @@ PAIRING = const(16)
 KEYS_RESET = const(17)
 AWAKE = const(18)
 DATA_FORMATTED = const(19)
+SYNC_WINDOW = const(20)
 
 # id: (name, priority, duty %, on/off ms)
 TABLE = (
@@ -84,6 +85,9 @@ TABLE = (
     # sessions and settings on it are gone. A long buzz then shorter and shorter ones, the
     # reverse of keys_reset's ramp; the status reply and the boot log say the same.
     ("data_formatted", PRIO_FLOW, 100, (800, 200, 400, 200, 200, 200, 100)),
+    # A double press while idle: the belt advertises fast for a sync. The gesture echoed, twice:
+    # two taps, a pause, two taps (belt.radiowindow).
+    ("sync_window", PRIO_FLOW, 70, (120, 120, 120, 400, 120, 120, 120)),
 )
 
 

@@ -46,11 +46,24 @@ class Tasks:
                 gc.collect()          # now, between frames, not at a random moment
 
     async def _buttons(self):
+        board = self.board
+        button = self.button
         while True:
             await self._button_flag.wait()
-            kind = self.button.poll()
-            if kind:
-                self.press(kind)
+            # An edge is activity already: a short press waiting for a possible second must not
+            # meet the idle time's end in between (belt.idle).
+            self.idle.touch(board.ticks_ms())
+            while True:
+                # A double press means a sync only while the run flow is idle or done
+                # (belt.button): there a short press waits to see whether a second follows.
+                state = self.flow.state
+                kind = button.poll(board.ticks_ms(), state == 0 or state == 5)
+                if kind:
+                    self.press(kind)
+                wait = button.wait_ms(board.ticks_ms())
+                if wait is None:
+                    break
+                await board.sleep_ms(wait)
 
     async def _timers(self):
         board = self.board

@@ -109,6 +109,8 @@ class Board:
         # sleep): awake (sampling: the belt samples from boot), the radio advertising, the radio
         # connected, the motor at full strength (its on time weighted by its strength).
         self.meter = [0, 0, 0, 0]
+        self.adv_events = 0.0       # advertising events the radio sent (time / its interval)
+        self._radio = None          # the BLE object handed out, whose state the meter reads
         self._never = None
         self._held_at_boot = button_held    # the wearer holds the button at power-on
 
@@ -179,7 +181,10 @@ class Board:
     def ble(self):
         """(BLE object, UUID type) for belt.blelink, or None when this sim has no radio."""
         bt = self._bluetooth
-        return (bt.BLE(), bt.UUID) if bt is not None else None
+        if bt is None:
+            return None
+        self._radio = bt.BLE()
+        return self._radio, bt.UUID
 
     async def usb_read(self, buf):
         """Bytes from the USB serial line into buf; 0 when the host has gone, which ends the
@@ -229,8 +234,14 @@ class Board:
             if link.conn is not None:
                 radio = 2
                 break
-            if link.on_air:
+        if not radio and self._radio is not None:
+            # Advertising as the radio itself says (the emulated BLE's adv_interval_us; a radio
+            # that does not tell, the unix port's, is not metered advertising): its interval
+            # sets how many events, and so how much charge, the time costs.
+            us = getattr(self._radio, "adv_interval_us", 0)
+            if us:
                 radio = 1
+                self.adv_events += ms * 1000 / us
         if radio:
             m[radio] += ms
         if self._motor:
@@ -238,13 +249,15 @@ class Board:
 
     def power_states(self):
         """{state: ms} since this board was made: deep sleep, awake (sampling), advertising,
-        connected, motor (full-strength equivalent). The radio and motor overlap awake."""
+        connected, motor (full-strength equivalent); and adv_events, the advertising events
+        sent (their number, not ms: fast and slow advertising differ in it). The radio and motor
+        overlap awake."""
         asleep = 0
         for start, end in self.sleeps:
             asleep += (self.elapsed_ms if end is None else end) - start
         m = self.meter
         return {"deep_sleep": asleep, "awake": m[0], "advertising": m[1], "connected": m[2],
-                "motor": m[3]}
+                "motor": m[3], "adv_events": int(self.adv_events)}
 
     def sleep_until_pressed(self):
         """Asleep: the world's time passes to its next press, which wakes the chip (True), or to
@@ -296,9 +309,13 @@ class Board:
         self._virt0 = self.elapsed_ms
 
     def press(self, kind="short", at_ms=None):
-        """The runner presses the button now ("short" or "long"), as a scripted press does; or
+        """The runner presses the button now ("short", "long" or "double"), as a scripted press does; or
         at_ms of the belt's time from its start."""
         t = self.elapsed_ms if at_ms is None else at_ms
+        if kind == "double":        # two short presses, the second 200 ms after the first's release
+            self.press("short", t)
+            self.press("short", t + _PRESS_MS["short"] + 200)
+            return
         self._events.append((t, "down", kind))
         self._events.append((t + _PRESS_MS[kind], "up", kind))
         self._events.sort(key=lambda e: e[0])

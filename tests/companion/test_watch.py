@@ -129,7 +129,10 @@ def test_a_runners_day_over_the_virtual_belt(tmp_path):
                 async with reach.connect() as conn:
                     return await sync(conn, store, out=lambda line: None)
 
-            w = Watcher(reach.name, lambda: reach.heard(0.5), sync_now, out=out.append,
+            # Each look listens longer than the belt's slow advertising interval (1 s by default,
+            # belt.radiowindow; sync --watch itself listens 5 s): the last look comes after its
+            # fast window has ended.
+            w = Watcher(reach.name, lambda: reach.heard(1.5), sync_now, out=out.append,
                         sleep=between, every_s=30)
             results = []
             for _ in range(4):
@@ -175,3 +178,28 @@ def test_watch_refuses_a_usb_belt_in_one_line(tmp_path):
                         "/dev/null"], env=env, capture_output=True, text=True)
     assert p.returncode == 2 and "over USB, run `corecue sync`" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_a_look_finds_a_belt_advertising_at_the_slowest_interval_allowed(tmp_path):
+    # adv_slow_ms at its limit (2500 ms, configschema): one of sync --watch's looks (SCAN_S) still
+    # hears the belt outside its fast window, and a command still connects to it.
+    from corecue.commands.watch import SCAN_S
+    folder = str(tmp_path / "belt")
+    keyring = pair_virtual(folder, tmp_path / "history")
+    R.write_config(folder, {"sleep_s": 0, "adv_window_s": 10, "adv_slow_ms": 2500})
+
+    async def body():
+        async with Reach(Target("virtual", folder), speed=0.0, keyring=keyring) as reach:
+            vb = reach.virtual
+            await vb.sleep(20)
+            interval = vb.link.ble.adv_interval_us
+            heard = await reach.heard(SCAN_S)
+            async with reach.connect() as conn:
+                state = (await conn.belt.status()).state
+            return interval, heard, state
+    try:
+        interval, heard, state = asyncio.run(body())
+    finally:
+        keyring.store.close()
+    assert interval == 2500000
+    assert heard is True and state == 0

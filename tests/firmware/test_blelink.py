@@ -145,7 +145,7 @@ def test_the_irq_handler_allocates_nothing():
         link._irq(3, write)             # a second write while the first waits: one event
         link._irq(21, mtu)
         link._irq(3, other)             # not ours
-        link._irq(27, mtu)              # not wanted
+        link._irq(27, (1, 24, 0, 400, 0))   # new parameters: interval 30 ms, timeout 4 s
         link._ev_n = link._tail_write = 0
     events()                            # the attributes exist before measuring
     if IS_MPY:

@@ -1,7 +1,8 @@
 """`corecue sync --watch`: the paired belt synced by itself whenever it comes within reach.
 
-A belt advertises only in windows (after it boots or wakes, after the lie-down, when asked; never
-during a run), so the watcher listens for it every few seconds and syncs once per window: the
+A belt advertises only while it is awake and not running (after it boots or wakes, after the
+lie-down, when asked; never during a run; fast in a window and slowly after it, belt.radiowindow),
+so the watcher listens for it every few seconds and syncs once per stretch of hearing it: the
 first time it hears the belt after not hearing it. A sync that fails is tried again at the next
 look in the same window. Every sync is `corecue sync`'s own, with its guarantees (nothing stored
 twice, nothing confirmed to the belt that is not stored byte for byte). One line per sync; when
@@ -17,7 +18,8 @@ from corecue.link.connect import RadioUnavailable, Reach
 from corecue.link.errors import BeltError
 
 EVERY_S = 30.0          # between looks: a window lasts minutes, a look costs a short scan
-SCAN_S = 5.0            # how long one look listens (the belt advertises every few hundred ms)
+SCAN_S = 5.0            # how long one look listens: the belt advertises every 200 ms in a window,
+                        # every 1 s after it by default and at most every 2.5 s (adv_slow_ms)
 
 
 class Watcher:

@@ -93,6 +93,7 @@ class BLE(GapPeripheral, GattServer):
         self._adv_data = b""
         self._resp_data = b""
         self._advertising = False
+        self._adv_units = 0
 
     def _require_active(self) -> None:
         if not self._active:

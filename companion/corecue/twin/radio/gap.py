@@ -65,6 +65,7 @@ class GapPeripheral:
             own = hci.OwnAddressType.PUBLIC if self._addr_mode == 0 else hci.OwnAddressType.RANDOM
             adv, resp, ms = self._adv_data, self._resp_data, units * 0.625
             self._advertising = True
+            self._adv_units = units
 
             async def start():
                 await self._dev.stop_advertising()
@@ -81,6 +82,13 @@ class GapPeripheral:
             return None
         finally:
             self._depth -= 1
+
+    @property
+    def adv_interval_us(self) -> int:
+        """The interval the radio advertises at now, in us (0: it does not advertise): the
+        silicon's own state, not part of MicroPython's API; the sim board's power meter reads it
+        (an advertising event costs about the same charge at any interval)."""
+        return self._adv_units * 625 if self._advertising and self._active else 0
 
     def gap_disconnect(self, conn_handle, /):
         self._require_active()
