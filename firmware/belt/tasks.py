@@ -176,9 +176,15 @@ class Tasks:
                 raise
             except Exception as e:
                 self.task_restarts += 1
-                self.last_error = "%s: %r" % (name, e)
-                self.log("task %s failed: %r; restarting" % (name, e))
-                self.save_session()
+                try:
+                    self.last_error = "%s: %r" % (name, e)
+                    self.log("task %s failed: %r; restarting" % (name, e))
+                    self.save_session()
+                except MemoryError:
+                    # The heap that failed the task is still full: words cannot be made now,
+                    # and the session's block is written at its next flush. The task must
+                    # not die of it: nothing would start it again.
+                    self.last_error = name
                 await self.board.sleep_ms(_RESTART_MS)
 
     def start(self, extra=()):

@@ -7,7 +7,8 @@
 #   INJ.on = True               # count (and fire) while the belt's code runs
 #   instrument(modules, skip)   # once, before the belt is made
 #   INJ.calls                   # {site: calls}; INJ.allocating: the sites seen allocating
-#   INJ.target = (site, call)   # raise MemoryError there (once, or held: every later call too)
+#   INJ.target = (site, call)   # raise MemoryError there (once, or held: every later call of a
+#                               # site in INJ.known, the sites seen taking heap, too)
 import struct
 import sys
 
@@ -31,13 +32,15 @@ class Injector:
         self.held = False       # the heap stays full until the request (or chunk) is done
         self.full = False
         self.after = None       # a function: only calls while it returns True count
+        self.known = None       # the sites seen taking heap: a held fault fails only those
 
     def hit(self, site):
         if not self.on or (self.after is not None and not self.after()):
             return False
         n = self.calls.get(site, 0) + 1
         self.calls[site] = n
-        if self.full or (self.target is not None and not self.fired and self.target == (site, n)):
+        if ((self.full and (not self.known or site in self.known))
+                or (self.target is not None and not self.fired and self.target == (site, n))):
             self.fired = True
             self.full = self.held
             raise MemoryError("memory allocation failed (injected: %s, call %d)" % (site, n))
@@ -47,13 +50,21 @@ class Injector:
 INJ = Injector()
 
 
+def _noop(*a, **k):
+    return None
+
+
 def wrap(site, fn):
     def w(*a, **k):
         if not INJ.hit(site):
             return fn(*a, **k)
+        # What the call itself takes here (the arguments passed on) is the wrapper's, not fn's.
+        before = mem_total()
+        _noop(*a, **k)
+        own = mem_total() - before
         before = mem_total()
         out = fn(*a, **k)
-        if mem_total() != before:
+        if mem_total() - before > own:
             INJ.allocating.add(site)
         return out
     return w
@@ -86,8 +97,8 @@ def instrument(modules, skip=(), keep_bytes=()):
             x = getattr(m, attr)
             if _is_function(x) and name + "." + attr not in skip:
                 setattr(m, attr, wrap(name + "." + attr, x))
-            elif (type(x) is type and attr[:1].isupper() and x not in done
-                  and not attr.endswith("Error")):
+            elif (type(x) is type and getattr(x, "__module__", None) == m.__name__
+                  and x not in done and not attr.endswith("Error")):
                 done.append(x)
                 for meth in dir(x):
                     f = getattr(x, meth)

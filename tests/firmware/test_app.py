@@ -99,6 +99,33 @@ def test_a_failing_task_is_restarted_and_the_session_goes_on():
     record("guard_frames", len(frames))
 
 
+def test_a_task_that_runs_the_heap_out_is_restarted_even_if_its_words_cannot_be_made():
+    # The guard's own words and the session's save took heap too: with the heap still full when
+    # the task failed, they raised out of the guard and the task died for good (the sense task:
+    # no more frames, then the watchdog's reset). tests/faults/memrun.py tries this at every
+    # allocation site of the run time.
+    d = _fresh("guardheap")
+    board, app, lines = _boot(d, _STEADY)
+    state = {"raised": 0}
+
+    def flaky(effort, quality):
+        if app.frames == 100 and not state["raised"]:
+            state["raised"] = 1
+            app.log = full              # the heap stays full while the guard handles it
+            raise MemoryError("memory allocation failed")
+
+    def full(msg):
+        app.log = lines.append
+        raise MemoryError("memory allocation failed")
+    app.listeners.append(flaky)
+    _run(board, app, 30)
+    app.shutdown()
+    eq(app.task_restarts, 1, "restarted once")
+    eq(app.last_error, "sense", "what failed, in the words made at start")
+    eq(app.frames >= 290, True, "frames kept coming after the restart: %d" % app.frames)
+    eq(board.wdt_expired, False, "no watchdog reset")
+
+
 def test_a_flat_battery_ends_the_run_with_the_session_saved_whole():
     d = _fresh("battery")
     board, app, lines = _boot(d, _LONGER)
