@@ -5,8 +5,8 @@ through the firmware's own path; and cuts during that boot recovery itself. A fl
 write (EIO) or is full (ENOSPC) at every other write of a 40 s session of the real app. Damaged
 config, clock, id and device-id files and a damaged data area at boot, through main.py's boot.
 An exception in each task once, and a watchdog reset once, in a session of the real app.
-MemoryError at every ninth call of each allocation site of a sync, and at every fourth
-allocation site of a run. The companion killed twice
+MemoryError at every ninth call of each allocation site of a sync (every fifteenth with
+ownership in front), and at every fourth allocation site of a run. The companion killed twice
 during a sync over each transport."""
 import os
 import subprocess
@@ -69,6 +69,14 @@ def test_memory_running_out_at_each_allocation_site_of_a_sync_loses_nothing():
     assert rc == 0 and len(rows) == 2, "\n".join(lines[-20:])
     for row, (tried, failed, lost) in zip(rows, figures):
         assert tried >= 200 and failed == 0 and lost == 0, row
+
+
+def test_memory_running_out_below_the_handler_of_an_owned_sync_loses_nothing():
+    rc, lines = _run("memfail.py", 15, "owned")
+    rows, figures = _rows(lines)
+    assert rc == 0 and len(rows) == 2, "\n".join(lines[-20:])
+    for row, (tried, failed, lost) in zip(rows, figures):
+        assert tried >= 150 and failed == 0 and lost == 0, row
 
 
 def test_memory_running_out_at_each_allocation_site_of_a_run_keeps_the_session():

@@ -22,6 +22,10 @@ class Owned:
         self.session = A.Session(owner, usb)
         self.on_paired = on_paired      # on_paired(host id): buzz, log
         commands.caps |= P.CAP_AUTH
+        # The refusal for a packet that ran the heap out here, made now: plain, and with room to
+        # be sealed in place.
+        self._bare = bytearray(P.error(0, P.E_INTERNAL))
+        self._bare_sealed = bytearray(len(self._bare) + P.AUTH_LEN)
 
     @property
     def authenticated(self):
@@ -31,6 +35,30 @@ class Owned:
         self.session.handle(A.EV_CONNECT, now)
 
     def handle(self, pkt, now):
+        try:
+            return self._handle(pkt, now)
+        except MemoryError:
+            # Below the handler (which answers its own): opening, checking or sealing ran the
+            # heap out. The refusal made at boot goes out, sealed in place once authenticated;
+            # when even that fails, nothing does, as with a packet lost on the way, and the
+            # companion asks again. Never raised to the link, whose task would start over.
+            try:
+                return [self._refusal(pkt)], None
+            except MemoryError:
+                return [], None
+
+    def _refusal(self, pkt):
+        plain = self._bare
+        plain[2] = pkt[2] if len(pkt) > 3 else 0
+        plain[3] = pkt[3] if len(pkt) > 3 else 0
+        if self.session.channel is None:
+            return plain
+        buf = self._bare_sealed
+        buf[:len(plain)] = plain
+        self.seal_into(buf, len(plain))
+        return buf
+
+    def _handle(self, pkt, now):
         out = []
         drop = None
         if (self.session.usb and self.session.authenticated and len(pkt) >= 2

@@ -14,8 +14,12 @@
 #   - every session file byte-identical to before, the open one still open;
 #   - after the second sync, every closed session synced and its bytes the file's.
 #
-#   micropython -X heapsize=8M tests/faults/memfail.py FIRMWARE [STRIDE]
-#   python tests/faults/memfail.py FIRMWARE [STRIDE]
+#   micropython -X heapsize=8M tests/faults/memfail.py FIRMWARE [STRIDE [owned]]
+#   python tests/faults/memfail.py FIRMWARE [STRIDE [owned]]
+#
+# With "owned" the sync goes through the ownership layer as main.py builds it (belt.owned in
+# front of the handler, paired over USB first, every request and what the belt sends sealed),
+# whose modules (owned, auth, channel, mac and the ciphers) are sites too.
 #
 # Two rows: the allocation fails once; or it fails and every later one in the same request
 # fails too, as a heap that ran out stays full until the request's garbage is collected (the
@@ -55,7 +59,8 @@ _WINDOW = 2
 
 def instrument():
     # handle() itself is entered by the link: its allocations are the link's.
-    allocsites.instrument(MODULES, skip=("commands.Commands.handle",), keep_bytes=(_sessionread,))
+    allocsites.instrument(MODULES, skip=("commands.Commands.handle", "owned.Owned.handle"),
+                          keep_bytes=(_sessionread,))
 
 
 # The companion's own codec: never a site (taken before instrument()).
@@ -77,11 +82,23 @@ class Companion:
     never raises for what the belt does: refusals and lost chunks are counted, and the caller
     syncs again."""
 
-    def __init__(self, belt):
+    def __init__(self, belt, owned=False):
         self.belt = belt
         self.cmd = belt.cmd
         self.out = Outbound(belt.app, belt.cmd, lambda: None)
-        self.pkt = bytearray(DATA_HEAD + CHUNK_MAX)
+        self.pkt = bytearray(DATA_HEAD + CHUNK_MAX + P.AUTH_LEN)
+        self.owned = self.host = None
+        if owned:
+            # The path as main.py builds it: belt.owned in front of the handler, paired over
+            # USB before anything is injected; requests and what the belt sends are sealed.
+            from belt import auth as A
+            from belt.keystore import KeyStore
+            from belt.owned import Owned
+            from test_owned import _pair
+            board = belt.board
+            owner = A.Owner(KeyStore(board.root + "/keys"), board.device_id())
+            self.owned = Owned(self.cmd, owner, True)
+            self.host = _pair(self.owned, 0)
         self.held = {}          # id -> the bytes the companion stored
         self.req = 0
         self.problem = None     # the first thing that breaks the rules
@@ -90,9 +107,15 @@ class Companion:
     def call(self, name, *fields):
         self.req += 1
         pkt = _request(name, self.req, *fields)
+        if self.host is not None:
+            pkt = self.host.seal(pkt)           # the companion's own sealing is no site
         INJ.on = self.armed
         try:
-            out = self.cmd.handle(pkt)
+            if self.owned is None:
+                out = self.cmd.handle(pkt)
+            else:
+                sent, _ = self.owned.handle(pkt, 0)
+                out = sent[0] if sent else None
         except Exception as e:          # the handler must answer, never raise
             self.problem = self.problem or "%s raised %r" % (name, e)
             return None, "raised"
@@ -100,26 +123,37 @@ class Companion:
             INJ.on = INJ.full = False
         if out is None:
             return None, None
+        if self.host is not None:
+            try:
+                out = self.host.open(bytes(out))
+            except Exception as e:
+                self.problem = self.problem or "%s: a reply that does not open: %r" % (name, e)
+                return None, "unsealed"
         fields, tail = _reply(out)
         if fields is None and "\n" in tail:
             self.problem = self.problem or "an error of more than one line: %r" % tail
         return fields, tail
 
     def _chunks(self, sid, data):
-        body = memoryview(self.pkt)[DATA_HEAD:]
+        body = memoryview(self.pkt)[DATA_HEAD:DATA_HEAD + CHUNK_MAX]
         while True:
             INJ.on = self.armed
             try:
                 if not self.out.chunk_due():
                     return
                 n = self.out.pack_chunk(self.pkt, body)
+                if n and self.owned is not None:
+                    n = self.owned.seal_into(self.pkt, n)
             except MemoryError:
                 return          # the link's guard restarts its task; the ack stalls, we resume
             finally:
                 INJ.on = INJ.full = False
             if not n:
                 return
-            _, _, _, payload = _parse(bytes(self.pkt[:n]))
+            plain = bytes(self.pkt[:n])
+            if self.host is not None:
+                plain = self.host.open(plain)
+            _, _, _, payload = _parse(plain)
             (got, off), tail = _decode(_reply_format(_T_DATA), payload)
             if got == sid and off == len(data):
                 data.extend(tail)
@@ -167,10 +201,10 @@ def _files(app):
     return out, store.open_id
 
 
-def trial(target, k):
+def trial(target, k, owned=False):
     belt = Belt("memfail-%d" % k)
+    companion = Companion(belt, owned)
     before, open_id = _files(belt.app)
-    companion = Companion(belt)
     INJ.calls = {}
     INJ.target = target
     INJ.fired = False
@@ -208,16 +242,21 @@ ROWS = (
 
 def main(argv):
     stride = int(argv[2]) if len(argv) > 2 else 1
+    owned = len(argv) > 3 and argv[3] == "owned"
+    if owned:
+        global MODULES
+        from belt import aescmac, aesctr, auth, channel, mac, owned as _owned
+        MODULES = MODULES + (_owned, auth, channel, mac, aesctr, aescmac)
     instrument()
     # The first run counts each site's calls in a whole sync.
-    fired, why, lost = trial(None, 0)
+    fired, why, lost = trial(None, 0, owned)
     if why or lost:
         print("FAIL the sync without faults: %s" % why)
         return 1
-    # Under MicroPython, the sites whose calls took heap (mem_total); CPython cannot tell, so
-    # there every call is tried.
     counted = len(INJ.calls)
     INJ.known = set(INJ.allocating)
+    # Under MicroPython, the sites whose calls took heap (mem_total); CPython cannot tell, so
+    # there every call is tried.
     sites = sorted((s, n) for s, n in INJ.calls.items()
                    if s in INJ.allocating or not INJ.allocating)
     failures = 0
@@ -228,7 +267,7 @@ def main(argv):
         for site, n in sites:
             for call in range(1, n + 1, stride):
                 k += 1
-                fired, why, lost = trial((site, call), k)
+                fired, why, lost = trial((site, call), k, owned)
                 tried += 1
                 lost_all += lost
                 if not fired:
@@ -238,8 +277,9 @@ def main(argv):
                     if failed <= 20:
                         print("FAIL %s call %d%s: %s" % (site, call, " (held)" if held else "",
                                                          why))
-        print("%s (%d sites of %d called) tried %d failed %d lost %d" % (
-            row, len(sites), counted, tried, failed, lost_all))
+        print("%s%s (%d sites of %d called) tried %d failed %d lost %d" % (
+            row, ", with ownership" if owned else "", len(sites), counted, tried, failed,
+            lost_all))
         failures += failed
     return 1 if failures else 0
 

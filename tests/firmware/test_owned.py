@@ -165,3 +165,31 @@ def test_the_owner_paired_over_usb_is_served_sealed():
         eq(rig.reply(out[0])[2], P.E_AUTH, "authenticate again")
     rig.run(board, app, body)
     eq(KeyStore(board.root + "/keys").hosts(), [HOST], "the key is on the belt's flash")
+
+
+def test_a_packet_that_runs_the_heap_out_below_the_handler_gets_a_sealed_refusal():
+    # Opening, checking or sealing ran the heap out and MemoryError went up to the link, whose
+    # task started over with the request unanswered. The refusal made at boot now goes out
+    # sealed in place; if even sealing fails, nothing does, and nothing is raised.
+    # tests/faults/memfail.py (owned) tries this at every allocation site of a sync.
+    board, app, cmd, owner = _belt("owned4")
+    owned = Owned(cmd, owner, usb=True)
+    host = _pair(owned, board.ticks_ms())
+    session = owned.session
+    plain_seal, plain_into = session.seal, owned.seal_into
+
+    def full(*_):
+        raise MemoryError("memory allocation failed")
+    session.seal = full
+    try:
+        out, drop = owned.handle(host.seal(P.request("status", 0x2345)), 0)
+        got = rig.reply(host.open(bytes(out[0])))
+        eq((got[0], got[1], got[2], drop), ("ERROR", 0x2345, P.E_INTERNAL, None),
+           "the sealed refusal, its request id and code")
+        owned.seal_into = full
+        eq(owned.handle(host.seal(P.request("status", 0x2346)), 0), ([], None),
+           "nothing goes out when even the refusal cannot be sealed")
+    finally:
+        session.seal, owned.seal_into = plain_seal, plain_into
+    out, _ = owned.handle(host.seal(P.request("status", 0x2347)), 0)
+    eq(rig.reply(host.open(out[0]))[0], P.type_of("status") | P.REPLY, "then served as before")
