@@ -121,8 +121,9 @@ def _boot(opts, usb, board=None):
     owned = not sim or usb or opts["ble"] or opts["hold-button"]
     _compile(*(("boards.sim",) if sim else ()) + ("belt.app", "belt.config", "belt.storage",
                                                   "belt.link") + (
-        ("belt.mac", "belt.aesctr", "belt.aescmac", "belt.channel", "belt.keystore", "belt.bonds",
-         "belt.auth", "belt.owned", "belt.owners", "belt.ownedlink") if owned else ()))
+        ("belt.mac", "belt.aesctr", "belt.aescmac", "belt.channel", "belt.checkedfile",
+         "belt.keystore", "belt.bonds", "belt.auth", "belt.owned", "belt.owners",
+         "belt.ownedlink") if owned else ()))
     board = board or _board(opts, usb)
     from belt.app import App
     from belt import config as _config

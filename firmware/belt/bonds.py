@@ -11,15 +11,15 @@
 # writes the file; it allocates nothing once a slot has held a value of the stack's length.
 #
 #   header line  b"CQBD <version> <crc32 of the body, 8 hex digits> <body length>\n"
+#                (belt.checkedfile)
 #   body         entries: type (1 byte) | key length (1) | value length (1) | key | value
 #
 # A missing file is "no bonds"; a damaged one (header, CRC, lengths) is "no bonds" too, said once
 # in the log, never a crash. At most SLOTS secrets (two per bonded computer, ours and its); a new
 # one when full evicts every secret of the computer that bonded longest ago.
-import binascii
-
 from micropython import const
 
+from belt import checkedfile
 from belt.atomicfile import read_atomic, write_atomic
 
 VERSION = const(1)
@@ -34,23 +34,10 @@ _IRQ_SET_SECRET = const(30)
 
 def parse(data):
     """A bond file's bytes -> ([(type, key, value)], None) or (None, why it is refused)."""
-    nl = data.find(b"\n")
-    if nl < 0:
-        return None, "bad header"
-    head = data[:nl].split()
-    try:
-        if len(head) != 4 or head[0] != _MAGIC:
-            raise ValueError
-        version, crc, n = int(head[1].decode()), int(head[2].decode(), 16), int(head[3].decode())
-    except ValueError:
-        return None, "bad header"
-    if version != VERSION:
-        return None, "version %d not supported" % version
-    body = data[nl + 1:]
-    if len(body) != n:
-        return None, "bad length"
-    if binascii.crc32(body) & 0xFFFFFFFF != crc:
-        return None, "crc mismatch"
+    body, why = checkedfile.unpack(_MAGIC, VERSION, data)
+    if why:
+        return None, why
+    n = len(body)
     out = []
     at = 0
     while at < n:
@@ -74,9 +61,8 @@ def _copy(dst, at, src):
 
 
 def dumps(entries):
-    body = b"".join([bytes((t, len(k), len(v))) + k + v for t, k, v in entries])
-    head = b"%s %d %08x %d\n" % (_MAGIC, VERSION, binascii.crc32(body) & 0xFFFFFFFF, len(body))
-    return head + body
+    return checkedfile.pack(_MAGIC, VERSION,
+                            b"".join([bytes((t, len(k), len(v))) + k + v for t, k, v in entries]))
 
 
 class Bonds:

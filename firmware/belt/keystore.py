@@ -3,16 +3,16 @@
 # config: written to a temporary name and renamed, with a CRC).
 #
 #   header line  b"CQKY <version> <crc32 of the body, 8 hex digits> <body length>\n"
+#                (belt.checkedfile)
 #   body         up to SLOTS x (host id 8 bytes | key 32 bytes)
 #
 # A belt whose file is missing has no owner; one whose file is damaged (bad header, CRC,
 # length) is in the "pair again" state. Either way no key is known, so nothing but HELLO and
 # pairing is served (belt.auth), and pairing over Bluetooth needs the wearer's pairing window:
 # a damaged key file never leaves the belt open. A factory reset writes an empty file.
-import binascii
-
 from micropython import const
 
+from belt import checkedfile
 from belt.atomicfile import read_atomic, write_atomic
 
 DEFAULT_PATH = "/keys"
@@ -33,32 +33,17 @@ class KeyStoreFull(Exception):
 
 
 def dumps(slots):
-    body = b"".join([h + k for h, k in slots])
-    head = b"%s %d %08x %d\n" % (_MAGIC, VERSION, binascii.crc32(body) & 0xFFFFFFFF, len(body))
-    return head + body
+    return checkedfile.pack(_MAGIC, VERSION, b"".join([h + k for h, k in slots]))
 
 
 def parse(data):
     """A key file's bytes -> ([(host id, key)], None) or (None, why it is refused)."""
-    nl = data.find(b"\n")
-    if nl < 0:
-        return None, "bad header"
-    head = data[:nl].split()
-    try:
-        if len(head) != 4 or head[0] != _MAGIC:
-            raise ValueError
-        version, crc, n = int(head[1].decode()), int(head[2].decode(), 16), int(head[3].decode())
-    except ValueError:
-        return None, "bad header"
-    if data[:nl] != b"%s %d %08x %d" % (_MAGIC, version, crc, n):
-        return None, "bad header"
-    if version != VERSION:
-        return None, "version %d not supported" % version
-    body = data[nl + 1:]
-    if len(body) != n or n % _SLOT or n > SLOTS * _SLOT:
+    body, why = checkedfile.unpack(_MAGIC, VERSION, data)
+    if why:
+        return None, why
+    n = len(body)
+    if n % _SLOT or n > SLOTS * _SLOT:
         return None, "bad length"
-    if binascii.crc32(body) & 0xFFFFFFFF != crc:
-        return None, "crc mismatch"
     return [(bytes(body[i:i + HOST_ID_LEN]), bytes(body[i + HOST_ID_LEN:i + _SLOT]))
             for i in range(0, n, _SLOT)], None
 
