@@ -42,6 +42,16 @@ HEAP = "heapsize=%dk" % (BELT_HEAP_KB + TWIN_HEAP_KB)
 ROM = os.path.join(UNIXPORT, "rom.py")
 BELT_TABLE = os.path.join(FIRMWARE, "partitions-8MiB.csv")
 MOTOR_PIN = 3                # boards/xiao_esp32s3.py
+BUTTON_PIN = 4               # to GND: a press holds it low
+# The twin's `machine` (unixport/machine.py): the exit status of a process whose chip went into
+# deep sleep, the reset cause and the wake reasons of the boot that follows (ESP-IDF's
+# esp_sleep_wakeup_cause_t, as MicroPython's machine.wake_reason() gives them).
+EXIT_DEEPSLEEP = 82
+DEEPSLEEP_RESET = 4
+EXT0_WAKE = 2
+EXT1_WAKE = 3
+WAKEUP_ALL_LOW = 0           # esp32.WAKEUP_ALL_LOW, WAKEUP_ANY_HIGH
+WAKEUP_ANY_HIGH = 1
 
 
 def _partitions():
@@ -70,12 +80,33 @@ def build_host_tree(out_dir, firmware_dir=FIRMWARE):
     return out_dir
 
 
+def wake_reason(asleep, pin, level):
+    """What the RTC controller of a chip asleep as `asleep` says (silicon.went_to_sleep's record)
+    does when the world holds `pin` at `level`: the wake reason, or 0 (it sleeps on). ext0 wakes on
+    its one pin at its level; ext1 ANY_HIGH when one of its pins is high, ALL_LOW when all of them
+    are low (the others by the pull held on their pads; an open pad is no low). Nothing armed:
+    nothing wakes it."""
+    if asleep["ext0"] == (pin, level):
+        return EXT0_WAKE
+    ext1 = asleep["ext1"]
+    if ext1 is not None and pin in ext1[0]:
+        pins, mode = ext1
+        if mode == WAKEUP_ANY_HIGH and level == 1:
+            return EXT1_WAKE
+        others_low = all(p == pin or asleep["held"].get(p) == "down" for p in pins)
+        if mode == WAKEUP_ALL_LOW and level == 0 and others_low:
+            return EXT1_WAKE
+    return 0
+
+
 class Esp32Twin(AirProcess):
     """The reference board with its flash chip in DIR/flash.bin; `effort` is the wearer's brace
     on the sensor input (percent of maximal), `mac` the chip's MAC, `table` the partition table
     on the chip (a CSV; None: MicroPython's own, BELT_TABLE: the belt's). The firmware is
     installed into it first unless `install` is false. The motor pin's duty changes go to
-    DIR/pwm.csv (motor_edges())."""
+    DIR/pwm.csv (motor_edges()). When the chip goes into deep sleep its process ends
+    (wait_asleep() says what it armed); press_to_wake() is the wearer's press then, which boots
+    it again from its flash as the chip wakes."""
 
     def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None,
                  hold_ms=None, table=None, install=True, stuck=None):
@@ -90,6 +121,10 @@ class Esp32Twin(AirProcess):
         self.stuck = stuck          # a partition's label: its flash refuses every erase, program
         self.image = os.path.join(self.folder, "flash.bin")
         self.pwm_log = os.path.join(self.folder, "pwm.csv")
+        self.sleep_log = os.path.join(self.folder, "sleep.log")
+        self.asleep = None          # what the chip armed, while it sleeps (wait_asleep())
+        self._wake = None           # (wake reason, ms the waking press stays down): next boot's
+        self._slept = 0             # where this boot's line in sleep_log begins
 
     def partition(self, label):
         """(offset, size) of a partition in the image, as the chip's table places it."""
@@ -125,7 +160,11 @@ class Esp32Twin(AirProcess):
     def command(self):
         os.makedirs(self.folder, exist_ok=True)
         cmd = [self.interpreter, "-X", HEAP, ROM, "--flash", self.image,
-               "--effort", str(self.effort), "--pwm-log", self.pwm_log]
+               "--effort", str(self.effort), "--pwm-log", self.pwm_log,
+               "--sleep-log", self.sleep_log]
+        if self._wake:
+            cmd += ["--cause", str(DEEPSLEEP_RESET), "--wake", str(self._wake[0]),
+                    "--down", str(self._wake[1])]
         if self.install:
             cmd += ["--install", build_host_tree(os.path.join(self._tmp, "tree"))]
         if self.table:
@@ -139,6 +178,47 @@ class Esp32Twin(AirProcess):
         if self.hold_ms is not None:
             cmd += ["--hold", str(int(self.hold_ms))]
         return cmd
+
+    async def _spawn(self, cmd):
+        self._slept = os.path.getsize(self.sleep_log) if os.path.exists(self.sleep_log) else 0
+        await super()._spawn(cmd)
+
+    async def wait_asleep(self, timeout=60):
+        """Until the chip goes into deep sleep: what it armed (silicon.went_to_sleep's record:
+        ext0, ext1, timer_ms, held, outputs, pwm). AssertionError if its process ends otherwise."""
+        import ast
+        async with asyncio.timeout(timeout):
+            code = await self.proc.wait()
+            await self._reader
+        if code != EXIT_DEEPSLEEP:
+            raise AssertionError("the belt ended with %s, not in deep sleep: %r" % (
+                code, bytes(self.output[-600:])))
+        with open(self.sleep_log) as f:
+            f.seek(self._slept)
+            self.asleep = ast.literal_eval(f.read().strip())
+        return self.asleep
+
+    async def press_to_wake(self, pin=BUTTON_PIN, level=0, down_ms=200):
+        """The world holds `pin` at `level` (the button: pin 4 to GND), for down_ms after the
+        firmware listens to it again. A chip asleep whose armed wake source that meets boots
+        again from its flash (the same image, nothing installed) with machine.reset_cause()
+        DEEPSLEEP_RESET and machine.wake_reason() saying which source, on the same air and USB
+        line; True then. Awake, or asleep with nothing armed for that pin at that level: nothing
+        restarts, False."""
+        if self.proc.returncode is None or self.asleep is None:
+            return False
+        reason = wake_reason(self.asleep, pin, level)
+        if not reason:
+            return False
+        self.install = False
+        self.press_ms = self.hold_ms = None     # the world's script was the first boot's
+        self._wake = (reason, down_ms)
+        self.asleep = None
+        if hasattr(self, "_usb_rx"):            # a half packet of the last boot is gone
+            from corecue.interp import firmware_module
+            self._usb_rx = firmware_module("belt.framing").Deframer()
+        await self._spawn(self.command())
+        return True
 
     async def usb_client(self):
         """A corecue.link.client.Belt on the USB line, HELLO done (pair it over the cable with

@@ -1,0 +1,117 @@
+"""Deep sleep end to end on the reference board's twin (issue 17): firmware/main.py and
+boards/xiao_esp32s3.py, unchanged, under MicroPython on the twin's chip with the belt's partition
+table. Told over USB to sleep after 30 s idle (sleep_s's least), the belt deep-sleeps by itself:
+the chip stops with only the button armed, the motor off and the sensor rail off. A press on
+another pin, or the button's pin at the wrong level, does not wake it; the button does: the chip
+boots again from its flash with the deep-sleep reset cause and the EXT0 wake reason, buzzes
+`awake`, answers over USB, keeps its sessions and its owner (the press still down while it boots
+is a wake, not the factory reset of the keys), and is found and authenticated over the air.
+
+The twin runs in real time (its ticks are the host's clock, which its radio and USB share), so
+this waits out the 30 s: about 50 s in all."""
+import asyncio
+
+from corecue.interp import firmware_module
+from corecue.link import auth
+from corecue.link import ble as T
+from corecue.link.client import Belt
+from corecue.twin import esp32twin
+from corecue.twin.esp32twin import BELT_TABLE, Esp32Twin
+
+H = firmware_module("belt.haptics")
+MAC = bytes.fromhex("3030f9a1b2c5")
+AWAKE = H.TABLE[H.AWAKE][2] * 655           # the pattern's duty on the motor pin (duty_u16)
+SENSOR_POWER_PIN = 7                        # active low: 1 is the rail off
+SLEEP_S = 30
+
+
+def run(body, limit_s=150):
+    async def bounded():
+        async with asyncio.timeout(limit_s):
+            return await body()
+    return asyncio.run(bounded())
+
+
+def test_the_reference_board_sleeps_by_itself_and_the_button_wakes_it_with_its_data(tmp_path):
+    async def body():
+        twin = await Esp32Twin(str(tmp_path), mac=MAC, table=BELT_TABLE).start()
+        try:
+            await twin.wait_output(b"sessions:")
+            belt = await twin.usb_client()
+            host = auth.new_host_id()
+            key = await auth.pair(belt, host)
+            sid = await belt.session_start()
+            while (await belt.status()).frames < 150:
+                pass
+            assert await belt.session_stop() == sid
+            before = [(e.id, e.size) for e in await belt.sessions()]
+            await belt.config_set({"sleep_s": SLEEP_S})
+            told = asyncio.get_running_loop().time()
+            await belt.close()
+            pid = twin.proc.pid
+            # Awake, a press restarts nothing (what the firmware makes of it is its own).
+            assert not await twin.press_to_wake()
+            assert twin.proc.pid == pid and twin.proc.returncode is None
+
+            asleep = await twin.wait_asleep(timeout=SLEEP_S + 20)
+            slept_after = asyncio.get_running_loop().time() - told
+            assert SLEEP_S <= slept_after < SLEEP_S + 5, slept_after
+            assert b"deep sleep until the button is pressed" in twin.output
+            # Only the button armed, low level, its pull-up held; the motor and the rail off.
+            assert asleep["ext0"] == (esp32twin.BUTTON_PIN, 0) and asleep["ext1"] is None
+            assert asleep["timer_ms"] is None
+            assert asleep["held"] == {esp32twin.BUTTON_PIN: "up"}
+            assert asleep["pwm"][esp32twin.MOTOR_PIN] == 0
+            assert asleep["outputs"][SENSOR_POWER_PIN] == 1
+
+            # As strict as the chip: another pin, or the button's pin pulled high, wakes nothing.
+            assert not await twin.press_to_wake(pin=5)
+            assert not await twin.press_to_wake(level=1)
+            assert twin.proc.pid == pid
+            edges = len(twin.motor_edges())
+            mark = len(twin.output)
+            assert await twin.press_to_wake()
+            await twin.wait_output(b"woken from deep sleep by the button", since=mark)
+            await twin.wait_output(b"sessions:", since=mark)
+            while len(twin.motor_edges()) < edges + 6:  # three ticks, each on and off
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)                    # and nothing more
+            woke = twin.motor_edges()[edges:]
+            assert sum(1 for _, d in woke if d == AWAKE) == 3, woke    # three ticks
+            assert b"button held at power-on" not in twin.output[mark:]
+
+            # The same owner over USB: its key still opens the channel; the sessions are kept.
+            belt = await twin.usb_client()
+            await auth.authenticate(belt, key, host)
+            st = await belt.status()
+            assert st.state == 0
+            assert [(e.id, e.size) for e in await belt.sessions()] == before
+            await belt.close()
+            # The radio is back: the belt advertises again and the owner authenticates.
+            found = await T.scan(timeout=2.0, backend=twin.backend())
+            assert [n for n, _, _ in found] == ["corecue-B2C5"], found
+            transport = await T.connect("corecue-B2C5", backend=twin.backend())
+            air = Belt(transport)
+            await air.hello()
+            await auth.authenticate(air, key, host)
+            assert (await air.status()).frames > 0
+            await transport.close()
+        finally:
+            await twin.close()
+        assert b"Unhandled exception" not in twin.output, twin.output
+    run(body)
+
+
+def test_the_rtc_controller_wakes_only_on_what_was_armed():
+    # The rule press_to_wake applies, on records as silicon.went_to_sleep writes them.
+    W = esp32twin
+    nothing = {"ext0": None, "ext1": None, "timer_ms": None, "held": {}}
+    button = dict(nothing, ext0=(4, 0), held={4: "up"})
+    assert [W.wake_reason(nothing, p, lv) for p in (4, 5) for lv in (0, 1)] == [0, 0, 0, 0]
+    assert W.wake_reason(button, 4, 0) == W.EXT0_WAKE
+    assert W.wake_reason(button, 4, 1) == 0 and W.wake_reason(button, 5, 0) == 0
+    any_high = dict(nothing, ext1=((4, 5), W.WAKEUP_ANY_HIGH))
+    assert W.wake_reason(any_high, 5, 1) == W.EXT1_WAKE and W.wake_reason(any_high, 5, 0) == 0
+    all_low = dict(nothing, ext1=((4, 5), W.WAKEUP_ALL_LOW))
+    assert W.wake_reason(all_low, 4, 0) == 0                        # pin 5 left open
+    assert W.wake_reason(dict(all_low, held={5: "down"}), 4, 0) == W.EXT1_WAKE
