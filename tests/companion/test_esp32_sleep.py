@@ -4,7 +4,7 @@ table. Told over USB to sleep after 30 s idle (sleep_s's least), the belt deep-s
 the chip stops with only the button armed, the motor off and the sensor rail off. A press on
 another pin, or the button's pin at the wrong level, does not wake it; the button does: the chip
 boots again from its flash with the deep-sleep reset cause and the EXT0 wake reason, buzzes
-`awake`, answers over USB, keeps its sessions and its owner (the press still down while it boots
+`awake`, answers over USB, keeps its sessions, its config and its owner (the press still down while it boots
 is a wake, not the factory reset of the keys), and is found and authenticated over the air.
 
 The twin runs in real time (its ticks are the host's clock, which its radio and USB share), so
@@ -86,6 +86,7 @@ def test_the_reference_board_sleeps_by_itself_and_the_button_wakes_it_with_its_d
             st = await belt.status()
             assert st.state == 0
             assert [(e.id, e.size) for e in await belt.sessions()] == before
+            assert (await belt.config_get())["sleep_s"] == SLEEP_S
             await belt.close()
             # The radio is back: the belt advertises again and the owner authenticates.
             found = await T.scan(timeout=2.0, backend=twin.backend())
