@@ -15,7 +15,7 @@ from corecue.interp import firmware_module
 from corecue.link import auth
 from corecue.link import ble as T
 from corecue.link.client import Belt
-from corecue.twin import esp32twin
+from corecue.twin import esp32twin, rtcwake
 from corecue.twin.esp32twin import BELT_TABLE, Esp32Twin
 
 H = firmware_module("belt.haptics")
@@ -45,8 +45,8 @@ def test_the_reference_board_sleeps_by_itself_and_the_button_wakes_it_with_its_d
                 pass
             assert await belt.session_stop() == sid
             before = [(e.id, e.size) for e in await belt.sessions()]
+            told = asyncio.get_running_loop().time()      # the request, its last touch, after
             await belt.config_set({"sleep_s": SLEEP_S})
-            told = asyncio.get_running_loop().time()
             await belt.close()
             pid = twin.proc.pid
             # Awake, a press restarts nothing (what the firmware makes of it is its own).
@@ -55,7 +55,8 @@ def test_the_reference_board_sleeps_by_itself_and_the_button_wakes_it_with_its_d
 
             asleep = await twin.wait_asleep(timeout=SLEEP_S + 20)
             slept_after = asyncio.get_running_loop().time() - told
-            assert SLEEP_S <= slept_after < SLEEP_S + 5, slept_after
+            # Idle is looked at once a second; the twin runs in real time on a shared machine.
+            assert SLEEP_S <= slept_after < SLEEP_S + 10, slept_after
             assert b"deep sleep until the button is pressed" in twin.output
             # Only the button armed, low level, its pull-up held; the motor and the rail off.
             assert asleep["ext0"] == (esp32twin.BUTTON_PIN, 0) and asleep["ext1"] is None
@@ -105,7 +106,7 @@ def test_the_reference_board_sleeps_by_itself_and_the_button_wakes_it_with_its_d
 
 def test_the_rtc_controller_wakes_only_on_what_was_armed():
     # The rule press_to_wake applies, on records as silicon.went_to_sleep writes them.
-    W = esp32twin
+    W = rtcwake
     nothing = {"ext0": None, "ext1": None, "timer_ms": None, "held": {}}
     button = dict(nothing, ext0=(4, 0), held={4: "up"})
     assert [W.wake_reason(nothing, p, lv) for p in (4, 5) for lv in (0, 1)] == [0, 0, 0, 0]
@@ -116,3 +117,16 @@ def test_the_rtc_controller_wakes_only_on_what_was_armed():
     all_low = dict(nothing, ext1=((4, 5), W.WAKEUP_ALL_LOW))
     assert W.wake_reason(all_low, 4, 0) == 0                        # pin 5 left open
     assert W.wake_reason(dict(all_low, held={5: "down"}), 4, 0) == W.EXT1_WAKE
+
+
+def test_an_armed_pad_without_a_held_pull_would_wake_the_chip_by_itself():
+    # Only a held pull stays on a pad in deep sleep: the button's pull-up must be held, or the
+    # floating pad fires ext0 at once (the board holds it; hardware/power.md asks a real board
+    # to confirm it stays asleep).
+    W = rtcwake
+    held_up = {"ext0": (4, 0), "held": {4: "up"}}
+    assert not W.wakes_by_itself(held_up)
+    assert W.wakes_by_itself(dict(held_up, held={}))                 # floating
+    assert W.wakes_by_itself(dict(held_up, held={4: None}))          # held with no pull
+    assert W.wakes_by_itself(dict(held_up, held={4: "down"}))        # held at the wake level
+    assert not W.wakes_by_itself({"ext0": None, "held": {}})         # nothing armed: forever

@@ -19,6 +19,7 @@ import subprocess
 from corecue.flash.manifest import deployed, mpy_cross_path, read_manifest
 from corecue.interp import FIRMWARE
 from corecue.twin.mpble import UNIXPORT, AirProcess
+from corecue.twin.rtcwake import DEEPSLEEP_RESET, wake_reason, wakes_by_itself
 
 # The firmware's own share was 256 KB, an ESP32-S3 without PSRAM. Ownership on both links takes
 # 21 KB more at boot and X25519's working set while pairing (docs/reliability.md, "The heap of
@@ -44,14 +45,8 @@ BELT_TABLE = os.path.join(FIRMWARE, "partitions-8MiB.csv")
 MOTOR_PIN = 3                # boards/xiao_esp32s3.py
 BUTTON_PIN = 4               # to GND: a press holds it low
 # The twin's `machine` (unixport/machine.py): the exit status of a process whose chip went into
-# deep sleep, the reset cause and the wake reasons of the boot that follows (ESP-IDF's
-# esp_sleep_wakeup_cause_t, as MicroPython's machine.wake_reason() gives them).
+# deep sleep.
 EXIT_DEEPSLEEP = 82
-DEEPSLEEP_RESET = 4
-EXT0_WAKE = 2
-EXT1_WAKE = 3
-WAKEUP_ALL_LOW = 0           # esp32.WAKEUP_ALL_LOW, WAKEUP_ANY_HIGH
-WAKEUP_ANY_HIGH = 1
 
 
 def _partitions():
@@ -78,25 +73,6 @@ def build_host_tree(out_dir, firmware_dir=FIRMWARE):
         subprocess.run([compiler, "-march=x64", "-s", e.source, "-o", out, src], check=True,
                        capture_output=True)
     return out_dir
-
-
-def wake_reason(asleep, pin, level):
-    """What the RTC controller of a chip asleep as `asleep` says (silicon.went_to_sleep's record)
-    does when the world holds `pin` at `level`: the wake reason, or 0 (it sleeps on). ext0 wakes on
-    its one pin at its level; ext1 ANY_HIGH when one of its pins is high, ALL_LOW when all of them
-    are low (the others by the pull held on their pads; an open pad is no low). Nothing armed:
-    nothing wakes it."""
-    if asleep["ext0"] == (pin, level):
-        return EXT0_WAKE
-    ext1 = asleep["ext1"]
-    if ext1 is not None and pin in ext1[0]:
-        pins, mode = ext1
-        if mode == WAKEUP_ANY_HIGH and level == 1:
-            return EXT1_WAKE
-        others_low = all(p == pin or asleep["held"].get(p) == "down" for p in pins)
-        if mode == WAKEUP_ALL_LOW and level == 0 and others_low:
-            return EXT1_WAKE
-    return 0
 
 
 class Esp32Twin(AirProcess):
@@ -185,7 +161,8 @@ class Esp32Twin(AirProcess):
 
     async def wait_asleep(self, timeout=60):
         """Until the chip goes into deep sleep: what it armed (silicon.went_to_sleep's record:
-        ext0, ext1, timer_ms, held, outputs, pwm). AssertionError if its process ends otherwise."""
+        ext0, ext1, timer_ms, held, outputs, pwm). AssertionError if its process ends otherwise,
+        or if the chip would wake at once by itself (wakes_by_itself)."""
         import ast
         async with asyncio.timeout(timeout):
             code = await self.proc.wait()
@@ -196,6 +173,9 @@ class Esp32Twin(AirProcess):
         with open(self.sleep_log) as f:
             f.seek(self._slept)
             self.asleep = ast.literal_eval(f.read().strip())
+        if wakes_by_itself(self.asleep):
+            raise AssertionError("the chip would not stay asleep: ext0 %r on a pad held %r"
+                                 % (self.asleep["ext0"], self.asleep["held"]))
         return self.asleep
 
     async def press_to_wake(self, pin=BUTTON_PIN, level=0, down_ms=200):
