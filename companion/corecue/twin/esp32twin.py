@@ -34,7 +34,7 @@ from corecue.twin.rtcwake import DEEPSLEEP_RESET, wake_reason, wakes_by_itself
 # MicroPython's SPIRAM build (docs/deploy.md), whose heap is megabytes.
 BELT_HEAP_KB = 320
 
-# The twin's own modules (unixport: code that is C in flash on the chip) take about 33 KB of the
+# The twin's own modules (unixport: code that is C in flash on the chip) take about 34 KB of the
 # unix port's heap on top of the firmware's BELT_HEAP_KB, the flash chip and esp32.Partition
 # included (tests/companion/test_esp32_twin.py measures it), so the process gets that much more.
 TWIN_HEAP_KB = 36
