@@ -130,3 +130,44 @@ def test_an_armed_pad_without_a_held_pull_would_wake_the_chip_by_itself():
     assert W.wakes_by_itself(dict(held_up, held={4: None}))          # held with no pull
     assert W.wakes_by_itself(dict(held_up, held={4: "down"}))        # held at the wake level
     assert not W.wakes_by_itself({"ext0": None, "held": {}})         # nothing armed: forever
+
+
+_SLEEP = r'''
+import sys
+import machine, esp32, silicon
+silicon.sleep_log = open(sys.argv[1], "a")
+if sys.argv[2] == "ext1":
+    p = machine.Pin(5, machine.Pin.IN, machine.Pin.PULL_DOWN, hold=True)
+    esp32.wake_on_ext1((machine.Pin(4), p), esp32.WAKEUP_ANY_HIGH)
+    machine.PWM(machine.Pin(3), freq=20000, duty_u16=1000)
+    machine.Pin(7, machine.Pin.OUT, value=1)
+    machine.deepsleep(5000)
+machine.deepsleep()
+'''
+
+
+def _sleep_record(tmp_path, how):
+    import ast
+    import os
+    import subprocess
+    from corecue.interp import micropython_path
+    log = str(tmp_path / ("%s.log" % how))
+    p = subprocess.run([micropython_path(), "-c", _SLEEP, log, how], capture_output=True,
+                       text=True, timeout=30,
+                       env=dict(os.environ, MICROPYPATH=esp32twin.UNIXPORT + ":.frozen"))
+    assert p.returncode == esp32twin.EXIT_DEEPSLEEP, p.stdout + p.stderr
+    with open(log) as f:
+        return ast.literal_eval(f.read())
+
+
+def test_the_chip_records_what_it_armed_and_with_nothing_armed_sleeps_for_good(tmp_path):
+    rec = _sleep_record(tmp_path, "ext1")
+    assert rec["ext0"] is None and rec["ext1"] == ((4, 5), rtcwake.WAKEUP_ANY_HIGH)
+    assert rec["timer_ms"] == 5000 and rec["held"] == {5: "down"}
+    assert rec["pwm"] == {3: 1000} and rec["outputs"][7] == 1
+    assert rtcwake.wake_reason(rec, 4, 1) == rtcwake.EXT1_WAKE
+    assert rtcwake.wake_reason(rec, 4, 0) == 0
+    rec = _sleep_record(tmp_path, "none")
+    assert (rec["ext0"], rec["ext1"], rec["timer_ms"]) == (None, None, None)
+    assert not any(rtcwake.wake_reason(rec, p, lv) for p in range(22) for lv in (0, 1))
+    assert not rtcwake.wakes_by_itself(rec)
