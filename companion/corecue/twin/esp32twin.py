@@ -185,8 +185,10 @@ class Esp32Twin(AirProcess):
         DEEPSLEEP_RESET and machine.wake_reason() saying which source, on the same air and USB
         line; True then. Awake, or asleep with nothing armed for that pin at that level: nothing
         restarts, False."""
-        if self.proc.returncode is None or self.asleep is None:
+        if self.proc.returncode is None:
             return False
+        if self.asleep is None:
+            await self.wait_asleep(timeout=5)       # ended without anyone asking how
         reason = wake_reason(self.asleep, pin, level)
         if not reason:
             return False
