@@ -4,11 +4,12 @@ table. Told over USB to sleep after 30 s idle (sleep_s's least), the belt deep-s
 the chip stops with only the button armed, the motor off and the sensor rail off. A press on
 another pin, or the button's pin at the wrong level, does not wake it; the button does: the chip
 boots again from its flash with the deep-sleep reset cause and the EXT0 wake reason, buzzes
-`awake`, answers over USB, keeps its sessions, its config and its owner (the press still down while it boots
-is a wake, not the factory reset of the keys), and is found and authenticated over the air.
+`awake`, answers over USB, keeps its sessions, its config and its owner (the press still down
+while it boots is a wake, not the factory reset of the keys), and is found and authenticated over
+the air. The rest: the chip's sleep record, the RTC controller's rule, and the RTC timer.
 
 The twin runs in real time (its ticks are the host's clock, which its radio and USB share), so
-this waits out the 30 s: about 50 s in all."""
+the first test waits out the 30 s: about 45 s in all."""
 import asyncio
 
 from corecue.interp import firmware_module
@@ -171,3 +172,40 @@ def test_the_chip_records_what_it_armed_and_with_nothing_armed_sleeps_for_good(t
     assert (rec["ext0"], rec["ext1"], rec["timer_ms"]) == (None, None, None)
     assert not any(rtcwake.wake_reason(rec, p, lv) for p in range(22) for lv in (0, 1))
     assert not rtcwake.wakes_by_itself(rec)
+
+
+_TIMED_MAIN = '''import machine
+if machine.reset_cause() == machine.DEEPSLEEP_RESET:
+    print("woken", machine.wake_reason())
+else:
+    print("sleeping")
+    machine.deepsleep(300)
+'''
+
+
+class _TimedTwin(Esp32Twin):
+    """The twin's chip running a /main.py of its own that deep-sleeps on the RTC timer."""
+
+    def command(self):
+        cmd = super().command()
+        if "--install" in cmd:
+            tree = cmd[cmd.index("--install") + 1]
+            with open(tree + "/main.py", "w") as f:
+                f.write(_TIMED_MAIN)
+        return cmd
+
+
+def test_a_timer_armed_wakes_the_chip_by_itself_and_a_press_then_does_not(tmp_path):
+    async def body():
+        twin = await _TimedTwin(str(tmp_path), mac=MAC).start()
+        try:
+            await twin.wait_output(b"sleeping")
+            asleep = await twin.wait_asleep(timeout=30)
+            assert asleep["timer_ms"] == 300 and asleep["ext0"] is None
+            assert not await twin.press_to_wake()           # no pin armed
+            await twin.wait_woken(timeout=10)
+            await twin.wait_output(b"woken %d" % rtcwake.TIMER_WAKE, timeout=10)
+            return twin.proc.returncode
+        finally:
+            await twin.close()
+    assert run(body) is None                                # awake again, not asleep

@@ -19,7 +19,7 @@ import subprocess
 from corecue.flash.manifest import deployed, mpy_cross_path, read_manifest
 from corecue.interp import FIRMWARE
 from corecue.twin.mpble import UNIXPORT, AirProcess
-from corecue.twin.rtcwake import DEEPSLEEP_RESET, wake_reason, wakes_by_itself
+from corecue.twin.rtcwake import DEEPSLEEP_RESET, TIMER_WAKE, wake_reason, wakes_by_itself
 
 # The firmware's own share was 256 KB, an ESP32-S3 without PSRAM. Ownership on both links takes
 # 21 KB more at boot and X25519's working set while pairing (docs/reliability.md, "The heap of
@@ -82,7 +82,7 @@ class Esp32Twin(AirProcess):
     installed into it first unless `install` is false. The motor pin's duty changes go to
     DIR/pwm.csv (motor_edges()). When the chip goes into deep sleep its process ends
     (wait_asleep() says what it armed); press_to_wake() is the wearer's press then, which boots
-    it again from its flash as the chip wakes."""
+    it again from its flash as the chip wakes, as the RTC timer does if one was armed."""
 
     def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None,
                  hold_ms=None, table=None, install=True, stuck=None):
@@ -101,6 +101,8 @@ class Esp32Twin(AirProcess):
         self.asleep = None          # what the chip armed, while it sleeps (wait_asleep())
         self._wake = None           # (wake reason, ms the waking press stays down): next boot's
         self._slept = 0             # where this boot's line in sleep_log begins
+        self._timer = None          # the RTC timer's wake, while one is armed and pending
+        self._woken = asyncio.Event()   # set when a wake boots the chip again
 
     def partition(self, label):
         """(offset, size) of a partition in the image, as the chip's table places it."""
@@ -139,8 +141,9 @@ class Esp32Twin(AirProcess):
                "--effort", str(self.effort), "--pwm-log", self.pwm_log,
                "--sleep-log", self.sleep_log]
         if self._wake:
-            cmd += ["--cause", str(DEEPSLEEP_RESET), "--wake", str(self._wake[0]),
-                    "--down", str(self._wake[1])]
+            cmd += ["--cause", str(DEEPSLEEP_RESET), "--wake", str(self._wake[0])]
+            if self._wake[1] is not None:
+                cmd += ["--down", str(self._wake[1])]
         if self.install:
             cmd += ["--install", build_host_tree(os.path.join(self._tmp, "tree"))]
         if self.table:
@@ -167,6 +170,7 @@ class Esp32Twin(AirProcess):
         async with asyncio.timeout(timeout):
             code = await self.proc.wait()
             await self._reader
+        self._woken.clear()
         if code != EXIT_DEEPSLEEP:
             raise AssertionError("the belt ended with %s, not in deep sleep: %r" % (
                 code, bytes(self.output[-600:])))
@@ -176,7 +180,15 @@ class Esp32Twin(AirProcess):
         if wakes_by_itself(self.asleep):
             raise AssertionError("the chip would not stay asleep: ext0 %r on a pad held %r"
                                  % (self.asleep["ext0"], self.asleep["held"]))
+        if self.asleep["timer_ms"]:
+            self._timer = asyncio.create_task(self._wake_at(self.asleep["timer_ms"]))
         return self.asleep
+
+    async def _wake_at(self, ms):
+        """machine.deepsleep(ms): the RTC timer wakes the chip after ms unless a press did."""
+        await asyncio.sleep(ms / 1000)
+        self._timer = None
+        await self._boot_woken(TIMER_WAKE, None)
 
     async def press_to_wake(self, pin=BUTTON_PIN, level=0, down_ms=200):
         """The world holds `pin` at `level` (the button: pin 4 to GND), for down_ms after the
@@ -192,6 +204,13 @@ class Esp32Twin(AirProcess):
         reason = wake_reason(self.asleep, pin, level)
         if not reason:
             return False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await self._boot_woken(reason, down_ms)
+        return True
+
+    async def _boot_woken(self, reason, down_ms):
         self.install = False
         self.press_ms = self.hold_ms = None     # the world's script was the first boot's
         self._wake = (reason, down_ms)
@@ -200,7 +219,17 @@ class Esp32Twin(AirProcess):
             from corecue.interp import firmware_module
             self._usb_rx = firmware_module("belt.framing").Deframer()
         await self._spawn(self.command())
-        return True
+        self._woken.set()
+
+    async def wait_woken(self, timeout=30):
+        """Until the chip asleep boots again (a press, the RTC timer)."""
+        async with asyncio.timeout(timeout):
+            await self._woken.wait()
+
+    async def close(self):
+        if self._timer is not None:
+            self._timer.cancel()
+        await super().close()
 
     async def usb_client(self):
         """A corecue.link.client.Belt on the USB line, HELLO done (pair it over the cable with

@@ -11,6 +11,7 @@ from __future__ import annotations
 DEEPSLEEP_RESET = 4
 EXT0_WAKE = 2
 EXT1_WAKE = 3
+TIMER_WAKE = 4
 WAKEUP_ALL_LOW = 0           # esp32.WAKEUP_ALL_LOW, WAKEUP_ANY_HIGH
 WAKEUP_ANY_HIGH = 1
 
