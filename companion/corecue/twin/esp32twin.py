@@ -185,7 +185,8 @@ class Esp32Twin(AirProcess):
         return self.asleep
 
     async def _wake_at(self, ms):
-        """machine.deepsleep(ms): the RTC timer wakes the chip after ms unless a press did."""
+        """machine.deepsleep(ms): the RTC timer wakes the chip after ms (counted from when
+        wait_asleep() saw the sleep: the process ends first) unless a press did."""
         await asyncio.sleep(ms / 1000)
         self._timer = None
         await self._boot_woken(TIMER_WAKE, None)
