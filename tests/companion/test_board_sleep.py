@@ -25,7 +25,7 @@ if "woken" not in sys.argv:
         b.deep_sleep()
         print("returned")
     except SystemExit as e:
-        print("exit", e.args[0], "ext0", esp32.wake_ext0, "pad-held", silicon.held.get(4),
+        print("exit", e.args[0], "ext0", silicon.ext0, "pad-held", silicon.held.get(4),
               "pull", silicon._pulls.get(4), "motor", b.motor.duty_u16())
 '''
 

@@ -48,7 +48,7 @@ show("pwm-seen", lambda: silicon.pwm[3])
 show("timer-bad", lambda: machine.Timer(4))
 show("wake-bad-pin", lambda: esp32.wake_on_ext0(machine.Pin(26), esp32.WAKEUP_ALL_LOW))
 esp32.wake_on_ext0(machine.Pin(4), 0)
-show("wake-ext0", lambda: esp32.wake_ext0)
+show("wake-ext0", lambda: silicon.ext0)
 show("cause", machine.reset_cause)
 
 async def main():

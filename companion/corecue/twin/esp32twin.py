@@ -19,6 +19,7 @@ import subprocess
 from corecue.flash.manifest import deployed, mpy_cross_path, read_manifest
 from corecue.interp import FIRMWARE
 from corecue.twin.mpble import UNIXPORT, AirProcess
+from corecue.twin.rtcwake import DEEPSLEEP_RESET, TIMER_WAKE, wake_reason, wakes_by_itself
 
 # The firmware's own share was 256 KB, an ESP32-S3 without PSRAM. Ownership on both links takes
 # 21 KB more at boot and X25519's working set while pairing (docs/reliability.md, "The heap of
@@ -33,7 +34,7 @@ from corecue.twin.mpble import UNIXPORT, AirProcess
 # MicroPython's SPIRAM build (docs/deploy.md), whose heap is megabytes.
 BELT_HEAP_KB = 320
 
-# The twin's own modules (unixport: code that is C in flash on the chip) take about 33 KB of the
+# The twin's own modules (unixport: code that is C in flash on the chip) take about 34 KB of the
 # unix port's heap on top of the firmware's BELT_HEAP_KB, the flash chip and esp32.Partition
 # included (tests/companion/test_esp32_twin.py measures it), so the process gets that much more.
 TWIN_HEAP_KB = 36
@@ -42,6 +43,10 @@ HEAP = "heapsize=%dk" % (BELT_HEAP_KB + TWIN_HEAP_KB)
 ROM = os.path.join(UNIXPORT, "rom.py")
 BELT_TABLE = os.path.join(FIRMWARE, "partitions-8MiB.csv")
 MOTOR_PIN = 3                # boards/xiao_esp32s3.py
+BUTTON_PIN = 4               # to GND: a press holds it low
+# The twin's `machine` (unixport/machine.py): the exit status of a process whose chip went into
+# deep sleep.
+EXIT_DEEPSLEEP = 82
 
 
 def _partitions():
@@ -75,7 +80,9 @@ class Esp32Twin(AirProcess):
     on the sensor input (percent of maximal), `mac` the chip's MAC, `table` the partition table
     on the chip (a CSV; None: MicroPython's own, BELT_TABLE: the belt's). The firmware is
     installed into it first unless `install` is false. The motor pin's duty changes go to
-    DIR/pwm.csv (motor_edges())."""
+    DIR/pwm.csv (motor_edges()). When the chip goes into deep sleep its process ends
+    (wait_asleep() says what it armed); press_to_wake() is the wearer's press then, which boots
+    it again from its flash as the chip wakes, as the RTC timer does if one was armed."""
 
     def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None,
                  hold_ms=None, table=None, install=True, stuck=None):
@@ -90,6 +97,12 @@ class Esp32Twin(AirProcess):
         self.stuck = stuck          # a partition's label: its flash refuses every erase, program
         self.image = os.path.join(self.folder, "flash.bin")
         self.pwm_log = os.path.join(self.folder, "pwm.csv")
+        self.sleep_log = os.path.join(self.folder, "sleep.log")
+        self.asleep = None          # what the chip armed, while it sleeps (wait_asleep())
+        self._wake = None           # (wake reason, ms the waking press stays down): next boot's
+        self._slept = 0             # where this boot's line in sleep_log begins
+        self._timer = None          # the RTC timer's wake, while one is armed and pending
+        self._woken = asyncio.Event()   # set when a wake boots the chip again
 
     def partition(self, label):
         """(offset, size) of a partition in the image, as the chip's table places it."""
@@ -125,7 +138,12 @@ class Esp32Twin(AirProcess):
     def command(self):
         os.makedirs(self.folder, exist_ok=True)
         cmd = [self.interpreter, "-X", HEAP, ROM, "--flash", self.image,
-               "--effort", str(self.effort), "--pwm-log", self.pwm_log]
+               "--effort", str(self.effort), "--pwm-log", self.pwm_log,
+               "--sleep-log", self.sleep_log]
+        if self._wake:
+            cmd += ["--cause", str(DEEPSLEEP_RESET), "--wake", str(self._wake[0])]
+            if self._wake[1] is not None:
+                cmd += ["--down", str(self._wake[1])]
         if self.install:
             cmd += ["--install", build_host_tree(os.path.join(self._tmp, "tree"))]
         if self.table:
@@ -139,6 +157,80 @@ class Esp32Twin(AirProcess):
         if self.hold_ms is not None:
             cmd += ["--hold", str(int(self.hold_ms))]
         return cmd
+
+    async def _spawn(self, cmd):
+        self._slept = os.path.getsize(self.sleep_log) if os.path.exists(self.sleep_log) else 0
+        await super()._spawn(cmd)
+
+    async def wait_asleep(self, timeout=60):
+        """Until the chip goes into deep sleep: what it armed (silicon.went_to_sleep's record:
+        ext0, ext1, timer_ms, held, outputs, pwm). AssertionError if its process ends otherwise,
+        or if the chip would wake at once by itself (wakes_by_itself)."""
+        import ast
+        async with asyncio.timeout(timeout):
+            code = await self.proc.wait()
+            await self._reader
+        self._woken.clear()
+        if code != EXIT_DEEPSLEEP:
+            raise AssertionError("the belt ended with %s, not in deep sleep: %r" % (
+                code, bytes(self.output[-600:])))
+        with open(self.sleep_log) as f:
+            f.seek(self._slept)
+            self.asleep = ast.literal_eval(f.read().strip())
+        if wakes_by_itself(self.asleep):
+            raise AssertionError("the chip would not stay asleep: ext0 %r on a pad held %r"
+                                 % (self.asleep["ext0"], self.asleep["held"]))
+        if self.asleep["timer_ms"]:
+            self._timer = asyncio.create_task(self._wake_at(self.asleep["timer_ms"]))
+        return self.asleep
+
+    async def _wake_at(self, ms):
+        """machine.deepsleep(ms): the RTC timer wakes the chip after ms (counted from when
+        wait_asleep() saw the sleep: the process ends first) unless a press did."""
+        await asyncio.sleep(ms / 1000)
+        self._timer = None
+        await self._boot_woken(TIMER_WAKE, None)
+
+    async def press_to_wake(self, pin=BUTTON_PIN, level=0, down_ms=200):
+        """The world holds `pin` at `level` (the button: pin 4 to GND), for down_ms after the
+        firmware listens to it again. A chip asleep whose armed wake source that meets boots
+        again from its flash (the same image, nothing installed) with machine.reset_cause()
+        DEEPSLEEP_RESET and machine.wake_reason() saying which source, on the same air and USB
+        line; True then. Awake, or asleep with nothing armed for that pin at that level: nothing
+        restarts, False."""
+        if self.proc.returncode is None:
+            return False
+        if self.asleep is None:
+            await self.wait_asleep(timeout=5)       # ended without anyone asking how
+        reason = wake_reason(self.asleep, pin, level)
+        if not reason:
+            return False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await self._boot_woken(reason, down_ms)
+        return True
+
+    async def _boot_woken(self, reason, down_ms):
+        self.install = False
+        self.press_ms = self.hold_ms = None     # the world's script was the first boot's
+        self._wake = (reason, down_ms)
+        self.asleep = None
+        if hasattr(self, "_usb_rx"):            # a half packet of the last boot is gone
+            from corecue.interp import firmware_module
+            self._usb_rx = firmware_module("belt.framing").Deframer()
+        await self._spawn(self.command())
+        self._woken.set()
+
+    async def wait_woken(self, timeout=30):
+        """Until the chip asleep boots again (a press, the RTC timer)."""
+        async with asyncio.timeout(timeout):
+            await self._woken.wait()
+
+    async def close(self):
+        if self._timer is not None:
+            self._timer.cancel()
+        await super().close()
 
     async def usb_client(self):
         """A corecue.link.client.Belt on the USB line, HELLO done (pair it over the cable with

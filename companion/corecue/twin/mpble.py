@@ -47,26 +47,34 @@ class AirProcess:
         self._dev = await self.air.add_peripheral()
         sock = os.path.join(self._tmp, "radio")
         self.server = await RadioServer(self.air, self._dev).start(sock)
+        self._more = asyncio.Event()
+        await self._spawn(cmd)
+        return self
+
+    async def _spawn(self, cmd):
+        """Start the process on the air and the radio server already there: at start, and again
+        for a chip that boots anew on the same air (esp32twin: a wake from deep sleep). What it
+        prints goes on after what earlier processes printed."""
+        sock = os.path.join(self._tmp, "radio")
         env = dict(os.environ, CORECUE_RADIO=sock, MICROPYPATH=UNIXPORT + ":.frozen")
         self.proc = await asyncio.create_subprocess_exec(
             *cmd, env=env, cwd=FIRMWARE, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT)
-        self._more = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
-        return self
+        self._reader = asyncio.create_task(self._read(self.proc))
 
-    async def _read(self):
+    async def _read(self, proc):
         while True:
-            data = await self.proc.stdout.read(4096)
+            data = await proc.stdout.read(4096)
             self._more.set()
             if not data:
                 return
             self.output.extend(data)
 
-    async def wait_output(self, needle, timeout=30):
-        """Until the belt has printed needle (bytes); AssertionError if it ends first."""
+    async def wait_output(self, needle, timeout=30, since=0):
+        """Until the belt has printed needle (bytes) after output[since:]; AssertionError if it
+        ends first."""
         async with asyncio.timeout(timeout):
-            while needle not in self.output:
+            while needle not in self.output[since:]:
                 if self._reader.done():
                     raise AssertionError("the belt ended: %r" % bytes(self.output[-600:]))
                 self._more.clear()

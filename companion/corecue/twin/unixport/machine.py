@@ -65,8 +65,11 @@ def soft_reset():
 
 
 def deepsleep(time_ms=0):
-    """The chip stops; it comes back through reset, with DEEPSLEEP_RESET as the cause."""
+    """The chip stops; it comes back through reset, with DEEPSLEEP_RESET as the cause, when one
+    of the wake sources armed fires (silicon.went_to_sleep records them for whoever holds the
+    twin: esp32twin wakes it) or never."""
     print("machine.deepsleep(%d)" % time_ms, file=sys.stderr)
+    silicon.went_to_sleep(time_ms)
     sys.exit(EXIT_DEEPSLEEP)
 
 
@@ -163,6 +166,10 @@ class Pin:
     def irq(self, handler=None, trigger=3, *, wake=None, hard=False):
         if hard:
             raise ValueError("hard IRQs are not simulated")    # the board uses soft ones
+        if wake is not None:
+            # On the chip this arms ext0 or ext1 as well; the twin arms them only through
+            # esp32.wake_on_ext0/ext1 (the board's way), never silently not at all.
+            raise ValueError("Pin.irq(wake=) is not simulated: use esp32.wake_on_ext0")
         self._handler = handler
         self._trigger = trigger
         if handler is None:

@@ -8,14 +8,19 @@
 # `corecue flash` does (keeping what the belt wrote); /main.py then runs with no arguments.
 #
 #   micropython rom.py --flash IMAGE [--table CSV] [--install DIR] [--effort PCT] [--mac HEX]
-#                      [--cause N] [--press MS] [--hold MS] [--pwm-log FILE] [--stuck LABEL]
+#                      [--cause N] [--wake N] [--down MS] [--press MS] [--hold MS]
+#                      [--pwm-log FILE] [--sleep-log FILE] [--stuck LABEL]
 #
 # The modules a chip has built in (machine, esp32, bluetooth: this folder) are imported first;
 # after the root changes, only the flash is there to import from. --effort sets the wearer's
 # brace on the sensor input (percent of maximal), --mac the chip's MAC, --cause the reset cause
-# main.py sees (machine.reset_cause()), --press a short press of the button MS milliseconds after
-# the firmware starts listening to it, --hold a long one (2 s: the pairing window when idle),
+# main.py sees (machine.reset_cause()), --wake what woke the chip from deep sleep
+# (machine.wake_reason()), --down the button already down at boot (the press that woke the chip)
+# and let go MS milliseconds after the firmware starts listening to it, --press a short press of
+# the button MS milliseconds after the firmware starts listening to it, --hold a long one (2 s:
+# the pairing window when idle),
 # --pwm-log a file that gets every change of a PWM output's duty ("ms,pin,duty": the motor),
+# --sleep-log a file that gets a line per deep sleep (what was armed: silicon.went_to_sleep),
 # --stuck a partition whose flash has worn out: every erase and program in it fails.
 import os
 import sys
@@ -48,14 +53,16 @@ class _Emg:
 
 def _args(argv):
     opts = {"flash": None, "table": None, "install": None, "effort": "0", "mac": None,
-            "cause": "1", "press": None, "hold": None, "pwm-log": None, "stuck": None}
+            "cause": "1", "wake": "0", "down": None, "press": None, "hold": None,
+            "pwm-log": None, "sleep-log": None, "stuck": None}
     i = 0
     while i + 1 < len(argv) and argv[i][2:] in opts:
         opts[argv[i][2:]] = argv[i + 1]
         i += 2
     if i != len(argv) or opts["flash"] is None:
         print("usage: rom.py --flash IMAGE [--table CSV] [--install DIR] [--effort PCT] "
-              "[--mac HEX] [--cause N] [--press MS] [--hold MS] [--pwm-log FILE] [--stuck LABEL]")
+              "[--mac HEX] [--cause N] [--wake N] [--down MS] [--press MS] [--hold MS] "
+              "[--pwm-log FILE] [--sleep-log FILE] [--stuck LABEL]")
         sys.exit(2)
     return opts
 
@@ -124,8 +131,12 @@ def boot(argv):
     if opts["mac"]:
         silicon.mac = bytes.fromhex(opts["mac"])
     silicon.reset_cause = int(opts["cause"])
+    silicon.wake_reason = int(opts["wake"])
     silicon.sources[_SENSOR_PIN] = _Emg(int(opts["effort"]))
     silicon.sources[_BATTERY_PIN] = lambda: 1950000          # 3.9 V through the 1:2 divider
+    if opts["down"]:
+        silicon.drive(_BUTTON_PIN, 0)
+        silicon.scripts[_BUTTON_PIN] = [(int(opts["down"]), None)]
     if opts["press"]:
         at = int(opts["press"])
         silicon.scripts[_BUTTON_PIN] = [(at, 0), (at + 200, None)]     # to GND, then let go
@@ -134,6 +145,8 @@ def boot(argv):
         silicon.scripts[_BUTTON_PIN] = [(at, 0), (at + 2000, None)]
     if opts["pwm-log"]:
         silicon.pwm_log = open(opts["pwm-log"], "a")
+    if opts["sleep-log"]:
+        silicon.sleep_log = open(opts["sleep-log"], "a")    # before / is the flash's
     _flash(opts)
     fs = _boot_py()
     if opts["install"]:

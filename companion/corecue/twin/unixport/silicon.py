@@ -22,6 +22,11 @@ held = {}            # pin -> True while its pad configuration is held (Pin(hold
 flash = None         # the flash chip (flashchip.Chip) and its partition table (flashchip.table)
 partitions = ()
 pwm_log = None       # a file the PWM outputs' duty changes go to ("ms,pin,duty" lines), or None
+# The RTC controller's wake sources (esp32.wake_on_ext0, wake_on_ext1 set them): what still
+# listens while the chip is in deep sleep.
+ext0 = None          # (pin, level)
+ext1 = None          # ((pins), esp32.WAKEUP_ALL_LOW or WAKEUP_ANY_HIGH)
+sleep_log = None     # an open file that gets one line per deep sleep (went_to_sleep), or None
 
 
 def pwm_changed(pin, duty):
@@ -81,3 +86,22 @@ async def play(pin):
         if wait > 0:
             await asyncio.sleep_ms(wait)
         drive(pin, level)
+
+
+def went_to_sleep(timer_ms):
+    """The chip enters deep sleep (machine.deepsleep): one line to sleep_log, a Python literal,
+    of what whoever holds the twin needs to know to wake it as the chip would wake: the wake
+    sources armed (ext0, ext1, the timer: the only ones the twin's chip has; none armed, it
+    sleeps until power is cut), the pads held through the sleep with their pull, and the levels
+    and PWM duties the chip drove just before it stopped."""
+    if sleep_log is None:
+        return
+    held_pads = {}
+    for pin, on in held.items():
+        if on:
+            held_pads[pin] = _pulls.get(pin)
+    record = {"ext0": ext0, "ext1": ext1, "timer_ms": timer_ms if timer_ms > 0 else None,
+              "held": held_pads, "outputs": dict(_outputs),
+              "pwm": {pin: duty for pin, (_, duty) in pwm.items()}}
+    sleep_log.write(repr(record) + "\n")
+    sleep_log.flush()
