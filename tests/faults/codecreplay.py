@@ -12,7 +12,10 @@
 import sys
 
 _HERE = __file__.rsplit("/", 1)[0]
-sys.path.insert(0, sys.argv[1])
+if __name__ == "__main__":
+    sys.path.insert(0, sys.argv[1])
+else:                   # imported by tests/test_faults_fuzz.py, whatever its command line
+    sys.path.insert(0, _HERE + "/../../firmware")
 sys.path.insert(0, _HERE)
 if sys.implementation.name != "micropython":
     sys.path.insert(0, _HERE + "/../../companion/corecue/twin/mpshim")     # `micropython`
