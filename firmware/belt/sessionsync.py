@@ -83,18 +83,12 @@ class Catalog:
         the reader. A 1 KB reply copied four times on its way out failed to allocate in a
         fragmented 256 KB heap. The memoryview is good until the next page is built."""
         buf = self._page
-        n, end = self._fill(buf, first, _LIST_HEAD + _PAGE_ROOM)
+        n, end = self._fill(buf, first)
         struct.pack_into("<BBHHH", buf, 0, _T_LIST, 0, req, end - P.HEADER_LEN, n)
         return memoryview(buf)[:end]
 
-    def page(self, first, room=_PAGE_ROOM):
-        """(count, ENTRY bytes) for the sessions with id >= first, oldest first, as many as fit
-        in room bytes."""
-        n, end = self._fill(self._page, first, _LIST_HEAD + room)
-        return n, bytes(self._page[_LIST_HEAD:end])
-
-    def _fill(self, buf, first, limit):
-        """ENTRYs packed into buf from _LIST_HEAD up to limit; (count, end offset)."""
+    def _fill(self, buf, first):
+        """ENTRYs packed into buf from _LIST_HEAD, as many as fit; (count, end offset)."""
         app = self.app
         store = app.store
         at = _LIST_HEAD
@@ -102,7 +96,7 @@ class Catalog:
         for sid, size, synced, _ in store.list():
             if sid < first:
                 continue
-            if at + ENTRY_LEN > limit:
+            if at + ENTRY_LEN > len(buf):
                 break
             if sid == store.open_id and app.writer:
                 start = app.writer.start_ticks
