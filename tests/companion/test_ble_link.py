@@ -123,7 +123,10 @@ def test_belt_over_ble_scan_hello_config_calibration_live_download_drop_and_resu
             assert link.conn is None and not link.commands.download.active
 
             # Advertising resumed: a new scan hears the belt, a new transport resumes the file.
-            assert [n for n, _, _ in await T.scan(timeout=1.0, backend=backend)] == [name]
+            # At speed 10 the boot's fast window (60 s of the belt's time) has closed by now, so
+            # it advertises every adv_slow_ms (1 s): a look as long as the slowest allowed
+            # interval (2.5 s) hears it, where a 1 s look could fall between two.
+            assert [n for n, _, _ in await T.scan(timeout=2.5, backend=backend)] == [name]
             transport2 = await T.connect(name, backend=backend)
             belt2 = Belt(transport2)
             await belt2.hello()
