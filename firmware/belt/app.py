@@ -266,8 +266,9 @@ class App(Tasks, Calibrating):
             self.cal_frames += 1
         if self.writer:
             ch = self.chain
-            # The slow figures go into the log too (every 5 s): the fatigue index, and the cadence
-            # once a step rhythm has been found (0 before, rather than the default the window uses).
+            # The slow figures go into the log too (every 10 s): the fatigue index, and the cadence
+            # while a step rhythm is found (0 otherwise: before the run, standing, holding a brace,
+            # rather than the step period the window keeps using).
             self.writer.add_frame(effort, quality, ch.fatigue_q8,
                                   ch.cadence_spm if ch.rhythm_found else 0)
         actions = self.flow.frame(effort, quality, now)

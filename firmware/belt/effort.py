@@ -193,6 +193,9 @@ class EffortChain:
         ac = self._ac
         frontend.rhythm(self._ring, self.stats[frontend.ENV_POS], self._work, ac)
         e0 = ac[0]
+        # No rhythm now (the runner stopped, or a brace held still): the cadence is unknown,
+        # but the window keeps the last step period, a sound size for any brace.
+        self.rhythm_found = False
         if e0 <= 0:
             return
         sh = 0

@@ -252,6 +252,19 @@ def test_no_step_rhythm_is_found_in_a_brace_without_running():
     near(c.cadence_spm, 150, 3, "its cadence")
 
 
+def test_the_rhythm_is_lost_when_the_running_stops():
+    """After a run, a brace held standing still has no step rhythm: the cadence that goes into
+    the log must say so (rhythm_found False), not repeat the run's last cadence for ever. The
+    window keeps the last step period it had, a sound size for a brace."""
+    c, n = calibrated()
+    c.reset()
+    feed(c, running(12000, 60, n, 60000 // 150, 50))
+    eq(c.rhythm_found, True, "running at 150 steps/min")
+    feed(c, emg(8000, 60, n))
+    eq(c.rhythm_found, False, "8 s of a brace standing still after it")
+    near(c.cadence_spm, 150, 3, "the window keeps the run's step period")
+
+
 def _flags(c, buf):
     q = []
     for start in range(0, len(buf) - 99, 100):
