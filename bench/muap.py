@@ -41,13 +41,19 @@ def _potential(width_ms, scale):
     return g / np.abs(g).max()
 
 
+# The wearer's anatomy: each unit's action-potential width under these electrodes. It is one
+# muscle for the calibration, the run and the truth's maximum; only the firing differs by seed.
+_WIDTHS = np.random.default_rng(2024).uniform(1.5, 2.5, UNITS)
+
+
 def muscle(excitation, scale=1.0, seed=1):
-    """Noiseless muscle signal (counts, float) for per-sample excitation in %MVC."""
+    """Noiseless muscle signal (counts, float) for per-sample excitation in %MVC; seed draws the
+    firing (inter-spike variability and phases), not the muscle."""
     rng = np.random.default_rng(seed)
     e = np.asarray(excitation, dtype=float)
     n = len(e)
     out = np.zeros(n)
-    widths = rng.uniform(1.5, 2.5, UNITS)
+    widths = _WIDTHS
     # inter-spike variability: a slow random modulation of each unit's rate, 15 % SD
     b = np.ones(50) / 50.0
     for i in range(UNITS):
