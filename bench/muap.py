@@ -85,6 +85,18 @@ def mvc_amplitude(seed=5):
     return float(np.mean(np.abs(muscle(np.full(5 * FS, 100.0), seed=seed)[FS:])))
 
 
+def best_second_excess(seeds=(11, 12, 13), seconds=5):
+    """How far the strongest 1 s of a steady maximal brace reads above the brace's mean, in %
+    (the noiseless muscle's mean |value| per 100 ms block, as a calibration sees its braces)."""
+    out = []
+    for seed in seeds:
+        m = np.abs(muscle(np.full((seconds + 1) * FS, 100.0), seed=seed)[FS:])
+        blocks = m[:len(m) // 100 * 100].reshape(-1, 100).mean(1)
+        best = np.convolve(blocks, np.ones(10) / 10, "valid").max()
+        out.append(100.0 * (best / blocks.mean() - 1))
+    return out
+
+
 def render(effort, running, hr_bpm, cadence_spm, seed=1, scale=1.0, depth=synth.PHASIC_DEPTH,
            **contamination):
     """(ADC samples, noiseless muscle) for per-sample effort (%MVC excitation), with

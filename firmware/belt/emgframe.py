@@ -19,7 +19,9 @@ _LAST_SUB = const(8)   # the last clean block's mean sub-block, to hold an artef
 LEVEL = const(9)       # out: the window level, Q4 amplitude
 BLOCK_LEVEL = const(10)  # out: this block's own amplitude, Q4
 _RATIO_N = const(11)   # clean blocks in the ratio's sums so far (up to 64)
-LEN = const(12)
+_FAST_AMP = const(12)  # the amplitude's mean over the last ~4 clean blocks (x4)
+_FOLLOW = const(13)    # clean blocks left in which the ratio follows a change of state
+LEN = const(14)
 
 # frame() spells its thresholds out as literals (viper code sees module constants only so):
 # flat under 0.25 count of mean |step| (4 in Q4); a jump at least 200 counts and 8x the busier
@@ -86,16 +88,7 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
             k += 1
     else:
         fs[8] = st[1] // 10
-        if (q & 5) == 0:
-            # plain sums over the first 64 clean blocks (x64 of their mean once there are 64),
-            # then exponential means: the ratio starts from the whole first 6.4 s, not one block
-            if fs[11] < 64:
-                fs[11] = fs[11] + 1
-                fs[0] = fs[0] + amp
-                fs[1] = fs[1] + step
-            else:
-                fs[0] = fs[0] + amp - (fs[0] >> 6)
-                fs[1] = fs[1] + step - (fs[1] >> 6)
+    clean = (q & 5) == 0
     if filled < 320:
         filled += 10
         fs[7] = filled
@@ -146,6 +139,30 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         elif alpha > 256:
             alpha = 256
         m = (alpha * m0 + (256 - alpha) * m1) >> 8
+    # The slow amplitude/step ratio, from clean blocks: plain sums over the first 64 (x64 of
+    # their mean once there are 64), so that it starts from the whole first 6.4 s, then
+    # exponential means over 6.4 s. When the amplitude of the last ~0.4 s is over twice the
+    # slow mean or under half of it, the signal has changed state (a contraction after rest, or
+    # rest after it), and for the next 1.6 s the means follow over 0.8 s instead, long enough to
+    # leave the old state's spectrum behind: a rest whose spectrum is unlike the muscle's (a
+    # noisy electrode, a tone) must not set the ratio a short contraction is read with.
+    if clean:
+        fa = fs[12] + amp - (fs[12] >> 2)
+        fs[12] = fa
+        if fs[11] < 64:
+            fs[11] = fs[11] + 1
+            fs[0] = fs[0] + amp
+            fs[1] = fs[1] + step
+        else:
+            if fa * 8 > fs[0] or fa * 32 < fs[0]:
+                fs[13] = 16
+            if fs[13] > 0:
+                fs[13] = fs[13] - 1
+                fs[0] = fs[0] + ((amp * 64 - fs[0]) >> 3)
+                fs[1] = fs[1] + ((step * 64 - fs[1]) >> 3)
+            else:
+                fs[0] = fs[0] + amp - (fs[0] >> 6)
+                fs[1] = fs[1] + step - (fs[1] >> 6)
     if fs[1] > 0:
         r = (fs[0] * 256) // fs[1]    # Q8 amplitude per unit of mean |step|
         if r > 4095:

@@ -51,7 +51,7 @@ def _beats(rng, n, hr_bpm):
     return np.array(idx, dtype=int)
 
 
-def _ecg(rng, n, hr_bpm):
+def _ecg(rng, n, hr_bpm, r_peak=ECG_R_PEAK):
     """QRS-T complexes; the QRS is a few tens of ms wide, so it reaches well above 20 Hz."""
     tt = np.arange(-60, 300) / FS
     g = lambda mu, sd, a: a * np.exp(-0.5 * ((tt - mu) / sd) ** 2)
@@ -59,7 +59,7 @@ def _ecg(rng, n, hr_bpm):
     out = np.zeros(n + len(tt))
     for b in _beats(rng, n, hr_bpm):
         out[b:b + len(tt)] += beat * (1 + 0.05 * rng.standard_normal())
-    return ECG_R_PEAK * out[60:60 + n]
+    return r_peak * out[60:60 + n]
 
 
 def _foot_strikes(rng, n, cadence_spm):
@@ -69,11 +69,13 @@ def _foot_strikes(rng, n, cadence_spm):
 
 
 def render(effort, running, hr_bpm, cadence_spm, seed=1, spikes_per_min=2.0, hum=HUM,
-           spectrum=1.0, depth=PHASIC_DEPTH, noise_floor=NOISE_FLOOR, hum_hz=50.0):
+           spectrum=1.0, depth=PHASIC_DEPTH, noise_floor=NOISE_FLOOR, hum_hz=50.0,
+           ecg=ECG_R_PEAK, foot=FOOT_ARTEFACT):
     """Render ADC samples (uint16 array) for per-sample effort (%MVC), running (bool),
     heart rate (bpm) and cadence (steps/min) arrays, all of length n at 1 kHz. spectrum scales
     the EMG's frequency axis (0.75: median frequency 25 % down), depth is the stride-phasic
-    modulation depth, hum the mains amplitude (counts) at hum_hz."""
+    modulation depth, hum the mains amplitude (counts) at hum_hz, ecg the R wave's height and
+    foot the foot-strike transient's peak (counts; 0 leaves either out)."""
     rng = np.random.default_rng(seed)
     n = len(effort)
     running = np.asarray(running, dtype=bool)
@@ -88,11 +90,11 @@ def render(effort, running, hr_bpm, cadence_spm, seed=1, spikes_per_min=2.0, hum
     emg = _shaped_noise(rng, n, spectrum) * SIGMA_MVC * np.asarray(effort) / 100.0 * gain
     x = MID + emg + noise_floor * rng.standard_normal(n)
     x += 20.0 * np.sin(2 * np.pi * 0.05 * np.arange(n) / FS)            # slow offset drift
-    x += _ecg(rng, n, np.asarray(hr_bpm, dtype=float))
+    x += _ecg(rng, n, np.asarray(hr_bpm, dtype=float), ecg)
     t = np.arange(n) / FS
     x += hum * (np.sin(2 * np.pi * hum_hz * t) + 0.3 * np.sin(2 * np.pi * 3 * hum_hz * t + 1.0))
     art_t = np.arange(0, 250) / FS
-    art = FOOT_ARTEFACT * np.exp(-art_t / 0.05) * np.sin(2 * np.pi * 8 * art_t)
+    art = foot * np.exp(-art_t / 0.05) * np.sin(2 * np.pi * 8 * art_t)
     for s in strikes:
         k = min(len(art), n - s)
         x[s:s + k] += art[:k] * rng.uniform(0.6, 1.4)
