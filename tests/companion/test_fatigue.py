@@ -65,6 +65,22 @@ def test_a_version_1_session_or_a_short_run_has_no_index():
     assert A.Summary.from_dict(s.as_dict()) == s
 
 
+def test_the_run_cadence_is_the_median_of_its_pairs_with_a_rhythm():
+    # the warm-up's pairs (no rhythm while holding a plank: 0, NaN) and those outside the run do
+    # not count; the run's pairs do, whatever the effort
+    script = [("s", State.WARMUP), ("f", 250, 0, 300, 220, 0), ("s", State.RUN),
+              ("f", 250, 0, 300, 220, 150), ("f", 50, 0, 300, 220, 166),
+              ("f", 250, 0, 400, 220, 170), ("s", State.COOLDOWN), ("f", 0, 0, 300, 0, 120)]
+    s = A.summarize(decode(session_bytes(script)))
+    assert s.cadence_spm == 166.0                 # 150 x3, 166 x3, 170 x4 (2 steps/min units)
+    assert F.cadence(s) == "166 steps/min"
+    assert A.Summary.from_dict(s.as_dict()) == s
+    # fewer than three pairs with a rhythm in the run: not measured, not a guess
+    s = A.summarize(decode(session_bytes([("s", State.RUN), ("f", 250, 0, 250, 220, 160),
+                                          ("f", 250, 0, 900, 220, 0), ("s", State.COOLDOWN)])))
+    assert (s.cadence_spm, F.cadence(s)) == (None, "cadence not measured")
+
+
 def _warmup(holds):
     """A warm-up of 30 s holds, each with the index going through `values` every 10 s."""
     script = [("s", State.WARMUP)]
@@ -129,10 +145,12 @@ def test_every_view_says_the_same_fatigue_figures(tmp_path, monkeypatch, capsys)
     assert code == 0
     assert "muscle signal 11 % slower in the last third than in the first; warm-up: muscle " \
            "signal 5 % slower by the end of a hold (mean of 1)" in out
+    assert "cadence: 164 steps/min" in out
     code, out, _ = corecue(capsys, "report", "1", "-o", str(tmp_path / "rep"))
     page = out.split("page:")[1].split()[0]
     html = open(page, encoding="utf-8").read()
     assert "muscle signal 11 % slower in the last third" in html
+    assert "164 steps/min" in html
     code, out, _ = corecue(capsys, "report", "--trend", "-o", str(tmp_path / "rep"), "--force")
     assert code == 0
     page = out.split("page:")[1].split()[0]

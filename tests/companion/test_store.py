@@ -211,9 +211,45 @@ def _check_v6(s):
     assert s.session(6).raw == raw
 
 
+def _seed_v7(db):
+    # Version 7 made again every summary without the run's cadence; one stored with it is whole
+    # and kept as it is.
+    raw, crc, summary = _known_run()
+    assert '"cadence_spm"' in summary
+    db.execute("INSERT INTO sessions (id, device, belt_sid, crc, sha256, start_utc, duration_s, "
+               "size, stored_utc, summary) VALUES (7, ?, 47, ?, ?, 800.0, 594.0, ?, 1200.0, ?)",
+               (A, crc, hashlib.sha256(raw).digest(), len(raw),
+                summary.replace('"mean_effort": 25.0', '"mean_effort": 24.0')))
+    db.execute("INSERT INTO session_files VALUES (7, ?)", (raw,))
+
+
+def _check_v7(s):
+    assert s.session(7).summary["mean_effort"] == 24.0
+
+
 # What each version added, and how to prove it survived: a new migration needs its own pair.
 SEEDS = {1: (_seed_v1, _check_v1), 2: (_seed_v2, _check_v2), 3: (_seed_v3, _check_v3),
-         4: (_seed_v4, _check_v4), 5: (_seed_v5, _check_v5), 6: (_seed_v6, _check_v6)}
+         4: (_seed_v4, _check_v4), 5: (_seed_v5, _check_v5), 6: (_seed_v6, _check_v6),
+         7: (_seed_v7, _check_v7)}
+
+
+def test_upgrading_to_v7_makes_again_a_summary_without_the_cadence(tmp_path):
+    import json
+    _db_at(tmp_path / "corecue.db", 6)
+    raw, crc, summary = _known_run()
+    old = json.loads(summary)
+    del old["cadence_spm"]
+    old["mean_effort"] = 24.0
+    db = sqlite3.connect(str(tmp_path / "corecue.db"))
+    db.execute("INSERT INTO sessions (id, device, belt_sid, crc, sha256, start_utc, duration_s, "
+               "size, stored_utc, summary) VALUES (8, ?, 48, ?, ?, 800.0, 594.0, ?, 1200.0, ?)",
+               (A, crc, hashlib.sha256(raw).digest(), len(raw), json.dumps(old)))
+    db.execute("INSERT INTO session_files VALUES (8, ?)", (raw,))
+    db.commit()
+    db.close()
+    with open_store(str(tmp_path)) as s:
+        got = s.session(8).summary
+    assert "cadence_spm" in got and got["mean_effort"] == 25.0
 
 
 def test_every_version_has_seed_data():

@@ -62,6 +62,8 @@ class Summary:
     fatigue_last: float | None = None
     hold_fatigue_pct: float | None = None
     holds_measured: int = 0
+    # The runner's cadence (steps/min): median of the run's signal pairs that had a step rhythm.
+    cadence_spm: float | None = None
 
     def as_dict(self):
         """Every field, and the derived figures (cues_total, excluded_s, holding,
@@ -202,6 +204,21 @@ def thirds(z_run):
     return pct(z_run[:k]), pct(z_run[len(z_run) - k:])
 
 
+CADENCE_MIN_POINTS = 3     # signal pairs with a rhythm (30 s of the run) for a median cadence
+
+
+def run_cadence(sd, run):
+    """Median cadence (steps/min) of the signal pairs taken in the run while the belt found a
+    step rhythm (NaN pairs have none: standing, a held brace, before the rhythm was found);
+    None with fewer than CADENCE_MIN_POINTS."""
+    f = sd.signal_frame
+    inside = (f >= 0) & (f < sd.frames)
+    in_run = np.zeros(len(f), dtype=bool)
+    in_run[inside] = run[f[inside]]
+    v = sd.cadence[in_run & ~np.isnan(sd.cadence)]
+    return float(np.median(v)) if len(v) >= CADENCE_MIN_POINTS else None
+
+
 def summarize(sd):
     """Summary of one SessionData (docs/analytics.md defines every figure)."""
     def sec(n):                 # frames to seconds, exact to the millisecond
@@ -238,4 +255,5 @@ def summarize(sd):
         cal_rest=int(sd.calibration[0]), cal_mvc=int(sd.calibration[1]),
         first_third_pct=first, last_third_pct=last,
         fatigue_first=fat_first, fatigue_last=fat_last,
-        hold_fatigue_pct=float(np.mean(holds)) if holds else None, holds_measured=len(holds))
+        hold_fatigue_pct=float(np.mean(holds)) if holds else None, holds_measured=len(holds),
+        cadence_spm=run_cadence(sd, run))

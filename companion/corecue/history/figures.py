@@ -117,6 +117,13 @@ def hold_fatigue(s):
     return f"{_speed(s.hold_fatigue_pct)} by the end of a hold (mean of {s.holds_measured})"
 
 
+def cadence(s):
+    """The runner's cadence over the run, as the belt measured it from the EMG's step rhythm."""
+    if s.cadence_spm is None:
+        return "cadence not measured"
+    return f"{round(s.cadence_spm)} steps/min"
+
+
 def one_line(s):
     """A run at a glance: what sync, the demo and `virtual run` say of each session."""
     text = (f"length {duration(s.duration_s)}, run {duration(s.run_s)}: {in_band(s)}, "

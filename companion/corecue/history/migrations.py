@@ -193,9 +193,14 @@ def _v6(db):
     db.execute("CREATE INDEX sessions_by_start ON sessions (coalesce(start_utc, stored_utc), id)")
 
 
+# Version 7: the summaries made again for the run's cadence (cadence_spm), from the belt's signal
+# pairs.
+_v7 = restate_summaries
+
+
 # Each entry is a tuple of SQL statements or a function taking the connection (for a migration
 # that has to move data). Entry i takes the database from version i to version i + 1.
-MIGRATIONS = (_V1, _V2, _v3, _V4, _v5, _v6)
+MIGRATIONS = (_V1, _V2, _v3, _V4, _v5, _v6, _v7)
 CURRENT = len(MIGRATIONS)
 
 
