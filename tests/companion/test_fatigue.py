@@ -73,7 +73,7 @@ def test_the_run_cadence_is_the_median_of_its_pairs_with_a_rhythm():
               ("f", 250, 0, 400, 220, 170), ("s", State.COOLDOWN), ("f", 0, 0, 300, 0, 120)]
     s = A.summarize(decode(session_bytes(script)))
     assert s.cadence_spm == 166.0                 # 150 x3, 166 x3, 170 x4 (2 steps/min units)
-    assert F.cadence(s) == "166 steps/min"
+    assert F.cadence(s) == "cadence 166 steps/min"
     assert A.Summary.from_dict(s.as_dict()) == s
     # fewer than three pairs with a rhythm in the run: not measured, not a guess
     s = A.summarize(decode(session_bytes([("s", State.RUN), ("f", 250, 0, 250, 220, 160),
@@ -145,12 +145,12 @@ def test_every_view_says_the_same_fatigue_figures(tmp_path, monkeypatch, capsys)
     assert code == 0
     assert "muscle signal 11 % slower in the last third than in the first; warm-up: muscle " \
            "signal 5 % slower by the end of a hold (mean of 1)" in out
-    assert "cadence: 164 steps/min" in out
+    assert "  cadence 164 steps/min\n" in out
     code, out, _ = corecue(capsys, "report", "1", "-o", str(tmp_path / "rep"))
     page = out.split("page:")[1].split()[0]
     html = open(page, encoding="utf-8").read()
     assert "muscle signal 11 % slower in the last third" in html
-    assert "164 steps/min" in html
+    assert "cadence 164 steps/min" in html
     code, out, _ = corecue(capsys, "report", "--trend", "-o", str(tmp_path / "rep"), "--force")
     assert code == 0
     page = out.split("page:")[1].split()[0]

@@ -121,7 +121,7 @@ def cadence(s):
     """The runner's cadence over the run, as the belt measured it from the EMG's step rhythm."""
     if s.cadence_spm is None:
         return "cadence not measured"
-    return f"{round(s.cadence_spm)} steps/min"
+    return f"cadence {round(s.cadence_spm)} steps/min"
 
 
 def one_line(s):

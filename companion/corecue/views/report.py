@@ -198,7 +198,7 @@ def session_report(sd, summary, out_dir, row=None, force=False):
             F.holding(summary))),
         ("fatigue index (last third against first)", F.fatigue(summary)),
         ("fatigue index in the warm-up holds", F.hold_fatigue(summary)),
-        ("cadence (median of the run)", F.cadence(summary)),
+        ("cadence (median over the run)", F.cadence(summary)),
         ("cues", F.cues(summary)),
         ("band", "%g / %g / %g %%MVC (low / target / high)" % (low, target, high)),
         ("sensor mode", sd.mode), ("calibration", "rest %d, MVC %d (sensor units)" % cal),

@@ -101,7 +101,7 @@ def show(store, local_id):
         f"  holding: last third {F.percent(s.last_third_pct)} in band against "
         f"{F.percent(s.first_third_pct)} in the first ({F.holding(s)})",
         f"  {F.fatigue(s)}; warm-up: {F.hold_fatigue(s)}",
-        f"  cadence: {F.cadence(s)}",
+        f"  {F.cadence(s)}",
         f"  {F.cues(s)}",
         f"  sensor {s.mode}, electrode placement {s.placement} ({placement_name(s.placement)}), "
         f"calibration rest {s.cal_rest} / maximum {s.cal_mvc}",
