@@ -78,6 +78,9 @@ def test_pair_calibrate_run_sync_and_read_the_history(belt, capsys, tmp_path):
     assert header.split()[:3] == ["id", "start", "length"] and line.split()[0] == "1"
     code, out, _ = corecue(capsys, "show", "1")
     assert code == 0 and out.startswith("session 1 (belt session 1), ") and "in band" in out and " cues (" in out
+    # The virtual runner strides at 166 steps/min: the belt found it in the EMG and logged it.
+    cadence = int(out.split("  cadence ")[1].split(" steps/min")[0])
+    assert 163 <= cadence <= 169
 
     code, out, _ = corecue(capsys, "report", "1", "--out", str(tmp_path / "rep"))
     png = out.split("report: ")[1].split()[0]

@@ -79,6 +79,10 @@ def test_the_run_cadence_is_the_median_of_its_pairs_with_a_rhythm():
     s = A.summarize(decode(session_bytes([("s", State.RUN), ("f", 250, 0, 250, 220, 160),
                                           ("f", 250, 0, 900, 220, 0), ("s", State.COOLDOWN)])))
     assert (s.cadence_spm, F.cadence(s)) == (None, "cadence not measured")
+    # a rhythm in 3 of the run's 10 pairs is chance, not a stride: not measured
+    s = A.summarize(decode(session_bytes([("s", State.RUN), ("f", 250, 0, 300, 220, 214),
+                                          ("f", 250, 0, 700, 220, 0), ("s", State.COOLDOWN)])))
+    assert s.cadence_spm is None
 
 
 def _warmup(holds):

@@ -210,13 +210,17 @@ CADENCE_MIN_POINTS = 3     # signal pairs with a rhythm (30 s of the run) for a 
 def run_cadence(sd, run):
     """Median cadence (steps/min) of the signal pairs taken in the run while the belt found a
     step rhythm (NaN pairs have none: standing, a held brace, before the rhythm was found);
-    None with fewer than CADENCE_MIN_POINTS."""
+    None with fewer than CADENCE_MIN_POINTS, or when under half of the run's pairs had a rhythm:
+    a signal with no steps in it now and then passes the belt's rhythm test by chance (a
+    "cadence" of 214 in a virtual run with no stride), a runner's stride does all the time."""
     f = sd.signal_frame
     inside = (f >= 0) & (f < sd.frames)
     in_run = np.zeros(len(f), dtype=bool)
     in_run[inside] = run[f[inside]]
     v = sd.cadence[in_run & ~np.isnan(sd.cadence)]
-    return float(np.median(v)) if len(v) >= CADENCE_MIN_POINTS else None
+    if len(v) < CADENCE_MIN_POINTS or 2 * len(v) < int(in_run.sum()):
+        return None
+    return float(np.median(v))
 
 
 def summarize(sd):
