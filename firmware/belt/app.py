@@ -70,7 +70,8 @@ class App(Tasks, Calibrating):
         self.window = RadioWindow(config, board.ticks_ms())
         self.asleep = False
         # What the board's mount of the data area found (belt.dataarea's code): the status
-        # reply carries it, and start() buzzes when the area was formatted anew.
+        # reply carries it, and start() buzzes when the area was formatted anew (not when it
+        # was blank: belt.dataarea's NEW).
         self.data_area = getattr(board, "data_area", 0)
         # A long press that the run flow has no use for (idle, done): the owners' pairing window
         # (belt.owners) takes it; on_long_idle(now).
