@@ -65,8 +65,8 @@ def partition_bytes(label):
 
 def lfs_free(size):
     """Bytes free on a newly formatted LittleFS of size bytes (4 KiB blocks), under MicroPython."""
-    out = subprocess.run([micropython_path(), "-X", "heapsize=16M", "-c", _LFS_FREE % (size // 4096)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run([micropython_path(), "-X", "heapsize=16M", "-c",
+                          _LFS_FREE % (size // 4096)], capture_output=True, text=True, timeout=120)
     return int(out.stdout.strip())
 
 

@@ -1,6 +1,7 @@
 """Crash-safe, append-only session log: one file per run, on the belt's LittleFS.
 
-    bufs = SessionBuffers()          # at boot: every buffer a writer works in (about 3 KB)
+    bufs = SessionBuffers()          # at boot: every buffer a writer works in (the block
+                                     # buffer, 2,052 bytes, most of it)
     w = SessionWriter(path_or_file, session_id, start_ticks, wall_time=0, mode=0, cal_rest=0,
                       cal_mvc=0, placement=0, band=(low, target, high), bufs=bufs)
                                      # one writer at a time on bufs; without bufs it makes its own
@@ -50,7 +51,7 @@ from belt.sessionread import read_session, recover  # noqa: F401
 
 
 class SessionBuffers:
-    """Everything a writer works in (about 3 KB, the block buffer 2 KB of it), made once at
+    """Everything a writer works in (the 2,052-byte block buffer most of it), made once at
     boot and handed to each session's writer: on a heap in pieces after hours of running, a
     2 KB block could no longer be had when a session started. One writer at a time uses them."""
 
