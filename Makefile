@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/real_recordings.py
 	$(BIN)/python bench/chain_cost.py
 	$(BIN)/python bench/session_storage.py
+	$(BIN)/python bench/session_start_heap.py
 	$(BIN)/python bench/ble_goodput.py
 	$(BIN)/python bench/fw_coverage.py
 	$(BIN)/python bench/download_throughput.py

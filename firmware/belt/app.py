@@ -13,7 +13,7 @@ from belt.effort import EffortChain, MODE_NAMES
 from belt.runflow import Act, Ev, Runflow
 from belt.sampler import Sampler
 from belt.sessionformat import EV_BATTERY, EV_BOOT, EV_BUTTON, EV_MARK, EV_STATE, battery_arg
-from belt.sessionlog import SessionWriter
+from belt.sessionlog import SessionBuffers, SessionWriter
 from belt.calibrating import Calibrating
 from belt.tasks import Tasks
 
@@ -44,6 +44,9 @@ class App(Tasks, Calibrating):
         self.flow = Runflow(self.coach, config.runflow_config())
         self.player = haptics.Player(table=config.haptic_table())
         self.writer = None
+        # The session writer's buffers (4,288 bytes held on the unix port), made while the heap
+        # is whole: a session started hours later, on a heap in pieces, needs no block of them.
+        self.session_buffers = SessionBuffers()
         self.session_id = -1
         self.calibrating = False
         self.cal_adopted = False     # the last committed calibration was saved and is in use
@@ -67,7 +70,8 @@ class App(Tasks, Calibrating):
         self.window = RadioWindow(config, board.ticks_ms())
         self.asleep = False
         # What the board's mount of the data area found (belt.dataarea's code): the status
-        # reply carries it, and start() buzzes when the area was formatted anew.
+        # reply carries it, and start() buzzes when the area was formatted anew (not when it
+        # was blank: belt.dataarea's NEW).
         self.data_area = getattr(board, "data_area", 0)
         # A long press that the run flow has no use for (idle, done): the owners' pairing window
         # (belt.owners) takes it; on_long_idle(now).
@@ -186,7 +190,7 @@ class App(Tasks, Calibrating):
         try:
             w = SessionWriter(path, sid, now, self.session_wall,
                               MODE_NAMES.index(self.chain.mode), cal[0], cal[1],
-                              c.placement, c.band())
+                              c.placement, c.band(), bufs=self.session_buffers)
             # The boot id goes into the file's first block, written at once: whoever later holds
             # this boot's time anchor can place a session that started before the belt knew
             # the time.

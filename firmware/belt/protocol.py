@@ -53,7 +53,8 @@ MESSAGES = (
     # state, sensor mode, battery mV, flash used, flash free, frames, late, missed, overruns,
     # task restarts, calibrated, calibrating, live, session open id (0 none), battery level
     # (belt.battery code: 0 ok, 1 low, 2 critical, 3 empty, 4 full, 255 unknown), data area
-    # (belt.dataarea code: 0 as it was, 1 formatted anew at this boot, 2 shared with the code)
+    # (belt.dataarea code: 0 as it was, 1 formatted anew at this boot, 2 shared with the code,
+    # 3 new: blank at this boot and formatted)
     ("status", 0x02, "", "<BBHIIIHHHHBBBIBB"),
     ("config_get", 0x03, "", "*"),                   # tail: the config as JSON
     ("config_set", 0x04, "*", "*"),                  # tail: JSON object of changes | full config

@@ -1,7 +1,10 @@
 """Crash-safe, append-only session log: one file per run, on the belt's LittleFS.
 
+    bufs = SessionBuffers()          # at boot: every buffer a writer works in (the block
+                                     # buffer, 2,052 bytes, most of it)
     w = SessionWriter(path_or_file, session_id, start_ticks, wall_time=0, mode=0, cal_rest=0,
-                      cal_mvc=0, placement=0, band=(low, target, high))
+                      cal_mvc=0, placement=0, band=(low, target, high), bufs=bufs)
+                                     # one writer at a time on bufs; without bufs it makes its own
     w.add_frame(effort_pm, quality, fatigue=0, cadence=0)
                                      # 10 Hz; effort 0..2000 (0.1 %MVC) or -1; quality 0..15;
                                      # the chain's fatigue index (x256) and cadence (steps/min),
@@ -47,29 +50,70 @@ from belt.sessionformat import (BLOCK_FRAMES, CLOSED_BY_WRITER, FRAME_MS, HEADER
 from belt.sessionread import read_session, recover  # noqa: F401
 
 
-class SessionWriter:
-    def __init__(self, dest, session_id, start_ticks, wall_time=0, mode=0, cal_rest=0,
-                 cal_mvc=0, placement=0, band=(0, 0, 2000), block_frames=BLOCK_FRAMES):
-        """dest: a path (opened and closed here) or a binary file object (left open)."""
+class SessionBuffers:
+    """Everything a writer works in (the 2,052-byte block buffer most of it), made once at
+    boot and handed to each session's writer: on a heap in pieces after hours of running, a
+    2 KB block could no longer be had when a session started. One writer at a time uses them."""
+
+    def __init__(self, block_frames=BLOCK_FRAMES):
         if not 1 <= block_frames <= MAX_BLOCK_FRAMES:
             raise ValueError("block_frames")
+        self.block_frames = block_frames
+        pairs = block_frames // SIG_EVERY + 1
+        self.eff = array.array("h", bytes(2 * block_frames))
+        self.q = bytearray(block_frames)
+        self.ev_slot = bytearray(MAX_EVENTS)
+        self.ev_kind = bytearray(MAX_EVENTS)
+        self.ev_arg = array.array("H", bytes(2 * MAX_EVENTS))
+        self.fat = array.array("H", bytes(2 * pairs))
+        self.cad = bytearray(pairs)
+        self.out = bytearray(payload_bound(block_frames) + 8)
+        self.enc = Encoder()
+        self.stats = Summary(0, 0)
+        self.user = None        # the writer using them, until it is closed or abandoned
+
+    def take(self, writer, block_frames, band_low, band_high):
+        """For a new session's writer: refused while another writer still writes with them
+        (its frames would go into this session's file)."""
+        if block_frames > self.block_frames:
+            raise ValueError("block_frames")
+        u = self.user
+        if u is not None and u is not writer and u._f is not None:
+            raise ValueError("session buffers in use")
+        self.user = writer
+        self.enc.reset()
+        # The trailer's figures start again in place (the writer's stats, as before).
+        self.stats.__init__(band_low, band_high)
+
+
+class SessionWriter:
+    def __init__(self, dest, session_id, start_ticks, wall_time=0, mode=0, cal_rest=0,
+                 cal_mvc=0, placement=0, band=(0, 0, 2000), block_frames=BLOCK_FRAMES,
+                 bufs=None):
+        """dest: a path (opened and closed here) or a binary file object (left open). bufs: the
+        SessionBuffers made at boot (the belt's app hands them in); without, the writer makes
+        its own."""
+        if not 1 <= block_frames <= MAX_BLOCK_FRAMES:
+            raise ValueError("block_frames")
+        if bufs is None:
+            bufs = SessionBuffers(block_frames)
+        self._f = None
+        bufs.take(self, block_frames, band[0], band[2])
+        self._bufs = bufs
         self._own = isinstance(dest, str)
-        self._f = open(dest, "wb") if self._own else dest
+        try:
+            self._f = open(dest, "wb") if self._own else dest
+        except BaseException:
+            bufs.user = None
+            raise
         self.start_ticks = start_ticks
         self._full = block_frames
-        self._eff = array.array("h", [0] * block_frames)
-        self._q = bytearray(block_frames)
-        self._ev_slot = bytearray(MAX_EVENTS)
-        self._ev_kind = bytearray(MAX_EVENTS)
-        self._ev_arg = array.array("H", [0] * MAX_EVENTS)
-        self._fat = array.array("H", [0] * (block_frames // SIG_EVERY + 1))
-        self._cad = bytearray(block_frames // SIG_EVERY + 1)
+        # The buffers are reached through _bufs, not copied into attributes of their own: each
+        # attribute widens the writer's own table, which a session start must allocate whole.
         self._ns = 0
-        self._out = bytearray(payload_bound(block_frames) + 8)
         self._n = self._nev = 0
-        self._enc = Encoder()
         self._torn = False      # a write failed: the file may hold part of a record at its end
-        self.stats = Summary(band[0], band[2])
+        self.stats = bufs.stats
         try:
             self._f.write(pack_header(block_frames, session_id, start_ticks, wall_time, mode,
                                       placement, cal_rest, cal_mvc, band))
@@ -91,8 +135,9 @@ class SessionWriter:
             if hp > MAX_EFFORT:
                 hp = MAX_EFFORT
         n = self._n
-        self._eff[n] = hp
-        self._q[n] = quality & 15
+        b = self._bufs
+        b.eff[n] = hp
+        b.q[n] = quality & 15
         self._n = n + 1
         self.stats.frame(hp, quality & 15)
         if self.stats.frames % SIG_EVERY == 0:
@@ -101,8 +146,8 @@ class SessionWriter:
             # +-2 of x256 and +-1.5 steps/min), which costs bits and tells nothing.
             f = (fatigue + 2) >> 2
             c = (cadence + 1) >> 1
-            self._fat[k] = f if 0 <= f <= FAT_MAX else (0 if f < 0 else FAT_MAX)
-            self._cad[k] = c if 0 <= c <= CAD_MAX else (0 if c < 0 else CAD_MAX)
+            b.fat[k] = f if 0 <= f <= FAT_MAX else (0 if f < 0 else FAT_MAX)
+            b.cad[k] = c if 0 <= c <= CAD_MAX else (0 if c < 0 else CAD_MAX)
             self._ns = k + 1
         if n + 1 >= self._full:
             self.flush()
@@ -114,9 +159,10 @@ class SessionWriter:
         if self._nev >= MAX_EVENTS:
             self.flush()
         j = self._nev
-        self._ev_slot[j] = self._n
-        self._ev_kind[j] = kind
-        self._ev_arg[j] = arg
+        b = self._bufs
+        b.ev_slot[j] = self._n
+        b.ev_kind[j] = kind
+        b.ev_arg[j] = arg
         self._nev = j + 1
         self.stats.event(kind)
 
@@ -126,8 +172,9 @@ class SessionWriter:
             raise ValueError("closed")
         if self._n == 0 and self._nev == 0:
             return
-        out = self._out
-        enc = self._enc
+        b = self._bufs
+        out = b.out
+        enc = b.enc
         # The model moves on as the block is coded. Until the block is on the flash it may have
         # to be coded again (the guard flushes after a failed write), and a block coded from a
         # moved-on model would carry a good CRC over the wrong frames: so the model goes back
@@ -135,8 +182,8 @@ class SessionWriter:
         enc.save()
         try:
             # payload at 3: room before it for a 2-byte length and the sequence byte
-            end = enc.encode(out, 3, self._n, self._full, self._eff, self._q, self._nev,
-                             self._ev_slot, self._ev_kind, self._ev_arg, self._fat, self._cad)
+            end = enc.encode(out, 3, self._n, self._full, b.eff, b.q, self._nev, b.ev_slot,
+                             b.ev_kind, b.ev_arg, b.fat, b.cad)
             seq = self.stats.blocks
             out[2] = seq & 0xFF
             size = end - 2
@@ -171,6 +218,7 @@ class SessionWriter:
         """Stop writing without a trailer (a session that could not be started): the file is
         closed if it was opened here."""
         f, self._f = self._f, None
+        self._release()
         if f is not None and self._own:
             try:
                 f.close()
@@ -194,4 +242,10 @@ class SessionWriter:
         if self._own:
             self._f.close()
         self._f = None
+        self._release()
         return t
+
+    def _release(self):
+        b = self._bufs
+        if b.user is self:
+            b.user = None

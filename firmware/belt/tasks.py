@@ -202,6 +202,7 @@ class Tasks:
             self.play(_haptics.AWAKE)
         if self.data_area == _dataarea.FORMATTED:
             # After "awake", which it then cuts short: losing the data area matters more. The
-            # log has the board's line already.
+            # log has the board's line already. A blank one formatted (NEW: a new belt's first
+            # boot) lost nothing, so it is not felt.
             self.play(_haptics.DATA_FORMATTED)
         return tasks

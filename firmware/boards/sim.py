@@ -67,9 +67,10 @@ class Board:
                  wall_time=0, seed=1, usb=None, speed=0, bluetooth=None, image=None,
                  button_held=False):
         simflash.note = None
+        simflash.area = dataarea.AS_IS      # a folder, or an image made here: as it is
         self.root = simflash.mount(flash_dir, image)
-        self.flash_note = simflash.note     # the data area was formatted anew: why (main logs it)
-        self.data_area = dataarea.FORMATTED if simflash.note else dataarea.AS_IS
+        self.flash_note = simflash.note     # the data area was formatted: why (main logs it)
+        self.data_area = simflash.area
         self.flash_dir = flash_dir
         # A scenario is a name, (segments, events, end_s) or a person, as in boards/scenarios.py.
         if isinstance(scenario, str):

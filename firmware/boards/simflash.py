@@ -14,7 +14,8 @@ BLOCKS = 475
 # that an erase takes no heap here either (a fresh 4 KB bytes object per erase can fail to
 # allocate in a fragmented heap: a failure the belt would never see).
 _ERASED = b"\xff" * 256
-note = None     # what the last mount did to a damaged data area (belt.dataarea), or None
+note = None     # what the last mount did to a damaged or blank data area (belt.dataarea), or None
+area = 0        # and its code (belt.dataarea: AS_IS, NEW or FORMATTED)
 
 
 class FileBlockDevice:
@@ -95,7 +96,7 @@ def _mount_image(image_path, create, mount_point="/flash"):
     except ImportError:
         raise ValueError("this virtual belt keeps its flash in a LittleFS image (%s), which only "
                          "the MicroPython interpreter can mount" % image_path)
-    global note
+    global note, area
     dev = FileBlockDevice(image_path, create=create)
     if dev.fresh:
         vfs.VfsLfs2.mkfs(dev)
@@ -103,7 +104,7 @@ def _mount_image(image_path, create, mount_point="/flash"):
         vfs.umount(mount_point)        # a reboot of the same virtual belt in one process
     except OSError:
         pass
-    note = dataarea.mount(vfs, dev, mount_point)     # the belt's own: formats a damaged one
+    area, note = dataarea.mount(vfs, dev, mount_point)  # the belt's own: formats a damaged one
     try:
         os.mkdir(mount_point + "/sessions")
     except OSError:

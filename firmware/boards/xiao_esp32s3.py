@@ -13,7 +13,8 @@
 # The data area: with the belt's partition table (firmware/partitions-8MiB.csv) the sessions,
 # config, clock and keys live on a LittleFS partition of their own, labelled "data", which the
 # board mounts at /data itself (belt.dataarea: formatted anew, and said, when it cannot be
-# mounted), apart from the code on MicroPython's "vfs". Without that partition (MicroPython's
+# mounted; formatted quietly when it is blank, as at the first boot after the table is
+# flashed), apart from the code on MicroPython's "vfs". Without that partition (MicroPython's
 # stock table) they stay on the code's file system at the root, which stock _boot.py mounts before
 # main.py runs and cannot repair (docs/reliability.md, "The data area on the ESP32").
 import time
@@ -72,14 +73,14 @@ class Board:
         except OSError:
             pass
         try:
-            self.flash_note = dataarea.mount(vfs, found[0], DATA_ROOT)
+            area, self.flash_note = dataarea.mount(vfs, found[0], DATA_ROOT)
         except OSError as e:
             self.flash_note = ("data area: the '%s' partition cannot be mounted or formatted "
                                "(%r): sessions and settings on the code's file system" % (
                                    DATA_LABEL, e))
             return
         self.root = DATA_ROOT
-        self.data_area = dataarea.FORMATTED if self.flash_note else dataarea.AS_IS
+        self.data_area = area
 
     def button_held(self):
         """The button is down now (pulled to GND); main reads it at boot: held at power-on is

@@ -3,6 +3,7 @@ boards/xiao_esp32s3.py, unchanged, under MicroPython on the twin's flash chip la
 belt's partition table (firmware/partitions-8MiB.csv). A damaged data partition is formatted anew
 by the board's own boot path, alone: the code's "vfs" partition stays byte for byte; the belt
 says so in its log, in the status reply over USB and on the motor; the next boot is clean. A
+blank one (all 0xFF, a new belt's first boot) is formatted quietly and called new. A
 healthy one keeps its sessions. Without the belt's table the data shares the code's file system
 and the status says that; a damaged code file system stops in MicroPython's own _boot.py."""
 import asyncio
@@ -73,10 +74,15 @@ def test_a_damaged_data_partition_is_formatted_alone_and_said_and_the_next_boot_
     twin = Esp32Twin(folder, table=BELT_TABLE)
 
     async def body():
-        # A new belt: the data partition is blank flash, formatted at the first boot.
-        st, sessions, _, out = await _boot(folder, install=True, session=True)
+        # A new belt: the data partition is blank flash (esptool leaves it all 0xFF), formatted
+        # at the first boot quietly: nothing was on it, so the runner's first boot buzzes no
+        # warning, and the status says "new".
+        st, sessions, edges, out = await _boot(folder, install=True, session=True)
         assert b"Performing initial setup" in out       # MicroPython's own, for "vfs"
-        assert st.data_area == D.FORMATTED and len(sessions) == 1, (st, sessions)
+        assert st.data_area == D.NEW and len(sessions) == 1, (st, sessions)
+        assert _pulses(edges, FULL) == 0 and b"formatted anew" not in out, edges
+        assert b"data area blank" in out, out[-800:]
+        assert st.data_area_words()[0] == "new"                     # corecue status --json
         # A healthy data partition: sessions kept, nothing said, nothing felt, no code written.
         code = twin.read_partition("vfs")
         st, kept, edges, out = await _boot(folder)
@@ -86,15 +92,33 @@ def test_a_damaged_data_partition_is_formatted_alone_and_said_and_the_next_boot_
         for how in ("garbled", "zeroed", "erased"):
             twin.write_partition("data", _damage(twin, how))
             st, after, edges, out = await _boot(folder)
-            assert b"data area unreadable" in out and b"formatted anew" in out, (how, out[-800:])
-            assert st.data_area == D.FORMATTED, how                 # seen over USB
-            assert _pulses(edges, FULL) == 4, (how, edges)          # felt: four pulses
+            if how == "erased":
+                # Erased (esptool erase-region over the whole partition) is blank: a new area,
+                # formatted quietly, as at the first boot.
+                assert b"data area blank" in out and b"formatted anew" not in out, out[-800:]
+                assert st.data_area == D.NEW and _pulses(edges, FULL) == 0, (st, edges)
+            else:
+                assert b"data area unreadable" in out and b"formatted anew" in out, (
+                    how, out[-800:])
+                assert st.data_area == D.FORMATTED, how             # seen over USB
+                assert st.data_area_words()[0] == "formatted", how
+                assert _pulses(edges, FULL) == 4, (how, edges)      # felt: four pulses
             assert after == [], (how, after)                        # nothing could be read
             assert twin.read_partition("vfs") == code, how          # the code untouched
             st, _, edges, out = await _boot(folder)
             assert st.data_area == D.AS_IS and _pulses(edges, FULL) == 0, how
             assert b"formatted anew" not in out, how
     run(body, limit_s=300)
+
+
+def test_corecue_status_words_each_data_area_code_and_only_formatted_speaks_of_a_loss():
+    from corecue.link.records import Status
+    words = {code: Status(*([0] * 15), data_area=code).data_area_words()
+             for code in (D.AS_IS, D.FORMATTED, D.SHARED, D.NEW, 9)}
+    assert [w[0] for w in words.values()] == ["as_is", "formatted", "shared", "new", "9"]
+    assert "gone" in words[D.FORMATTED][1]
+    assert "blank" in words[D.NEW][1] and "gone" not in words[D.NEW][1]
+    assert words[9][1] == "unknown (9)"
 
 
 def test_a_data_partition_that_cannot_even_be_formatted_leaves_the_belt_running(tmp_path):

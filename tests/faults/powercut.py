@@ -74,7 +74,7 @@ def apply(data, op, half=False):
 def boot(image):
     """The belt's boot path on an image: mount (formatting an unmountable one), recover."""
     flash = NorFlash(image)
-    note = dataarea.mount(vfs, flash, MP)
+    note = dataarea.mount(vfs, flash, MP)[1]
     store = Storage(MP + "/sessions")
     store.recover_all()
     return flash, store, note

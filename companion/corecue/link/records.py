@@ -61,7 +61,8 @@ class Status:
     live: int
     open_session: int
     battery_level: int      # belt.battery's code: ok, low, critical, empty, full; 255 unknown
-    data_area: int          # belt.dataarea's code: as it was, formatted anew at this boot, shared
+    data_area: int          # belt.dataarea's code: as it was, formatted anew at this boot, shared,
+                            # new (blank at this boot, formatted)
 
     def data_area_words(self):
         """(name, what it means) of the data area code: what the belt's mount found at boot."""
@@ -70,7 +71,9 @@ class Status:
                 D.FORMATTED: ("formatted", "formatted anew at this boot: it could not be read, "
                               "so the runs and settings on it are gone (docs/reliability.md)"),
                 D.SHARED: ("shared", "shared with the firmware's files: no data partition of "
-                           "its own (docs/reliability.md)")}.get(
+                           "its own (docs/reliability.md)"),
+                D.NEW: ("new", "its own, new: it was blank at this boot and was formatted; "
+                        "nothing was on it")}.get(
             self.data_area, (str(self.data_area), f"unknown ({self.data_area})"))
 
 
