@@ -289,6 +289,8 @@ def test_a_new_calibration_is_not_judged_against_the_one_it_replaces():
     eq((app.chain._rest, app.chain._mvc), (res.rest, res.mvc), "the good one still in use")
     from belt.calibration import PH_REST
     app.cal_begin(PH_REST)
+    app.apply_config()                                 # a setting changed mid-calibration
+    eq((app.chain._rest, app.chain._mvc), (0, 0), "still judged on its own after a setting")
     app.cal_abort()
     eq((app.chain._rest, app.chain._mvc), (res.rest, res.mvc), "and after an abort")
     record("recal", "%d %d" % (res.rest, res.mvc))
