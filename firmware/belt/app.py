@@ -133,8 +133,9 @@ class App(Tasks, Calibrating):
             self._config_stale = True
             return False
         self._config_stale = False
-        cal = self.calibration() or (0, 0)
-        self.chain.calibrate(cal[0], cal[1])
+        if not self.calibrating:    # a calibration's frames are judged on their own; its end
+            cal = self.calibration() or (0, 0)      # puts the saved calibration back
+            self.chain.calibrate(cal[0], cal[1])
         self.coach = Coach(self.config.coach_config())
         full = self.flow.storage_full
         self.flow = Runflow(self.coach, self.config.runflow_config())

@@ -21,6 +21,10 @@ class Calibrating:
         if not self.calibrating:
             self.calibrator.start()
             self.calibrating = True
+            # The new calibration's frames are judged on their own: against the one it may
+            # replace, a rest quieter than half that one's (a loud rest: hum over a cable, worn
+            # electrodes) reads as lost contact, and every new calibration was "signal absent".
+            self.chain.calibrate(0, 0)
         self.calibrator.begin(phase)
         self.cal_frames = 0
 
@@ -36,18 +40,23 @@ class Calibrating:
             self.config.set_calibration(res.rest, res.mvc, self.chain.mode,
                                         self.clock.wall_time(self.board.ticks_ms()))
             if self._save_config():
-                self.chain.calibrate(res.rest, res.mvc)
                 self.cal_adopted = True
                 verdict = "saved"
             else:                       # the flash refused it: keep the one that is saved
                 self.config.update(before)
                 verdict = "not saved"
+        self._use_saved_calibration()
         self.log("calibration %s: rest %d mvc %d spread %d reasons %d" % (
             verdict, res.rest, res.mvc, res.spread_pm, res.reasons))
         return res
 
     def cal_abort(self):
         self.calibrating = False
+        self._use_saved_calibration()
+
+    def _use_saved_calibration(self):
+        cal = self.calibration() or (0, 0)
+        self.chain.calibrate(cal[0], cal[1])
 
     def _save_config(self):
         try:

@@ -149,6 +149,14 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     if clean:
         fa = fs[12] + amp - (fs[12] >> 2)
         fs[12] = fa
+        nb = fs[11]
+        # The same change of state in the first 6.4 s (a session starts standing relaxed, and
+        # its first brace comes seconds later): once the fast mean has settled (8 blocks), the
+        # plain sums become the means (x64) and follow the change from there.
+        if nb >= 8 and nb < 64 and (fa * nb > 8 * fs[0] or fa * nb < 2 * fs[0]):
+            fs[0] = (fs[0] * 64) // nb
+            fs[1] = (fs[1] * 64) // nb
+            fs[11] = 64
         if fs[11] < 64:
             fs[11] = fs[11] + 1
             fs[0] = fs[0] + amp

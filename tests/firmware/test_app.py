@@ -244,3 +244,54 @@ def test_the_session_logs_the_chains_fatigue_index_and_cadence():
         eq((fat, cad), (((want_fat + 2) >> 2) << 2, ((want_cad + 1) >> 1) << 1),
            "the pair at frame %d is the chain's, as stored" % f)
     record("app_signal_pairs", len(sig))
+
+
+def _calibrate(app, n, rest_sd=0, brace_sd=300):
+    """The at-home procedure through the app, as the companion drives it: rest 10 s, three 5 s
+    braces with pauses between; every frame goes through the app's own frame path."""
+    from array import array
+    from belt.calibration import PH_BRACE, PH_PAUSE, PH_REST
+    from signals import emg
+    plan = [(PH_REST, rest_sd, 100)]
+    for i in range(3):
+        plan.append((PH_BRACE, brace_sd, 50))
+        if i < 2:
+            plan.append((PH_PAUSE, 0, 30))
+    for phase, sd, frames in plan:
+        app.cal_begin(phase)
+        for _ in range(frames):
+            buf = emg(100, sd, n)
+            app.chain.push_block(buf, 0)
+            app._frame(app.chain.effort_pm, app.chain.quality)
+    return app.cal_commit()
+
+
+def test_a_new_calibration_is_not_judged_against_the_one_it_replaces():
+    """A calibration taken where the rest was loud (mains hum over a USB cable, worn
+    electrodes) has a high rest level. Against it, the rest of a new calibration in a quiet
+    place is 'quieter than half the calibrated rest', which the chain flags as lost contact: the
+    new calibration was refused as 'signal absent', and the belt could never leave the old one.
+    A refused or aborted calibration leaves the old one in use."""
+    from signals import Noise
+    d = _fresh("recal")
+    board, app, _ = _boot(d, _STEADY)
+    app.config.set_calibration(900, 3900, "emg_raw")
+    app.apply_config()
+    eq((app.chain._rest, app.chain._mvc), (900, 3900), "the loud calibration in use")
+    n = Noise(5)
+    res = _calibrate(app, n)
+    eq(res.reason_text(), "", "the new calibration's verdict")
+    eq((app.cal_adopted, app.chain._rest, app.chain._mvc), (True, res.rest, res.mvc),
+       "the new calibration adopted")
+    eq(app.calibration(), (res.rest, res.mvc), "and saved")
+    bad = _calibrate(app, n, brace_sd=0)              # no braces: refused
+    eq(bad.ok, False, "a calibration without braces")
+    eq((app.chain._rest, app.chain._mvc), (res.rest, res.mvc), "the good one still in use")
+    from belt.calibration import PH_REST
+    app.cal_begin(PH_REST)
+    app.apply_config()                                 # a setting changed mid-calibration
+    eq((app.chain._rest, app.chain._mvc), (0, 0), "still judged on its own after a setting")
+    app.cal_abort()
+    eq((app.chain._rest, app.chain._mvc), (res.rest, res.mvc), "and after an abort")
+    record("recal", "%d %d" % (res.rest, res.mvc))
+    board.stop()
