@@ -196,6 +196,11 @@ class EffortChain:
         # No rhythm now (the runner stopped, or a brace held still): the cadence is unknown,
         # but the window keeps the last step period, a sound size for any brace.
         self.rhythm_found = False
+        # The stride's rhythm is the muscle's: where the muscle does not dominate the signal (a
+        # level under twice the calibrated rest: relaxed, or a brace under ~4 %MVC), the
+        # envelope's rhythm is the heartbeat's, and 150 beats/min would read as a cadence.
+        if self._mvc != self._rest and self.level < 2 * self._rest:
+            return
         if e0 <= 0:
             return
         sh = 0
@@ -221,7 +226,12 @@ class EffortChain:
             off = -16
         # Q4 of a 10 ms sub-block: (lag in 20 ms) x 32, plus the parabola's offset
         self._fs[emgframe.STEP_Q4] = (frontend.RHYTHM_LAG0 + best - 1) * 32 + off
-        self.rhythm_found = True
+        # A peak at an end of the lags searched is the slope of one beyond them (a walk under
+        # ~122 steps/min, a sprint over ~222): the window takes that nearest period, but the
+        # log gets no cadence rather than a wrong one.
+        last = frontend.RHYTHM_LAGS - 1
+        self.rhythm_found = not ((best == 2 and ac[1] >= ac[2]) or
+                                 (best == last and ac[last + 1] >= ac[last]))
 
     @micropython.native
     def _window_level(self, s):
