@@ -20,8 +20,9 @@ R_NOT_ABOVE_REST = const(2)  # the braces barely differ from rest
 R_INCONSISTENT = const(4)    # the braces differ by more than _MAX_SPREAD_PM
 R_CLIPPING = const(8)        # the sensor clipped during the braces: MVC would read low
 R_TOO_FEW = const(16)        # rest shorter than 2 s, or fewer than 3 usable braces
+R_REST_BRACED = const(32)    # the muscle was working through most of the rest
 REASONS = ("signal absent", "braces not clearly above rest", "braces inconsistent",
-           "sensor clipping", "too few usable phases")
+           "sensor clipping", "too few usable phases", "not relaxed during the rest")
 
 _MAX_REST = const(300)       # frames: 30 s
 _MAX_BRACE = const(100)      # frames per trial: 10 s
@@ -37,6 +38,11 @@ _MAX_SPREAD_PM = const(300)
 _MIN_RATIO = const(3)        # EMG MVC must be at least 3x the rest level ...
 _MIN_SPAN_Q4 = const(80)     # ... and 5 counts above it; linear sensors need 20 counts
 _MIN_SPAN_LINEAR_Q4 = const(320)
+# A rest is relaxed when its median frame is within 3x its quietest tenth (p10): a quiet rest
+# keeps them within 1.2-2.5x (the synthetic runner with its ECG, the bundled real recording),
+# a person braced through more than half of it puts the median at 11-22x. The median, not a
+# higher percentile: a strong ECG lifts the blocks holding a QRS, never half of them.
+_MAX_REST_RISE = const(3)
 
 
 class CalResult:
@@ -161,6 +167,10 @@ class Calibrator:
         if len(rest_frames) < 20:
             reasons |= R_TOO_FEW
         rest = rest_frames[len(rest_frames) // 2] if rest_frames else 0
+        if self.law == LAW_QUADRATURE and len(rest_frames) >= 20:
+            quiet = rest_frames[len(rest_frames) // 10]
+            if rest > _MAX_REST_RISE * quiet and rest - quiet >= _MIN_SPAN_Q4:
+                reasons |= R_REST_BRACED
         trials = []
         sign = self._direction(rest)
         dead = clipped = total = 0

@@ -4,7 +4,7 @@ from fwtest import eq, near, record
 from signals import Noise, add_hum, emg
 
 from belt.calibration import (Calibrator, PH_BRACE, PH_PAUSE, PH_REST, R_ABSENT, R_CLIPPING,
-                              R_INCONSISTENT, R_NOT_ABOVE_REST, R_TOO_FEW)
+                              R_INCONSISTENT, R_NOT_ABOVE_REST, R_REST_BRACED, R_TOO_FEW)
 from belt.effort import EffortChain, Q_HUM
 
 
@@ -105,6 +105,50 @@ def test_short_braces_give_the_same_maximum():
     eq(res.reasons, 0, "reasons " + res.reason_text())
     near(res.mvc * 100 // full.mvc, 100, 8, "short-brace MVC against full braces, %")
     record("cal_short", "%d %d %d" % (res.rest, res.mvc, full.mvc))
+
+
+def _rest_then_braces(rest_plan, seed=5, spike=0):
+    """The procedure with a rest of (sd, seconds) parts, then three full braces; spike: counts
+    of a 30 ms QRS-like pulse every 800 ms through the rest (a strong ECG at 75 beats/min)."""
+    chain = EffortChain("emg_raw")
+    cal = Calibrator(chain.law)
+    n = Noise(seed)
+    t = 0
+    cal.begin(PH_REST)
+    for sd, secs in rest_plan:
+        for _ in range(secs * 10):
+            buf = emg(100, sd, n)
+            for i in range(100):
+                if spike and (t + i) % 800 < 30:
+                    buf[i] = min(4095, buf[i] + spike * (15 - abs((t + i) % 800 - 15)) // 15)
+            t += 100
+            chain.push_block(buf, 0)
+            cal.add(chain.block_level, chain.quality)
+    for i in range(3):
+        cal.begin(PH_BRACE)
+        for _ in range(50):
+            chain.push_block(emg(100, 300, n), 0)
+            cal.add(chain.block_level, chain.quality)
+        cal.begin(PH_PAUSE)
+        for _ in range(30):
+            chain.push_block(emg(100, 0, n), 0)
+            cal.add(chain.block_level, chain.quality)
+    return cal.commit()
+
+
+def test_a_rest_braced_through_most_of_it_is_refused_in_words():
+    # braced at 30 % for the first 6 s of the 10 s rest: the median is the brace's, and a real
+    # 20 % brace would then read about 0
+    res = _rest_then_braces([(90, 6), (0, 4)])
+    eq(res.reasons & R_REST_BRACED, R_REST_BRACED, "braced rest: " + res.reason_text())
+    eq("not relaxed during the rest" in res.reason_text(), True, res.reason_text())
+    # relaxed throughout, or braced for its first 3 s only (the median is the relaxed level,
+    # the calibration the same): accepted
+    eq(_rest_then_braces([(0, 10)]).reasons, 0, "relaxed rest")
+    eq(_rest_then_braces([(90, 3), (0, 7)]).reasons, 0, "a brace in the rest's first 3 s")
+    # a strong ECG lifts the blocks that hold a beat, never half of them: accepted
+    res = _rest_then_braces([(0, 10)], spike=600)
+    eq(res.reasons, 0, "rest with a strong ECG: " + res.reason_text())
 
 
 def test_no_signal_is_refused():

@@ -6,6 +6,7 @@ _ADVICE = [
     (4, None),  # filled in with the measured spread
     (8, "the sensor clipped during the braces: its gain is too high for your maximum"),
     (16, "some phases were too short: rest 10 s, then three braces of about 5 s"),
+    (32, "you were not relaxed during the rest: let the belly go soft for the whole 10 s"),
 ]
 
 
@@ -20,4 +21,8 @@ def verdict_text(res):
                 text = (f"your three braces differed by {res.spread_pm // 10}%: "
                         "try again, keep the same posture")
             parts.append(text)
+    unknown = res.reasons & ~sum(bit for bit, _ in _ADVICE)
+    if unknown:     # a newer belt's reason: said, not dropped
+        parts.append(f"refused for a reason this corecue does not know (code {unknown}): "
+                     "update corecue")
     return "; ".join(parts)
