@@ -3,17 +3,20 @@ unchanged, under MicroPython on the twin's chip with the belt's partition table.
 resets boots again from its flash, and machine.reset_cause() says why (twin/chipreset.py: as
 MicroPython's ESP32 port gives it, HARD_RESET after machine.reset(), WDT_RESET after its
 watchdog). A `reboot` asked over USB: the belt closes its open session, resets, boots again, and
-the same owner's key opens the channel over the cable with every session and setting kept. A hang
+the same owner's key opens the channel over the cable and over the air, with every session and
+setting kept. A hang
 in the middle of a run (the CPU stuck in a sensor conversion that never completes): nothing feeds
 the watchdog, it resets the chip, and boot recovery closes the session that was being written
 with every block that reached the flash. Then the chip's own rule on a small main.py of its own:
 the cause of each boot, and a process that ends otherwise boots nothing.
 
-The twin runs in real time (its clock is the host's): about 50 s in all."""
+The twin runs in real time (its clock is the host's): about 40 s in all."""
 import asyncio
 
 from corecue.interp import firmware_module
 from corecue.link import auth
+from corecue.link import ble as T
+from corecue.link.client import Belt
 from corecue.twin.chipreset import HARD_RESET, PWRON_RESET, WDT_RESET
 from corecue.twin.esp32twin import BELT_TABLE, Esp32Twin
 
@@ -76,6 +79,15 @@ def test_a_reboot_asked_over_usb_boots_the_same_belt_with_its_owner_sessions_and
                 await belt.download(second))
             assert status == "closed" and trailer is not None and len(frames) >= 30
             await belt.close()
+            # The radio is back on the same air: the belt advertises and its owner authenticates.
+            found = await T.scan(timeout=2.0, backend=twin.backend())
+            assert [n for n, _, _ in found] == ["corecue-B2C7"], found
+            transport = await T.connect("corecue-B2C7", backend=twin.backend())
+            air = Belt(transport)
+            await air.hello()
+            await auth.authenticate(air, key, host)
+            assert sorted(e.id for e in await air.sessions()) == [first, second]
+            await transport.close()
         finally:
             await twin.close()
         assert b"Unhandled exception" not in twin.output, twin.output
