@@ -9,7 +9,9 @@ is only the interpreter's own soft reboot, Ctrl-D or machine.soft_reset(), on a 
 running with its pins and its watchdog as they were: the twin does not boot again from that).
 machine.WDT is ESP-IDF's task watchdog with a panic: ESP_RST_TASK_WDT, given as WDT_RESET.
 Across either reset the chip keeps its flash and its RTC memory (the belt uses none, and the twin
-has none); its RAM, pins and peripherals start anew, as the twin's new process does.
+has none), and a pad held with Pin(hold=True) stays as it was held (the belt holds the button's
+only for deep sleep, and lets it go at boot; the twin does not carry it over). Its RAM and the rest
+of its pins and peripherals start anew, as the twin's new process does.
 """
 from __future__ import annotations
 
