@@ -18,6 +18,7 @@ import subprocess
 
 from corecue.flash.manifest import deployed, mpy_cross_path, read_manifest
 from corecue.interp import FIRMWARE
+from corecue.twin.chipreset import PWRON_RESET, cause_after
 from corecue.twin.mpble import UNIXPORT, AirProcess
 from corecue.twin.rtcwake import DEEPSLEEP_RESET, TIMER_WAKE, wake_reason, wakes_by_itself
 
@@ -82,10 +83,13 @@ class Esp32Twin(AirProcess):
     installed into it first unless `install` is false. The motor pin's duty changes go to
     DIR/pwm.csv (motor_edges()). When the chip goes into deep sleep its process ends
     (wait_asleep() says what it armed); press_to_wake() is the wearer's press then, which boots
-    it again from its flash as the chip wakes, as the RTC timer does if one was armed."""
+    it again from its flash as the chip wakes, as the RTC timer does if one was armed. A reset
+    (machine.reset(), the watchdog) boots it again by itself (twin/chipreset.py); `boots` has
+    machine.reset_cause() of every boot, in order. `hang_ms`: the first boot's CPU hangs that
+    long after sampling starts (rom.py --hang), until its watchdog resets it."""
 
     def __init__(self, folder, effort=20, mac=None, interpreter=None, press_ms=None,
-                 hold_ms=None, table=None, install=True, stuck=None):
+                 hold_ms=None, table=None, install=True, stuck=None, hang_ms=None):
         super().__init__(interpreter)
         self.folder = os.path.abspath(folder)
         self.effort = effort
@@ -95,6 +99,10 @@ class Esp32Twin(AirProcess):
         self.table = table
         self.install = install      # False: boot what the flash holds (a reboot, not a flash)
         self.stuck = stuck          # a partition's label: its flash refuses every erase, program
+        self.hang_ms = hang_ms
+        self.boots = []             # machine.reset_cause() of each boot
+        self._cause = PWRON_RESET   # the next boot's, when no wake starts it
+        self._closing = False
         self.image = os.path.join(self.folder, "flash.bin")
         self.pwm_log = os.path.join(self.folder, "pwm.csv")
         self.sleep_log = os.path.join(self.folder, "sleep.log")
@@ -144,6 +152,10 @@ class Esp32Twin(AirProcess):
             cmd += ["--cause", str(DEEPSLEEP_RESET), "--wake", str(self._wake[0])]
             if self._wake[1] is not None:
                 cmd += ["--down", str(self._wake[1])]
+        else:
+            cmd += ["--cause", str(self._cause)]
+        if self.hang_ms is not None:
+            cmd += ["--hang", str(int(self.hang_ms))]
         if self.install:
             cmd += ["--install", build_host_tree(os.path.join(self._tmp, "tree"))]
         if self.table:
@@ -160,7 +172,23 @@ class Esp32Twin(AirProcess):
 
     async def _spawn(self, cmd):
         self._slept = os.path.getsize(self.sleep_log) if os.path.exists(self.sleep_log) else 0
+        self.boots.append(DEEPSLEEP_RESET if self._wake else self._cause)
         await super()._spawn(cmd)
+
+    async def _read(self, proc):
+        """The process's output; when it ends where the chip resets, the chip boots again (before
+        this reader ends, so that wait_output() waits on the new boot rather than failing)."""
+        await super()._read(proc)
+        cause = cause_after(await proc.wait())
+        if cause and not self._closing:
+            await self._boot_again(None, cause)
+
+    async def wait_boots(self, n, timeout=30):
+        """Until the chip has booted n times in all (len(boots))."""
+        async with asyncio.timeout(timeout):
+            while len(self.boots) < n:
+                self._more.clear()
+                await self._more.wait()
 
     async def wait_asleep(self, timeout=60):
         """Until the chip goes into deep sleep: what it armed (silicon.went_to_sleep's record:
@@ -189,7 +217,7 @@ class Esp32Twin(AirProcess):
         wait_asleep() saw the sleep: the process ends first) unless a press did."""
         await asyncio.sleep(ms / 1000)
         self._timer = None
-        await self._boot_woken(TIMER_WAKE, None)
+        await self._boot_again((TIMER_WAKE, None), None)
 
     async def press_to_wake(self, pin=BUTTON_PIN, level=0, down_ms=200):
         """The world holds `pin` at `level` (the button: pin 4 to GND), for down_ms after the
@@ -208,19 +236,22 @@ class Esp32Twin(AirProcess):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        await self._boot_woken(reason, down_ms)
+        await self._boot_again((reason, down_ms), None)
         return True
 
-    async def _boot_woken(self, reason, down_ms):
+    async def _boot_again(self, wake, cause):
+        """The same flash boots again, nothing installed: woken (wake: (reason, ms the press stays
+        down)) or reset (cause)."""
         self.install = False
-        self.press_ms = self.hold_ms = None     # the world's script was the first boot's
-        self._wake = (reason, down_ms)
+        self.press_ms = self.hold_ms = self.hang_ms = None     # the first boot's world script
+        self._wake, self._cause = wake, cause
         self.asleep = None
         if hasattr(self, "_usb_rx"):            # a half packet of the last boot is gone
             from corecue.interp import firmware_module
             self._usb_rx = firmware_module("belt.framing").Deframer()
         await self._spawn(self.command())
-        self._woken.set()
+        if wake:
+            self._woken.set()
 
     async def wait_woken(self, timeout=30):
         """Until the chip asleep boots again (a press, the RTC timer)."""
@@ -228,6 +259,7 @@ class Esp32Twin(AirProcess):
             await self._woken.wait()
 
     async def close(self):
+        self._closing = True
         if self._timer is not None:
             self._timer.cancel()
         await super().close()
@@ -236,7 +268,8 @@ class Esp32Twin(AirProcess):
         """A corecue.link.client.Belt on the USB line, HELLO done (pair it over the cable with
         corecue.link.auth.pair, as `corecue pair --port` does)."""
         from corecue.link.client import Belt
-        belt = Belt(_UsbLine(self))
+        from corecue.twin.usbline import UsbLine
+        belt = Belt(UsbLine(self))
         await belt.hello()
         return belt
 
@@ -264,35 +297,3 @@ class Esp32Twin(AirProcess):
                         return P.decode_fields(P.reply_format(t), payload)[0]
                 self._more.clear()
                 await self._more.wait()
-
-
-class _UsbLine:
-    """The twin's USB serial line (the process's stdin and stdout) as a transport for
-    corecue.link.client.Belt: the packets on stdout after the moment it is bound."""
-
-    def __init__(self, twin):
-        from corecue.interp import firmware_module
-        self.twin = twin
-        self.framing = firmware_module("belt.framing")
-        self.deframer = self.framing.Deframer()
-        self._task = None
-
-    def bind(self, receiver):
-        self.receiver = receiver
-        self._task = asyncio.get_running_loop().create_task(self._pump(len(self.twin.output)))
-
-    async def _pump(self, seen):
-        while True:
-            new = bytes(self.twin.output[seen:])
-            seen += len(new)
-            self.deframer.feed(new, lambda p: self.receiver.packet_received(bytes(p)))
-            self.twin._more.clear()
-            await self.twin._more.wait()
-
-    async def send(self, pkt):
-        self.twin.proc.stdin.write(self.framing.encode(pkt))
-        await self.twin.proc.stdin.drain()
-
-    async def close(self):
-        if self._task is not None:
-            self._task.cancel()

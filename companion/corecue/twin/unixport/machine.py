@@ -24,10 +24,14 @@ SOFT_RESET = 5
 PIN_WAKE = EXT0_WAKE = 2
 EXT1_WAKE = 3
 TIMER_WAKE = 4
-# Exit statuses the twin's process ends with where the chip would reset: rom.py boots again.
+# Exit statuses the twin's process ends with where the chip would reset (twin/chipreset.py):
+# Esp32Twin boots the same flash again after a reset or the watchdog (reset_cause() HARD_RESET,
+# WDT_RESET, as MicroPython's ESP32 port gives them), after deep sleep on a wake. A soft reset
+# restarts only the interpreter on the chip, pins and watchdog running on: not simulated.
 EXIT_RESET = 80
 EXIT_WDT = 81
 EXIT_DEEPSLEEP = 82
+EXIT_SOFT_RESET = 83
 
 _FREQS = (20, 40, 80, 160, 240)
 _freq = 160000000            # the ESP32-S3 port's default CPU clock
@@ -61,7 +65,8 @@ def reset():
 
 
 def soft_reset():
-    sys.exit(EXIT_RESET)
+    print("machine.soft_reset(): not simulated", file=sys.stderr)
+    sys.exit(EXIT_SOFT_RESET)
 
 
 def deepsleep(time_ms=0):
@@ -331,6 +336,7 @@ class WDT:
             raise ValueError("WDT timeout too short")
         self._timeout = timeout
         self._fed = time.ticks_ms()
+        silicon.watchdog = self._check      # a timer of its own: it fires in a hang too
         asyncio.create_task(self._watch())
 
     def feed(self):

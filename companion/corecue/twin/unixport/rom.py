@@ -9,7 +9,7 @@
 #
 #   micropython rom.py --flash IMAGE [--table CSV] [--install DIR] [--effort PCT] [--mac HEX]
 #                      [--cause N] [--wake N] [--down MS] [--press MS] [--hold MS]
-#                      [--pwm-log FILE] [--sleep-log FILE] [--stuck LABEL]
+#                      [--pwm-log FILE] [--sleep-log FILE] [--stuck LABEL] [--hang MS]
 #
 # The modules a chip has built in (machine, esp32, bluetooth: this folder) are imported first;
 # after the root changes, only the flash is there to import from. --effort sets the wearer's
@@ -21,9 +21,14 @@
 # the pairing window when idle),
 # --pwm-log a file that gets every change of a PWM output's duty ("ms,pin,duty": the motor),
 # --sleep-log a file that gets a line per deep sleep (what was armed: silicon.went_to_sleep),
-# --stuck a partition whose flash has worn out: every erase and program in it fails.
+# --stuck a partition whose flash has worn out: every erase and program in it fails, --hang the
+# sensor's conversion never completing MS milliseconds after its first (the CPU stuck in it,
+# silicon.hang: only the watchdog gets it out). --cause is what Esp32Twin gives a boot after a
+# reset (twin/chipreset.py) or a wake; the chip's RTC memory, which would survive either, the
+# twin does not have (the belt uses none).
 import os
 import sys
+import time
 
 import silicon
 import machine
@@ -39,11 +44,19 @@ class _Emg:
     """A MyoWare's RAW output at 11 dB: mid-supply with noise whose SD follows the effort
     (the sim board's law, boards/simsignal.py), one conversion per call."""
 
-    def __init__(self, effort):
+    def __init__(self, effort, hang_ms=None):
         self.sd_uv = 300 * effort // 100 * 598 + 2400     # 598 uV a count, a 4-count floor
         self.s = 1
+        self.hang_ms = hang_ms
+        self.first = None
 
     def __call__(self):
+        if self.hang_ms is not None:
+            now = time.ticks_ms()
+            if self.first is None:
+                self.first = now
+            elif time.ticks_diff(now, self.first) >= self.hang_ms:
+                silicon.hang()
         acc = 0
         for _ in range(4):
             self.s = (self.s * 1664525 + 1013904223) & 0x3FFFFFFF
@@ -54,7 +67,7 @@ class _Emg:
 def _args(argv):
     opts = {"flash": None, "table": None, "install": None, "effort": "0", "mac": None,
             "cause": "1", "wake": "0", "down": None, "press": None, "hold": None,
-            "pwm-log": None, "sleep-log": None, "stuck": None}
+            "pwm-log": None, "sleep-log": None, "stuck": None, "hang": None}
     i = 0
     while i + 1 < len(argv) and argv[i][2:] in opts:
         opts[argv[i][2:]] = argv[i + 1]
@@ -62,7 +75,7 @@ def _args(argv):
     if i != len(argv) or opts["flash"] is None:
         print("usage: rom.py --flash IMAGE [--table CSV] [--install DIR] [--effort PCT] "
               "[--mac HEX] [--cause N] [--wake N] [--down MS] [--press MS] [--hold MS] "
-              "[--pwm-log FILE] [--sleep-log FILE] [--stuck LABEL]")
+              "[--pwm-log FILE] [--sleep-log FILE] [--stuck LABEL] [--hang MS]")
         sys.exit(2)
     return opts
 
@@ -132,7 +145,8 @@ def boot(argv):
         silicon.mac = bytes.fromhex(opts["mac"])
     silicon.reset_cause = int(opts["cause"])
     silicon.wake_reason = int(opts["wake"])
-    silicon.sources[_SENSOR_PIN] = _Emg(int(opts["effort"]))
+    hang = opts["hang"]
+    silicon.sources[_SENSOR_PIN] = _Emg(int(opts["effort"]), int(hang) if hang else None)
     silicon.sources[_BATTERY_PIN] = lambda: 1950000          # 3.9 V through the 1:2 divider
     if opts["down"]:
         silicon.drive(_BUTTON_PIN, 0)

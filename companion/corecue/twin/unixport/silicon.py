@@ -27,6 +27,7 @@ pwm_log = None       # a file the PWM outputs' duty changes go to ("ms,pin,duty"
 ext0 = None          # (pin, level)
 ext1 = None          # ((pins), esp32.WAKEUP_ALL_LOW or WAKEUP_ANY_HIGH)
 sleep_log = None     # an open file that gets one line per deep sleep (went_to_sleep), or None
+watchdog = None      # the running watchdog's check (machine.WDT): it resets the chip when due
 
 
 def pwm_changed(pin, duty):
@@ -86,6 +87,17 @@ async def play(pin):
         if wait > 0:
             await asyncio.sleep_ms(wait)
         drive(pin, level)
+
+
+def hang():
+    """The CPU stops in a call that never returns (rom.py --hang: a sensor conversion that never
+    completes). Nothing else runs; the watchdog, a timer of its own on the chip, still counts and
+    resets the chip when it is due (machine.WDT). Without one the chip stays hung, as here."""
+    import time
+    while True:
+        time.sleep_ms(20)
+        if watchdog is not None:
+            watchdog()
 
 
 def went_to_sleep(timer_ms):
