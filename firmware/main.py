@@ -133,6 +133,9 @@ def _boot(opts, usb, board=None):
     def log(msg):
         board.log(msg)
 
+    note = board.reset_note() if hasattr(board, "reset_note") else None
+    if note:
+        log(note)
     if getattr(board, "flash_note", None):
         log(board.flash_note)
     config, reason = _config.load(root + "/corecue.cfg")

@@ -149,6 +149,17 @@ class Board:
         free GPIO would let it know)."""
         return False
 
+    def reset_note(self):
+        """Why this boot follows a reset, for the boot log; None after power-on or a wake. A
+        belt reset mid-run by its watchdog says so, so a log read later tells a hang from a
+        flat battery."""
+        cause = machine.reset_cause()
+        if cause == machine.WDT_RESET:
+            return "boot: reset by the watchdog (a task stopped feeding it)"
+        if cause == machine.HARD_RESET:
+            return "boot: reset (asked, or the chip's own restart after a fault)"
+        return None
+
     def woke_by_button(self):
         """This boot is the button waking the belt from deep sleep."""
         return (machine.reset_cause() == machine.DEEPSLEEP_RESET

@@ -64,6 +64,7 @@ def test_a_reboot_asked_over_usb_boots_the_same_belt_with_its_owner_sessions_and
             await twin.wait_output(b"sessions:", since=mark)
             assert twin.boots == [PWRON_RESET, HARD_RESET]
             assert b"machine.reset()" in twin.output[mark:]
+            assert b"boot: reset (asked" in twin.output[mark:]
             # The reboot closed the open session itself: boot recovery found nothing to close.
             assert b"sessions: 2 ok, 0 closed" in twin.output[mark:], twin.output[mark:]
 
@@ -104,6 +105,8 @@ def test_a_hang_mid_run_starves_the_watchdog_and_the_next_boot_recovers_the_sess
             mark = twin.output.index(b"watchdog: not fed")
             await twin.wait_output(b"sessions:", since=mark)
             assert twin.boots == [PWRON_RESET, WDT_RESET]
+            assert b"boot: reset by the watchdog" in twin.output[mark:]
+            assert b"boot: reset" not in twin.output[:mark]     # not after power-on
             # The torn session, the one being written when the chip hung, is closed at boot.
             assert b"sessions: 0 ok, 1 closed" in twin.output[mark:], twin.output[mark:]
 
