@@ -35,6 +35,7 @@ CONDITIONS = [("reference", {})] + [
     (f"depth {d}", {"depth": d}) for d in (0.2, 0.8)] + [
     (f"spectrum {100 * (s - 1):+.0f} %", {"scale": s}) for s in (0.75, 0.85, 1.15)] + [
     ("no hum", {"hum": 0.0}), ("hum 20 counts, 60 Hz", {"hum": 20.0, "hum_hz": 60.0}),
+    ("hum 20 counts at the calibration only", {"hum": 0.0, "cal_hum": 20.0, "hum_hz": 60.0}),
     ("noise floor 12 counts", {"noise_floor": 12.0})]
 SKIP = 50           # frames: the first 5 s fill the window
 
@@ -48,12 +49,15 @@ def run(model, cond, seed, minutes, interp, cal_cache, without=()):
     for w in without:
         contamination.update(WITHOUT[w])
     jerks = {"spikes_per_min": 0.0} if "jerks" in without else {}
-    key = (model, p["hum"], p["hum_hz"], p["noise_floor"])
+    cal_cont = dict(contamination)
+    if "cal_hum" in p:               # the calibration in a hum the run is without (a USB cable)
+        cal_cont["hum"] = p["cal_hum"]
+    key = (model, cal_cont["hum"], p["hum_hz"], p["noise_floor"])
     if key not in cal_cache:
         if model == "synth":
-            cal = synth_calibration(contamination)
+            cal = synth_calibration(cal_cont)
         else:
-            cal = muap.calibration(**contamination)
+            cal = muap.calibration(**cal_cont)
         cal_cache[key] = (cal, {k: calibrate_baseline(fn, *cal) for k, (fn, _) in
                                 BASELINES.items()})
     (cal_adc, cal_ph), cal_base = cal_cache[key]
@@ -134,7 +138,7 @@ def main():
     ap.add_argument("--interpreter", default="micropython")
     ap.add_argument("--models", default="synth,muap")
     ap.add_argument("--without", default="", help="comma list of: " + ", ".join(WITHOUT))
-    ap.add_argument("--conditions", default="", help="comma list of condition labels (all)")
+    ap.add_argument("--conditions", default="", help="condition labels separated by ; (all)")
     args = ap.parse_args()
     without = [w for w in args.without.split(",") if w]
     bad = [w for w in without if w not in WITHOUT]
@@ -142,7 +146,7 @@ def main():
         ap.error("--without: unknown %s (one of %s)" % (", ".join(bad), ", ".join(WITHOUT)))
     conditions = CONDITIONS
     if args.conditions:
-        wanted = args.conditions.split(",")
+        wanted = args.conditions.split(";")
         conditions = [c for c in CONDITIONS if c[0] in wanted]
         if len(conditions) != len(wanted):
             ap.error("--conditions: one of %s" % ", ".join(c[0] for c in CONDITIONS))

@@ -267,7 +267,7 @@ class App(Tasks, Calibrating):
         now = self.board.ticks_ms()
         self.frames += 1
         if self.calibrating:
-            self.calibrator.add(self.chain.block_level, quality)
+            self.calibrator.add(self.chain.block_level, quality, self.chain.block_quiet)
             self.cal_frames += 1
         if self.writer:
             ch = self.chain

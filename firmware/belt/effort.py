@@ -101,6 +101,7 @@ class EffortChain:
         self._fs[emgframe.STEP_Q4] = _T_DEFAULT
         self.rhythm_found = False
         self.block_level = 0   # this frame's own level, Q4 (counts x 16): for calibration
+        self.block_quiet = 0   # the same with mains hum cancelled (EMG; the level otherwise)
         self.level = 0         # the smoothed window level, Q4
         self.effort_pm = UNCALIBRATED
         self.quality = 0
@@ -168,6 +169,7 @@ class EffortChain:
         if st[4] >= self._jump:
             q |= Q_ARTEFACT
         self.block_level = s * 16 // n
+        self.block_quiet = self.block_level
         if q & Q_ARTEFACT and self._filled:
             s = self._last_good   # hold the last clean block so one spike cannot lift the window
         else:
@@ -180,6 +182,9 @@ class EffortChain:
         fs = self._fs
         q |= emgframe.frame(self.stats, self._ring, fs, self.block, self._rest, self._mvc)
         self.block_level = fs[emgframe.BLOCK_LEVEL]
+        # The block's amplitude with mains hum cancelled: the comb hp[n] - hp[n-100] keeps
+        # sqrt(2) of the muscle and the noise (uncorrelated 100 ms apart) and none of 50/60 Hz.
+        self.block_quiet = ((self.stats[6] * 8) // self.block) * 181 >> 8
         self.level = fs[emgframe.LEVEL]
         self.quality = q
         if self.frames % _RHYTHM_EVERY == 0 and fs[emgframe.ENV_FILLED] >= _RHYTHM_SUBS:

@@ -43,7 +43,7 @@ def main(argv):
             if i < len(phases) and (i == 0 or phases[i] != phases[i - 1]):
                 cal.begin(phases[i])
             chain.push_block(buf, b * chain.block)
-            cal.add(chain.block_level, chain.quality)
+            cal.add(chain.block_level, chain.quality, chain.block_quiet)
             i += 1
     res = cal.commit()
     print("cal", res.rest, res.mvc, res.spread_pm, res.reasons, ",".join(str(t) for t in res.trials))
