@@ -49,6 +49,19 @@ def box(ring: ptr16, end: int, whole: int, frac16: int) -> int:
 
 
 @micropython.viper
+def _isqrt(v: int) -> int:
+    """Floor square root of 0 <= v < 2**30, by Newton's method."""
+    if v < 2:
+        return v
+    x = v
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + v // x) >> 1
+    return x
+
+
+@micropython.viper
 def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int:
     """One block: returns its quality bits and leaves LEVEL and BLOCK_LEVEL in fs."""
     amp = (st[5] * 2) // n            # Q4 mean |high-passed|: the amplitude measure
@@ -176,5 +189,14 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         if r > 4095:
             r = 4095
         m = (m * r) >> 8
+    # Hum flagged here is also taken out of the level, in power as the quadrature law takes the
+    # rest's: the calibration's rest is the electrodes' own, hum cancelled (belt.calibration),
+    # so hum that is there both at the calibration and now does not read as effort either
+    # while it dominates. The estimate (3.2 s) reads low under a stride's pulse (the comb sees
+    # the pulse too), so it takes too little or nothing, never too much.
+    if (q & 16) != 0 and hum > 0:
+        m2 = m >> 2                    # Q2: the square stays below 2**30
+        v = m2 * m2 - hum
+        m = (int(_isqrt(v)) << 2) if v > 0 else 0
     fs[9] = m
     return q

@@ -71,10 +71,13 @@ def test_hum_at_the_calibration_is_no_refusal_and_no_part_of_the_rest():
     mean = sum(frames[10:]) // 40
     near(mean, 200, 20, "a 20 % brace without the calibration's hum")
     q = 0
-    for _ in range(50):                               # the same hum again: said, not hidden
-        chain.push_block(add_hum(emg(100, 4, n), 40, 60), 0)
+    for _ in range(50):                               # the same hum again: said, not hidden,
+        chain.push_block(add_hum(emg(100, 4, n), 40, 60), 0)   # and taken out of the level
         q |= chain.quality
     eq(q & Q_HUM, Q_HUM, "rest in the calibration's hum is flagged")
+    if chain.effort_pm > 20:                          # 3.6 % with the hum left in
+        raise AssertionError("rest in the calibration's hum reads %d per mille" % chain.effort_pm)
+    record("cal_hum_rest", "%d" % chain.effort_pm)
     record("cal_hum", "%d %d %d %d" % (res.rest, res.mvc, mean, hummed))
 
 
