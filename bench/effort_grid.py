@@ -50,7 +50,7 @@ def run(model, cond, seed, minutes, interp, cal_cache, without=()):
         contamination.update(WITHOUT[w])
     jerks = {"spikes_per_min": 0.0} if "jerks" in without else {}
     cal_cont = dict(contamination)
-    if "cal_hum" in p:               # the calibration in a hum the run is without (a USB cable)
+    if "cal_hum" in p:               # the calibration in a hum the run is without (indoors)
         cal_cont["hum"] = p["cal_hum"]
     key = (model, cal_cont["hum"], p["hum_hz"], p["noise_floor"])
     if key not in cal_cache:

@@ -100,8 +100,8 @@ class Calibrator:
     def add(self, level, quality, quiet=-1):
         """One frame: its level (EffortChain.block_level), quality and, for EMG, its level with
         mains hum cancelled (block_quiet). A rest frame flagged for hum takes the latter: the
-        rest level is the electrodes' own, not the room's. Calibrated over a USB cable near a
-        mains-powered computer, a rest of 40 counts of hum read a 20 % brace on battery as
+        rest level is the electrodes' own, not the room's. Calibrated indoors near mains wiring
+        and run outdoors on battery, a rest of 40 counts of hum read a 20 % brace on battery as
         17 % and a 10 % one as 3 % (the quadrature law subtracted hum that was not there)."""
         if not self.active:
             return

@@ -48,7 +48,7 @@ def test_good_calibration():
 
 
 def test_hum_at_the_calibration_is_no_refusal_and_no_part_of_the_rest():
-    # A rest that is mostly mains (calibrated over a USB cable near a mains-powered computer, or
+    # A rest that is mostly mains (calibrated indoors beside mains wiring or a charger, or
     # a recorder's own tone): the chain flags it as hum. It is no refusal, and the rest level is
     # the electrodes' own, measured with the hum cancelled: on battery the hum is gone, and a
     # rest that held it read a 20 % brace as 17 % (40 counts) or 0 % (100 counts).
