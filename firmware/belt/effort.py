@@ -12,6 +12,7 @@ import micropython
 from micropython import const
 
 from belt import emgframe, frontend
+from belt.emgframe import isqrt    # the law's square root (boards/simsignal and tests too)
 
 # Quality bits of a frame. Any bit set means the effort value must not be taken at face value.
 Q_CONTACT = const(1)     # electrode contact lost: flat, railed, quieter than its own rest, or
@@ -51,19 +52,6 @@ _SUB = const(10)            # envelope sub-block: 10 samples, 10 ms
 _RHYTHM_EVERY = const(20)   # the step rhythm is re-estimated every 2 s (frontend.rhythm)
 _RHYTHM_SUBS = const(306)   # sub-blocks it reads: 153 of 20 ms
 _T_DEFAULT = const(565)     # Q4 sub-blocks: 353 ms, 170 steps/min, until a rhythm is found
-
-
-@micropython.native
-def isqrt(n):
-    """Floor square root of a non-negative int, by Newton's method (no floats)."""
-    if n < 2:
-        return n
-    x = n
-    y = (x + 1) >> 1
-    while y < x:
-        x = y
-        y = (x + n // x) >> 1
-    return x
 
 
 class EffortChain:

@@ -49,8 +49,9 @@ def box(ring: ptr16, end: int, whole: int, frac16: int) -> int:
 
 
 @micropython.viper
-def _isqrt(v: int) -> int:
-    """Floor square root of 0 <= v < 2**30, by Newton's method."""
+def isqrt(v: int) -> int:
+    """Floor square root of 0 <= v < 2**30, by Newton's method (no floats): the hum taken out
+    of the level here, and effort's quadrature law."""
     if v < 2:
         return v
     x = v
@@ -197,6 +198,6 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     if (q & 16) != 0 and hum > 0:
         m2 = m >> 2                    # Q2: the square stays below 2**30
         v = m2 * m2 - hum
-        m = (int(_isqrt(v)) << 2) if v > 0 else 0
+        m = (int(isqrt(v)) << 2) if v > 0 else 0
     fs[9] = m
     return q
