@@ -17,6 +17,9 @@ import sys
 import micropython
 
 sys.path.insert(0, sys.argv[1])
+# the heap broken into holes the way the firmware tests break it (tests/firmware/heapholes.py)
+sys.path.append((__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../tests/firmware")
+from heapholes import pieces  # noqa: E402
 from boards.sim import Board  # noqa: E402
 from boards.scenarios import Responsive  # noqa: E402
 from belt import config as _config  # noqa: E402
@@ -29,32 +32,6 @@ def boot(d):
     board = Board(d, Responsive())
     cfg, _ = _config.load(board.root + "/corecue.cfg")
     return App(board, cfg, Storage(board.root + "/sessions"), lambda m: None)
-
-
-def pieces(hole):
-    """Fill the heap with hole-byte pieces, the rest with 16-byte ones, then free every other
-    hole-byte piece: no free block larger than hole is left."""
-    gc.collect()
-    head = None
-    try:
-        while True:
-            head = [head, bytearray(hole)]
-    except MemoryError:
-        pass
-    try:
-        while True:
-            head = [head, bytearray(16)]
-    except MemoryError:
-        pass
-    node, i = head, 0
-    while node is not None:
-        if node[1] is not None and len(node[1]) == hole:
-            if i % 2:
-                node[1] = None
-            i += 1
-        node = node[0]
-    gc.collect()
-    return head
 
 
 def counted(fn):

@@ -5,6 +5,8 @@ import io
 
 from fwtest import IS_MPY, eq, raises
 
+import heapholes
+
 import beltrig as rig
 from belt import sessioncodec, sessionformat as sf, sessionlog
 from belt.sessionlog import SessionBuffers, SessionWriter, read_session
@@ -22,26 +24,7 @@ class _Pieces:
         import gc
         gc.collect()
         if IS_MPY:
-            head = None
-            try:
-                while True:
-                    head = [head, bytearray(HOLE)]
-            except MemoryError:
-                pass
-            try:
-                while True:                     # what is left over, in pieces too small to use
-                    head = [head, bytearray(16)]
-            except MemoryError:
-                pass
-            node, i = head, 0
-            while node is not None:
-                if node[1] is not None and len(node[1]) == HOLE:
-                    if i % 2:
-                        node[1] = None
-                    i += 1
-                node = node[0]
-            self._held = head
-            gc.collect()
+            self._held = heapholes.pieces(HOLE)
         else:
             self._saved = [(m, getattr(m, "array"), m.__dict__.get("bytearray"))
                            for m in (sessionlog, sessioncodec)]
