@@ -44,7 +44,7 @@ class App(Tasks, Calibrating):
         self.flow = Runflow(self.coach, config.runflow_config())
         self.player = haptics.Player(table=config.haptic_table())
         self.writer = None
-        # The session writer's buffers (4,288 bytes held on the unix port), made while the heap
+        # The session writer's buffers (4,320 bytes held on the unix port), made while the heap
         # is whole: a session started hours later, on a heap in pieces, needs no block of them.
         self.session_buffers = SessionBuffers()
         self.session_id = -1
