@@ -44,9 +44,16 @@ def belt_files(folder):
     return out
 
 
+def _opened(history):
+    """The history as the next companion opens it. Read-write (never creating it): a kill in a
+    write leaves a hot rollback journal, which SQLite rolls back at the next open, and which a
+    read-only connection cannot, so it fails with "attempt to write a readonly database"."""
+    return sqlite3.connect(f"file:{os.path.join(history, 'corecue.db')}?mode=rw", uri=True)
+
+
 def check(history, folder, final=False):
     """(why it failed or None, sessions lost)."""
-    db = sqlite3.connect(f"file:{os.path.join(history, 'corecue.db')}?mode=ro", uri=True)
+    db = _opened(history)
     try:
         if db.execute("PRAGMA integrity_check").fetchall() != [("ok",)]:
             return "the database is damaged", 0
@@ -67,7 +74,7 @@ def check(history, folder, final=False):
 
 
 def stored_count(history):
-    db = sqlite3.connect(f"file:{os.path.join(history, 'corecue.db')}?mode=ro", uri=True)
+    db = _opened(history)
     try:
         return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
     finally:
