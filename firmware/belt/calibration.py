@@ -21,15 +21,17 @@ R_INCONSISTENT = const(4)    # the braces differ by more than _MAX_SPREAD_PM
 R_CLIPPING = const(8)        # the sensor clipped during the braces: MVC would read low
 R_TOO_FEW = const(16)        # rest shorter than 2 s, or fewer than 3 usable braces
 R_REST_BRACED = const(32)    # the muscle was working through most of the rest
+R_TOO_SHORT = const(64)      # braces clearly made, each too short to give a maximum
 REASONS = ("signal absent", "braces not clearly above rest", "braces inconsistent",
-           "sensor clipping", "too few usable phases", "not relaxed during the rest")
+           "sensor clipping", "too few usable phases", "not relaxed during the rest",
+           "braces too short")
 
 _MAX_REST = const(300)       # frames: 30 s
 _MAX_BRACE = const(100)      # frames per trial: 10 s
 _MAX_TRIALS = const(5)
 _SETTLE = const(10)          # rest frames skipped while the person settles (1 s)
-_BEST = const(10)            # the best 1 s of each brace's active part ...
-_MIN_ACTIVE = const(3)       # ... or all of it when shorter, if at least 0.3 s
+_BEST = const(10)            # the best 1 s of each brace's held part ...
+_MIN_HELD = const(5)         # ... or all of it when shorter, if at least 0.5 s
 # Trials further apart than this are not one maximum. Within a day, trunk-muscle MVC amplitude
 # repeats with a standard error of measurement of 1-12 % (mean 4 %; Dankaerts et al. 2004,
 # docs/signal.md); the range of three trials stays under 3.3 SD in 95 % of cases, so at 9 %
@@ -123,38 +125,54 @@ class Calibrator:
         return not _bad(self._flags[i])
 
     def _best_level(self, t, sign, rest):
-        """Trial t's level: the strongest mean over _BEST consecutive clean frames of its active
-        part (frames at least half as far from rest as its peak), or over the whole active run
-        when it is shorter. A 1 s brace is then not diluted by its ramps and the pause around
-        it. The strongest is the highest, or the lowest when sign is -1 (a stretch cord wired
-        so that bracing lowers the reading). None when no active run is long enough."""
+        """Trial t's level: the strongest mean over _BEST consecutive clean frames of its held
+        part, or over the whole held part when it is shorter. The held part is an active run
+        (frames at least half as far from rest as the brace's strongest 0.3 s) without an end
+        frame that reads under 3/4 of the rest of the run: a brace starts and ends anywhere in
+        a 100 ms block, so an end block is often part ramp, part rest, and a 0.6 s brace across
+        seven blocks read 14 % low with its two. A 1 s brace is then not diluted by its ramps and
+        the pause around it either. The strongest is the highest, or the lowest when sign is -1
+        (a stretch cord wired so that bracing lowers the reading). Returns (level or None,
+        peak): peak is the strongest 0.3 s mean's distance from rest, 0 when there is none, so
+        that a brace made but not held can be told from no brace."""
         base = t * _MAX_BRACE
         n = self._n_brace[t]
         lv = self._brace
-        peak = None
+        peak = 0
         for k in range(base, base + n - 2):
             if self._clean(k) and self._clean(k + 1) and self._clean(k + 2):
                 m = sign * (lv[k] + lv[k + 1] + lv[k + 2] - 3 * rest)
-                if peak is None or m > peak:
+                if m > peak:
                     peak = m
-        if peak is None or peak <= 0:
-            return None
+        if peak <= 0:
+            return None, 0
         best = None
-        run = acc = 0
+        run = 0
         for k in range(base, base + n + 1):
-            active = k < base + n and self._clean(k) and sign * (lv[k] - rest) * 6 >= peak
-            if active:
-                acc += lv[k]
+            if k < base + n and self._clean(k) and sign * (lv[k] - rest) * 6 >= peak:
                 run += 1
-                if run > _BEST:
-                    acc -= lv[k - _BEST]
-                if run >= _BEST and (best is None or sign * acc > sign * best * _BEST):
-                    best = acc // _BEST
-            else:
-                if _MIN_ACTIVE <= run < _BEST and (best is None or sign * acc > sign * best * run):
-                    best = acc // run
-                run = acc = 0
-        return best
+                continue
+            a, b = k - run, k - 1              # the run, both ends included
+            if run >= 3:
+                inner = 0
+                for j in range(a + 1, b):
+                    inner += sign * (lv[j] - rest)
+                if sign * (lv[a] - rest) * 4 * (run - 2) < 3 * inner:
+                    a += 1
+                if sign * (lv[b] - rest) * 4 * (run - 2) < 3 * inner:
+                    b -= 1
+            held = b - a + 1
+            if held >= _MIN_HELD:
+                w = _BEST if held >= _BEST else held
+                acc = 0
+                for j in range(a, b + 1):
+                    acc += lv[j]
+                    if j >= a + w:
+                        acc -= lv[j - w]
+                    if j >= a + w - 1 and (best is None or sign * acc > sign * best * w):
+                        best = acc // w
+            run = 0
+        return best, peak // 3
 
     def _direction(self, rest):
         if self.law == LAW_QUADRATURE:
@@ -178,24 +196,29 @@ class Calibrator:
                 reasons |= R_REST_BRACED
         trials = []
         sign = self._direction(rest)
-        dead = clipped = total = 0
+        dead = clipped = total = short = 0
         for t in range(self._trials):
             for k in range(self._n_brace[t]):
                 f = self._flags[t * _MAX_BRACE + k]
                 total += 1
                 dead += 1 if f & Q_CONTACT else 0
                 clipped += 1 if f & Q_SATURATION else 0
-            best = self._best_level(t, sign, rest)
+            best, peak = self._best_level(t, sign, rest)
             if best is not None:
                 trials.append(best)
+            elif self._clear(peak, rest):
+                short += 1                  # a brace was made, but not held
         if (self._rest_bad > self._n_rest and self._rest_bad) or (total and dead * 2 > total):
             reasons |= R_ABSENT
         if clipped * 10 > total:
             reasons |= R_CLIPPING
         if len(trials) < 3:
-            reasons |= R_TOO_FEW
+            # Braces made but each too brief are said as such: "too few usable phases" sends
+            # the person to repeat what they did.
+            reasons |= R_TOO_SHORT if short and len(trials) + short >= 3 else R_TOO_FEW
         if not trials:
-            return CalResult(rest, rest, trials, 0, reasons | R_NOT_ABOVE_REST)
+            return CalResult(rest, rest, trials, 0,
+                             reasons | (0 if reasons & R_TOO_SHORT else R_NOT_ABOVE_REST))
         ordered = sorted(trials)
         mvc = ordered[len(ordered) // 2]
         if self.law == LAW_QUADRATURE:
@@ -210,6 +233,12 @@ class Calibrator:
         if spread > _MAX_SPREAD_PM:
             reasons |= R_INCONSISTENT
         return CalResult(rest, mvc, trials, spread, reasons)
+
+    def _clear(self, span, rest):
+        """Is a level span above rest the contrast a maximum needs (the same test as MVC's)?"""
+        if self.law == LAW_QUADRATURE:
+            return span + rest >= _MIN_RATIO * rest and span >= _MIN_SPAN_Q4
+        return span >= _MIN_SPAN_LINEAR_Q4
 
     def commit(self):
         """Evaluate and, only if good, adopt the result. Returns the result either way."""

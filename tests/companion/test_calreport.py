@@ -18,6 +18,8 @@ def test_every_reason_the_belt_gives_has_its_words():
         assert text and "does not know" not in text, (name, text)
     assert _verdict(_cal.R_REST_BRACED) == ("you were not relaxed during the rest: let the belly "
                                             "go soft for the whole 10 s")
+    assert _verdict(_cal.R_TOO_SHORT) == ("your braces were too brief to measure: hold each one "
+                                          "at full strength for about 5 s")
     assert _verdict(0) == "good calibration"
 
 

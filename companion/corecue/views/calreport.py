@@ -7,6 +7,7 @@ _ADVICE = [
     (8, "the sensor clipped during the braces: its gain is too high for your maximum"),
     (16, "some phases were too short: rest 10 s, then three braces of about 5 s"),
     (32, "you were not relaxed during the rest: let the belly go soft for the whole 10 s"),
+    (64, "your braces were too brief to measure: hold each one at full strength for about 5 s"),
 ]
 
 
