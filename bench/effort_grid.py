@@ -7,8 +7,9 @@ the motor-unit model (bench/muap.py).
 
 One condition is changed at a time from the reference (170 steps/min, stride modulation depth
 0.5, spectrum unshifted, 6 counts of 50 Hz hum, 4 counts of noise floor): cadence 130-200,
-depth 0.2 and 0.8, spectrum -25 % to +15 %, no hum and 20 counts at 60 Hz, a 12-count noise
-floor. Each run is synth.run_profile's (wandering near 20 %, a fade to 8 %, an over-brace to 38 %,
+depth 0.2 and 0.8, spectrum -25 % to +15 %, no hum and 20 counts at 60 Hz (at the calibration
+and on the run, at the calibration only, on the run only), a 12-count noise floor. Each run
+is synth.run_profile's (wandering near 20 %, a fade to 8 %, an over-brace to 38 %,
 a step to 5 %) with its cadence held near the condition's; the calibration is recorded in the same
 hum and noise floor (the electrodes and the room of the day), on the same model, unshifted
 (a rested muscle). Scored: RMS error (%MVC) of the 10 Hz frames after the first 5 s against the
@@ -36,6 +37,7 @@ CONDITIONS = [("reference", {})] + [
     (f"spectrum {100 * (s - 1):+.0f} %", {"scale": s}) for s in (0.75, 0.85, 1.15)] + [
     ("no hum", {"hum": 0.0}), ("hum 20 counts, 60 Hz", {"hum": 20.0, "hum_hz": 60.0}),
     ("hum 20 counts at the calibration only", {"hum": 0.0, "cal_hum": 20.0, "hum_hz": 60.0}),
+    ("hum 20 counts on the run only", {"hum": 20.0, "cal_hum": 0.0, "hum_hz": 60.0}),
     ("noise floor 12 counts", {"noise_floor": 12.0})]
 SKIP = 50           # frames: the first 5 s fill the window
 

@@ -67,6 +67,8 @@ class EffortChain:
         self.stats = array("i", bytes(4 * frontend.STATS_LEN))
         self.stats[frontend.SUB] = _SUB if self._src == _SRC_DIFF else self.block
         self._ring = array("H", bytes(2 * frontend.RING_LEN))
+        for i in range(100):
+            self._ring[frontend.COS_AT + i] = frontend.COS_Q7[i]
         self._sums = array("i", bytes(4 * _WINDOW_MAX))
         self._ac = array("i", bytes(4 * (frontend.RHYTHM_LAGS + 1)))
         self._work = array("i", bytes(4 * frontend.RHYTHM_WORK))

@@ -21,7 +21,12 @@ BLOCK_LEVEL = const(10)  # out: this block's own amplitude, Q4
 _RATIO_N = const(11)   # clean blocks in the ratio's sums so far (up to 64)
 _FAST_AMP = const(12)  # the amplitude's mean over the last ~4 clean blocks (x4)
 _FOLLOW = const(13)    # clean blocks left in which the ratio follows a change of state
-LEN = const(14)
+_PREV_IQ = const(14)   # the previous block's 50 and 60 Hz coefficients (frontend.HUM_IQ)
+_LSQ = const(18)       # exponential means (3.2 s) of the level squared (Q2^2) and (x32) of
+_MAINS = const(19)     # the mains hum's share of it (Q2^2, + 2**29: signed), and the mean of
+_MAINS_ABS = const(20)  # that share's block values taken unsigned (x32)
+_MAINS_NOW = const(21)  # the share over the last ~0.8 s (x8, + 2**29)
+LEN = const(22)
 
 # frame() spells its thresholds out as literals (viper code sees module constants only so):
 # flat under 0.25 count of mean |step| (4 in Q4); a jump at least 200 counts and 8x the busier
@@ -106,27 +111,88 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     if filled < 320:
         filled += 10
         fs[7] = filled
-    # Hum: the comb hp[n] - hp[n-100] cancels 50 and 60 Hz and keeps sqrt(2) of the muscle
-    # signal, so hum power = amp^2 - comb^2 / 2 (both over 3.2 s). Calibrated, flagged when it
-    # is more than 5 %MVC at rest and an eighth of the power (the estimate's own noise stays
-    # well under that); uncalibrated, when it is half the power and over 2 counts.
+    # Hum, two ways. Anything periodic in 100 samples (mains at 50 or 60 Hz and its harmonics,
+    # or a tone at a multiple of 10 Hz) cancels in the comb hp[n] - hp[n-100], which keeps
+    # sqrt(2) of the muscle signal, so its power = amp^2 - comb^2 / 2 (both over 3.2 s).
     if fs[2] == 0:                     # the comb's first block compares against nothing
         ha = amp << 5
         hc = (amp * 362) >> 3          # sqrt(2) x amp, x32
     else:
         ha = fs[2] + amp - (fs[2] >> 5)
         hc = fs[3] + comb - (fs[3] >> 5)
-    fs[2] = ha
-    fs[3] = hc
     a = ha >> 7                        # Q2 counts: the squares stay below 2**30
     c = hc >> 7
     hum = a * a - ((c * c) >> 1)
+    # That reads low under a stride's pulse: the comb of a burst against the quiet phase 100 ms
+    # before reads above sqrt(2) of the amplitude, and 40 counts of hum on a run at modulation
+    # depth 0.8 raised effort 3.5 %MVC with three quarters of its frames unflagged. Mains also
+    # keeps its phase from one 100 ms block to the next, and the muscle's share of the 50 and
+    # 60 Hz bins does not, so the product of the block's coefficients with the previous
+    # block's is, on average, the hum's power alone, whatever the muscle does. (The product
+    # hp[n] x hp[n-100] has no bias either, but the muscle's whole band in its scatter: a short
+    # strong brace read as hum.) In the level's units: a sine of A counts gives 615 A^2 here
+    # and its mean |.| squared is 6.48 A^2 in Q2^2, so its share = product / 95, over 3.2 s,
+    # against the level squared over the same 3.2 s (a mean of squares follows a brace as fast
+    # as the estimate's scatter does).
+    # A block with a jump or lost contact is left out, and so is the pair it would start: a
+    # cable jerk fills every bin, and two such blocks in a row would look coherent.
+    prod = 0
+    k = 0
+    while k < 4:
+        v = st[19 + k] - 1048576
+        if (q & 5) != 0:
+            v = 0
+        if fs[2] != 0:
+            prod += v * (fs[14 + k] - 1048576)
+        fs[14 + k] = v + 1048576
+        k += 1
+    b = amp >> 2
+    if b > 8191:
+        b = 8191
+    prod = prod // 95
+    if fs[2] == 0:
+        la = b * b + 1
+        hv = 0
+        hw = 0
+        hn = 0
+    else:
+        la = fs[18] + ((b * b) >> 5) - (fs[18] >> 5)
+        hv = fs[19] - 536870912
+        hv = hv + prod - (hv >> 5)
+        hw = fs[20]
+        hw = hw + (prod if prod > 0 else 0 - prod) - (hw >> 5)
+        hn = fs[21] - 536870912
+        hn = hn + prod - (hn >> 3)
+    fs[2] = ha
+    fs[3] = hc
+    fs[18] = la
+    fs[19] = hv + 536870912
+    fs[20] = hw
+    fs[21] = hn + 536870912
+    aa = la                            # the level squared over 3.2 s (Q2^2) ...
+    mains = hv >> 5                    # ... and the mains hum's share of it
+    # Mains counts only where it is coherent: hum gives the same product every block, the
+    # muscle's, the heart's and the foot strikes' share of the two bins a product of either
+    # sign, so that their mean is small against the mean of its size (under a fifth of it over
+    # 3.2 s, where hum is over a half).
+    if mains * 2 < (hw >> 5):
+        mains = 0
+    # Calibrated, flagged when either is more than 5 %MVC at rest and an eighth of the level
+    # squared (each estimate's own scatter stays well under that); uncalibrated, when it is
+    # half of it and over 2 counts.
     if mvc != rest:
         m = (mvc >> 2) // 20
-        if hum > m * m and hum * 8 > a * a:
+        if (hum > m * m and hum * 8 > a * a) or (mains > m * m and mains * 8 > a * a):
             q |= 20
-    elif hum * 2 > a * a and a >= 8:
+    elif (hum * 2 > a * a and a >= 8) or (mains * 2 > a * a and a >= 8):
         q |= 20
+    # Coherent mains is taken out of the level even where it is too small to flag; no more
+    # than the last 0.8 s hold, so that hum which stops (a cable moved away, a session after a
+    # calibration indoors) is not taken out of the next seconds' brace as well.
+    if mains > (hn >> 3):
+        mains = hn >> 3
+    if (q & 16) == 0 or mains > hum:
+        hum = mains
     # The window: the mean |first difference| over one step period (a boxcar of the runner's
     # own step nulls the stride's pulse and all its harmonics), blended with the step before so
     # that the window's median age stays near 0.24 s, then scaled by the slow amplitude/step
@@ -195,7 +261,7 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     # so hum that is there both at the calibration and now does not read as effort either
     # while it dominates. The estimate (3.2 s) reads low under a stride's pulse (the comb sees
     # the pulse too), so it takes too little or nothing, never too much.
-    if (q & 16) != 0 and hum > 0:
+    if hum > 0:
         m2 = m >> 2                    # Q2: the square stays below 2**30
         v = m2 * m2 - hum
         m = (int(isqrt(v)) << 2) if v > 0 else 0

@@ -12,6 +12,9 @@
 #     fatigue does not read as a weaker brace;
 #   - the same high-passed sample against the one 100 samples earlier: 50 and 60 Hz hum (5 and 6
 #     whole periods) cancel in that difference, muscle signal does not;
+#   - the block's 50 and 60 Hz Fourier coefficients (a lock-in against a cosine table): hum
+#     keeps its phase from one block to the next, the muscle's share of those two 10 Hz bins
+#     does not, so their product with the previous block's is the hum's power alone;
 #   - rails, the largest jump, the busier half of the block.
 # Every intermediate stays below 2**30 for any 12-bit input (bounds at the filter), so the
 # numbers are the same on a 32-bit ESP32, the 64-bit unix port and CPython.
@@ -32,14 +35,22 @@ ENV_POS = const(11)  # next slot of the envelope ring
 COMB_POS = const(12)
 _F = const(13)       # filter state: x[n-1], x[n-2], y1[n-1], y1[n-2], y2[n-1], y2[n-2]
 BIAS = const(1048576)  # added to the signed filter values in the array (2**20)
-STATS_LEN = const(19)
+HUM_IQ = const(19)    # the block's 50 Hz (cos, sin) and 60 Hz (cos, sin) coefficients: the sums
+#                       of counts x Q7 cosine, / 256 and held within +-16000 (+ BIAS)
+STATS_LEN = const(23)
 
 # The ring array (array('H', [0] * RING_LEN)): the comb's delay line, then the envelope.
 COMB_LEN = const(100)   # high-passed samples / 4 + 16384 (|hp| / 4 < 11400: 16 bits)
 COMB_BIAS = const(16384)
 _ENV = const(100)        # the envelope ring: sum of |x[n] - x[n-1]| per sub-block (< 40960)
 _ENV_LEN = const(320)
-RING_LEN = const(420)
+COS_AT = const(420)      # a cosine period in 100 slots, Q7 + 128 (COS_Q7, copied by the owner)
+RING_LEN = const(520)
+# 128 + round(127 cos(2 pi i / 100)), i = 0..99: spelt out, so that every port has the same table
+COS_Q7 = (b'\xff\xff\xfe\xfd\xfb\xf9\xf6\xf3\xef\xeb\xe7\xe2\xdd\xd7\xd1\xcb\xc4\xbd\xb6\xaf'
+           b'\xa7\xa0\x98\x90\x88\x80xph`YQJC<5/)#\x1e\x19\x15\x11\r\n\x07\x05\x03\x02\x01'
+           b'\x01\x01\x02\x03\x05\x07\n\r\x11\x15\x19\x1e#)/5<CJQY`hpx\x80\x88\x90\x98\xa0'
+           b'\xa7\xaf\xb6\xbd\xc4\xcb\xd1\xd7\xdd\xe2\xe7\xeb\xef\xf3\xf6\xf9\xfb\xfd\xfe\xff')
 
 # Rails: scan() spells out 8 and 4087 (8 counts of either end); viper code sees literals only.
 
@@ -68,6 +79,14 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
     s_val = 0
     s_amp = 0
     s_comb = 0
+    r50 = 0
+    j50 = 0
+    r60 = 0
+    j60 = 0
+    # the phase of 50 and 60 Hz at this block's first sample, in the table (cpos counts samples
+    # modulo 100, whole periods of both)
+    i5 = (cpos * 5) % 100
+    i6 = (cpos * 6) % 100
     first_half = 0
     rails = 0
     max_d = 0
@@ -100,6 +119,24 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
             y = e + ((7508 * b1 - 3548 * b2) >> 12)
             b2 = b1
             b1 = y
+            # the lock-in: |v| < 5675 counts, so each sum of 100 stays below 2**27
+            v = y >> 3
+            k = i5 + 75                 # sin = cos a quarter period earlier
+            if k >= 100:
+                k -= 100
+            r50 += v * (int(ring[420 + i5]) - 128)
+            j50 += v * (int(ring[420 + k]) - 128)
+            k = i6 + 75
+            if k >= 100:
+                k -= 100
+            r60 += v * (int(ring[420 + i6]) - 128)
+            j60 += v * (int(ring[420 + k]) - 128)
+            i5 += 5
+            if i5 >= 100:
+                i5 -= 100
+            i6 += 6
+            if i6 >= 100:
+                i6 -= 100
             c = (y >> 2) - (int(ring[cpos]) - 16384)
             ring[cpos] = (y >> 2) + 16384
             cpos += 1
@@ -127,6 +164,30 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
     st[4] = max_d
     st[5] = s_amp
     st[6] = s_comb
+    r50 = r50 >> 8
+    if r50 > 16000:
+        r50 = 16000
+    elif r50 < -16000:
+        r50 = -16000
+    j50 = j50 >> 8
+    if j50 > 16000:
+        j50 = 16000
+    elif j50 < -16000:
+        j50 = -16000
+    r60 = r60 >> 8
+    if r60 > 16000:
+        r60 = 16000
+    elif r60 < -16000:
+        r60 = -16000
+    j60 = j60 >> 8
+    if j60 > 16000:
+        j60 = 16000
+    elif j60 < -16000:
+        j60 = -16000
+    st[19] = r50 + 1048576
+    st[20] = j50 + 1048576
+    st[21] = r60 + 1048576
+    st[22] = j60 + 1048576
     st[9] = first_half if first_half > second_half else second_half
     st[11] = epos
     st[12] = cpos

@@ -8,7 +8,7 @@ from fwtest import allocated, eq, near, record, skip_unless_micropython
 from signals import Noise, emg, feed, isqrt_big, running, shaped
 
 from belt.calibration import (Calibrator, PH_BRACE, PH_PAUSE, PH_REST, R_NOT_ABOVE_REST,
-                              R_TOO_FEW)
+                              R_TOO_SHORT)
 from belt.effort import EffortChain, Q_CONTACT, Q_HUM, Q_SATURATION
 
 
@@ -288,6 +288,6 @@ def test_calibrations_people_get_wrong_are_refused_with_a_reason():
     lifting = attempt(400, 300, 40)
     eq(lifting.reasons & R_NOT_ABOVE_REST, R_NOT_ABOVE_REST, "noisy rest: " + lifting.reason_text())
     twitch = attempt(0, 300, 2)
-    eq(twitch.reasons & R_TOO_FEW, R_TOO_FEW, "0.2 s braces: " + twitch.reason_text())
+    eq(twitch.reasons, R_TOO_SHORT, "0.2 s braces: " + twitch.reason_text())
     eq(twitch.ok or braced.ok or lifting.ok, False, "none adopted")
     record("edge_cal_refusals", "%d %d %d" % (braced.reasons, lifting.reasons, twitch.reasons))
