@@ -86,9 +86,7 @@ class EffortChain:
         self._last_good = 0
         self._last_sub = 0
         self._primed = False
-        for i in range(emgframe.LEN):
-            self._fs[i] = 0
-        self._fs[emgframe.STEP_Q4] = _T_DEFAULT
+        self._restart()
         self.rhythm_found = False
         self.block_level = 0   # this frame's own level, Q4 (counts x 16): for calibration
         self.block_quiet = 0   # the same with mains hum cancelled (EMG; the level otherwise)
@@ -96,6 +94,13 @@ class EffortChain:
         self.effort_pm = UNCALIBRATED
         self.quality = 0
         self.frames = 0
+
+    def _restart(self):
+        """Forget the EMG frame state and prime the filters again at the next block."""
+        for i in range(emgframe.LEN):
+            self._fs[i] = 0
+        self._fs[emgframe.STEP_Q4] = _T_DEFAULT
+        self._primed = False
 
     def calibrate(self, rest_q4, mvc_q4):
         """Use this calibration (levels in Q4 counts); mvc == rest means none."""
@@ -171,6 +176,13 @@ class EffortChain:
     def _emg_frame(self, q):
         fs = self._fs
         q |= emgframe.frame(self.stats, self._ring, fs, self.block, self._rest, self._mvc)
+        if self.frames == 0 and q & Q_ARTEFACT and not q & Q_HUM:
+            # A jump in the first block (an ADC's first conversion, an electrode settling as
+            # the session starts) has no clean block to be replaced by: it would prime the
+            # filters and fill the window, and the next 0.5 s read up to 8 %MVC high. The chain
+            # starts again from the next block instead (once: a signal that jumps in every
+            # block is flagged as it is, and may be hum).
+            self._restart()
         self.block_level = fs[emgframe.BLOCK_LEVEL]
         # The block's amplitude with mains hum cancelled: the comb hp[n] - hp[n-100] keeps
         # sqrt(2) of the muscle and the noise (uncorrelated 100 ms apart) and none of 50/60 Hz.

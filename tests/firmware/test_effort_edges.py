@@ -186,6 +186,25 @@ def test_the_arithmetics_extremes_are_flagged_and_stay_in_range():
     record("extreme_random", "%r %d %d" % (out, c.fatigue_q8, c.cadence_spm))
 
 
+def test_an_outlier_first_sample_does_not_lift_the_first_half_second():
+    """A session whose first sample is far off (an ADC's first conversion, an electrode still
+    settling): that block is flagged, and the chain starts from the next one, so a 20 % brace
+    reads as it does without the outlier. With the outlier in the window and the filters, the
+    next half second read up to 8 %MVC high, unflagged."""
+    c, _ = _calibrated()
+    clean = _frames(c, shaped(1000, 60, Noise(5)))
+    for first in (4095, 0, 3000):
+        c, _ = _calibrated()
+        buf = shaped(1000, 60, Noise(5))
+        buf[0] = first
+        out = _frames(c, buf)
+        eq(out[0][1] & 4, 4, "%d: the first block flagged" % first)
+        for k in range(1, 10):
+            eq(out[k][1], 0, "%d: frame %d unflagged" % (first, k))
+            near(out[k][0], clean[k][0], 15, "%d: frame %d against no outlier" % (first, k))
+    record("edge_first_outlier", "%r %r" % (clean[:6], out[:6]))
+
+
 def test_minutes_on_a_rail_then_back():
     """An electrode off for a minute (the input on a rail): every frame is flagged, the flag is
     held 0.5 s after it comes back, and then the brace reads as before within 2 s."""
