@@ -15,8 +15,12 @@ on signals whose spectral shift is known.
    median frequency of the same 6.4 s, and the change from the run's first third to its last.
 4. Real EMG, known shift: the contractions of BioSPPy's emg_1.txt (tests/fixtures/recordings/),
    less the recording's 500 Hz tone, joined into 60 s and resampled so that their spectrum is
-   scaled by s. The recordings bundled
-   hold no sustained contraction, so no real muscle fatiguing on its own is measured here.
+   scaled by s.
+5. Real EMG, a muscle fatiguing on its own: biosignalsnotebooks' emg_fatigue (tests/fixtures/
+   recordings/, MIT): 127 s of cyclic flexion and extension of the biceps brachii until it
+   tires, 12-bit, 1 kHz. The index as the belt logs it (every 10 s, from 10 s on) against the
+   offline median frequency of the same 6.4 s: correlation, and the change from the first third
+   of the pairs to the last.
 """
 import argparse
 import os
@@ -32,6 +36,7 @@ from real_recordings import without_nyquist_tone
 FS = synth.FS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL = os.path.join(ROOT, "tests", "fixtures", "recordings", "biosppy_emg_1_0-30s.txt")
+FATIGUING = os.path.join(ROOT, "tests", "fixtures", "recordings", "bsnb_emg_fatigue.txt.gz")
 SHIFTS = (0.75, 0.85, 0.95, 1.0, 1.05, 1.15)
 _HP = signal.butter(4, 30, "highpass", fs=FS, output="sos")
 
@@ -155,6 +160,36 @@ def real(args, cal):
               f"({k:.3f}) | {'-' if sc == 1.0 else '%.2f' % (pct(k, k0) / t)} |")
 
 
+def real_fatigue_pairs(interp, cal):
+    """(index, offline median frequency) of each 10 s pair of the fatiguing recording."""
+    x = np.loadtxt(FATIGUING, comments="#").astype(np.uint16)
+    r = run_chain("emg_raw", cal[0], cal[1], x, interp, signal=True)
+    fat = np.array([f for f, _ in r.signal], float) / 256.0
+    frames = np.arange(99, len(fat), 100)
+    k = fat[frames]
+    m = np.array([mdf(x[(f + 1 - 64) * 100:(f + 1) * 100]) for f in frames])
+    return k, m
+
+
+def real_fatigue(args, cal):
+    k, m = real_fatigue_pairs(args.interpreter, cal)
+    third = len(k) // 3
+    print()
+    print("5. Real EMG, a muscle fatiguing on its own: biosignalsnotebooks' emg_fatigue (biceps "
+          f"brachii, cyclic flexion and extension to fatigue, 127 s); {len(k)} pairs, every 10 s")
+    print(f"correlation of the index with the offline median frequency of the same 6.4 s: "
+          f"r = {np.corrcoef(k, m)[0, 1]:.3f}")
+    print("| pair at (s) | " + " | ".join("%d" % (10 * (i + 1)) for i in range(len(k))) + " |")
+    print("|---|" + "---|" * len(k))
+    print("| offline median frequency (Hz) | " + " | ".join("%.0f" % v for v in m) + " |")
+    print("| fatigue index | " + " | ".join("%.3f" % v for v in k) + " |")
+    print("| last third against first | offline median frequency | fatigue index |")
+    print("|---|---|---|")
+    print(f"| change of the median over each third | "
+          f"{pct(np.median(m[-third:]), np.median(m[:third])):+.1f} % | "
+          f"{pct(np.median(k[-third:]), np.median(k[:third])):+.1f} % |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
@@ -165,6 +200,7 @@ def main():
     by_effort(args, cal)
     fatiguing(args, cal)
     real(args, cal)
+    real_fatigue(args, cal)
     return 0
 
 

@@ -195,6 +195,36 @@ def test_the_index_follows_the_median_frequency_on_known_shifts():
         assert 0.6 < (k / k0 - 1) / (m / m0 - 1) < 1.0, (sc, k / k0, m / m0)
 
 
+def test_the_index_follows_a_real_muscle_fatiguing_on_its_own():
+    """biosignalsnotebooks' emg_fatigue (tests/fixtures/recordings/, MIT): a biceps brachii
+    flexed and extended until it tires, 127 s. The offline median frequency of each 6.4 s before
+    a logged pair falls 11 % from the first third of the pairs to the last; the firmware's index
+    falls with it, pair by pair, the same on both interpreters (bench/fatigue_index.py, 5)."""
+    import os
+    import sys
+
+    from corecue.interp import ROOT, micropython_path
+    from corecue.twin import synth
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import fatigue_index as fi
+
+    x = np.loadtxt(fi.FATIGUING, comments="#")
+    assert len(x) == 126900 and x[:3].tolist() == [2068, 2073, 2081]    # the recording, unchanged
+    cal = synth.calibration()          # the index does not depend on the calibration
+    k, m = fi.real_fatigue_pairs("cpython", cal)
+    if micropython_path():
+        k_mpy, m_mpy = fi.real_fatigue_pairs("micropython", cal)
+        assert k_mpy.tolist() == k.tolist()
+    assert len(k) == 12
+    third = len(k) // 3
+    drop_m = np.median(m[-third:]) / np.median(m[:third]) - 1
+    drop_k = np.median(k[-third:]) / np.median(k[:third]) - 1
+    assert drop_m < -0.08                           # the premise: the muscle tired
+    assert drop_k < -0.08 and abs(drop_k - drop_m) < 0.05, (drop_k, drop_m)
+    assert np.corrcoef(k, m)[0, 1] > 0.8
+
+
 def test_a_session_from_newer_firmware_asks_for_an_update_in_one_line():
     import binascii
     import struct
