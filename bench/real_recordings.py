@@ -10,6 +10,13 @@ calibration asks for three braces, so the calibration recording is its rest (3-1
 that contraction three times with 3 s of its rest between (a calibration of consistent braces,
 which is what the procedure is for). Then the whole 30 s is replayed as the run.
 
+biosignalsnotebooks' emg_fatigue (1 kHz, 12-bit, MIT) is a biceps brachii flexed and extended
+until it tires: 127 s of cycles of about 4 s of contraction and 1 s of relaxation, then 5 s of
+rest. Its calibration recording is that closing rest followed by its first cycle three times
+with 3 s of the rest between; then the whole recording is replayed. Its rest frames are those
+the reference reads under 5 %MVC for 0.3 s either side, its contraction frames those it reads
+over 50 %MVC.
+
 The reference is the textbook amplitude: 4th-order Butterworth 30 Hz high-pass run forwards and
 backwards (no delay), RMS over each 100 ms frame, smoothed by a centred 0.3 s mean, turned into
 %MVC by the same quadrature law with the rest and maximum measured the same way on the same
@@ -26,11 +33,14 @@ from scipy import signal
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "recordings")
 EMG_1 = os.path.join(FIXTURES, "biosppy_emg_1_0-30s.txt")
+EMG_FATIGUE = os.path.join(FIXTURES, "bsnb_emg_fatigue.txt.gz")
 FS = 1000
 REST = (3000, 13000)            # samples of emg_1 with no contraction
 BRACE = (14900, 17400)          # the strong contraction with its edges
 CONTRACTION = (155, 169)        # its frames (100 ms) above four times rest
 REST_FRAMES = [(30, 130), (180, 250)]
+FATIGUE_REST = (121600, 126800)  # emg_fatigue's closing rest
+FATIGUE_BRACE = (1000, 4800)     # its first cycle, with its edges
 
 
 def load(path=EMG_1):
@@ -50,12 +60,12 @@ def without_nyquist_tone(x):
     return np.clip(np.round(xf - tone), 0, 4095).astype(np.uint16)
 
 
-def calibration(x):
+def calibration(x, rest=REST, brace=BRACE):
     """(samples, phase per sample) of the at-home procedure built from the recording: rest, then
     the strong contraction three times with rest between."""
-    rest = x[REST[0]:REST[1]]
-    brace = x[BRACE[0]:BRACE[1]]
-    pause = x[REST[0]:REST[0] + 3000]
+    pause = x[rest[0]:rest[0] + 3000]
+    rest = x[rest[0]:rest[1]]
+    brace = x[brace[0]:brace[1]]
     parts = [(rest, "rest")]
     for k in range(3):
         parts.append((brace, "brace"))
@@ -66,7 +76,7 @@ def calibration(x):
     return samples, phases
 
 
-def reference(x):
+def reference(x, rest=REST, brace=BRACE):
     """Offline effort (%MVC) per 100 ms frame from the amplitude, calibrated on the same
     segments as the firmware."""
     sos = signal.butter(4, 30, "highpass", fs=FS, output="sos")
@@ -74,8 +84,8 @@ def reference(x):
     n = len(y) // 100
     rms = np.sqrt((y[:n * 100].reshape(n, 100) ** 2).mean(1))
     lvl = np.convolve(rms, np.ones(3) / 3, "same")
-    r = np.median(lvl[REST[0] // 100 + 10:REST[1] // 100])
-    b = lvl[BRACE[0] // 100:BRACE[1] // 100]
+    r = np.median(lvl[rest[0] // 100 + 10:rest[1] // 100])
+    b = lvl[brace[0] // 100:brace[1] // 100]
     c = max(b[i:i + 10].mean() for i in range(len(b) - 9))
     e = 100 * np.sqrt(np.maximum(lvl ** 2 - r ** 2, 0) / (c ** 2 - r ** 2))
     return np.clip(e, 0, 200)
@@ -99,6 +109,27 @@ def segments(e):
     """Mean effort during rest and during the strong contraction."""
     rest = np.concatenate([e[a:b] for a, b in REST_FRAMES])
     return float(np.mean(rest)), float(np.mean(e[CONTRACTION[0]:CONTRACTION[1]]))
+
+
+def segments_by_reference(e, ref):
+    """Mean effort where the reference reads rest (under 5 %MVC, and so for 0.3 s either side:
+    emg_fatigue relaxes for about a second between cycles, and a causal window still holds the
+    contraction at the edges) and a contraction (over 50)."""
+    n = min(len(e), len(ref))
+    e, ref = np.asarray(e[:n]), ref[:n]
+    low = ref < 5
+    rest = low.copy()
+    for k in range(1, 4):
+        rest[k:] &= low[:-k]
+        rest[:-k] &= low[k:]
+    return float(np.mean(e[rest])), float(np.mean(e[ref > 50]))
+
+
+def replay_fatigue(interp):
+    from corecue.twin.replay import run_chain
+    x = load(EMG_FATIGUE)
+    cal, phases = calibration(x, FATIGUE_REST, FATIGUE_BRACE)
+    return run_chain("emg_raw", cal, phases, x, interp), x
 
 
 def replay(interp, clean=False):
@@ -146,6 +177,33 @@ def main():
     if len(interps) == 2:
         same = all(frames["micropython", c] == frames["cpython", c] for c in (False, True))
         print("interpreters agree frame for frame: %s" % same)
+    print()
+    print("biosignalsnotebooks emg_fatigue, 127 s, 1 kHz: a biceps brachii flexed and extended "
+          "until it tires; calibrated on its closing rest and its first cycle (see the docstring)")
+    print("| chain | calibration | correlation with the reference | lag (ms) | rest (%MVC) | "
+          "contraction (%MVC) | frames flagged |")
+    print("|---|---|---|---|---|---|---|")
+    ref = None
+    runs = {}
+    for interp in interps:
+        res, x = replay_fatigue(interp)
+        ref = reference(x, FATIGUE_REST, FATIGUE_BRACE) if ref is None else ref
+        fw = np.array([e for e, _ in res.frames], float) / 10.0
+        q = np.array([q for _, q in res.frames])
+        runs[interp] = res.frames
+        if res.reasons:
+            print(f"| firmware ({interp}) | refused (reasons {res.reasons}) | - | - | - | - | "
+                  f"{100 * np.mean(q != 0):.1f} % |")
+            continue
+        r, lag = agreement(fw, ref)
+        rest, con = segments_by_reference(fw, ref)
+        print(f"| firmware ({interp}) | rest {res.rest}, MVC {res.mvc}, spread "
+              f"{res.spread_pm / 10:.1f} % | {r:.3f} | {lag * 100:+d} | {rest:.1f} | {con:.1f} | "
+              f"{100 * np.mean(q != 0):.1f} % |")
+    rest, con = segments_by_reference(ref, ref)
+    print(f"| offline reference | same segments | 1 | 0 | {rest:.1f} | {con:.1f} | - |")
+    if len(interps) == 2:
+        print("interpreters agree frame for frame: %s" % (runs["micropython"] == runs["cpython"]))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Real surface EMG through the firmware chain, on both interpreters (`corecue replay`'s path):
-BioSPPy's emg_1.txt (tests/fixtures/recordings/, BSD-3; README there), calibrated on its own rest
-and strongest contraction, against the offline amplitude reference of bench/real_recordings.py
+BioSPPy's emg_1.txt (BSD-3) and biosignalsnotebooks' emg_fatigue (MIT; both in
+tests/fixtures/recordings/, README there), each calibrated on its own rest and strongest
+contraction, against the offline amplitude reference of bench/real_recordings.py
 (docs/performance.md has the figures)."""
 import os
 import sys
@@ -65,3 +66,21 @@ def test_a_steady_tone_at_rest_is_flagged_as_hum_and_calibrated_away(replays):
     r, lag = rr.agreement(fw, rr.reference(x))
     assert r > 0.9 and 0 <= lag <= 3
     assert rr.segments(fw)[0] < 10.0
+
+
+def test_the_chain_follows_a_muscle_in_cyclic_work_to_fatigue():
+    """emg_fatigue: 127 s of a biceps flexed and extended until it tires, its amplitude growing
+    as it does. The firmware follows the reference through every cycle, reads its contractions
+    at the reference's level (about 100 %MVC of its first cycle) and its relaxations as rest,
+    the same on both interpreters."""
+    runs = {i: rr.replay_fatigue(i) for i in INTERPRETERS}
+    assert all(runs[i][0].frames == runs["cpython"][0].frames for i in INTERPRETERS)
+    res, x = runs["cpython"]
+    assert res.reasons == 0
+    fw = np.array([e for e, _ in res.frames], float) / 10.0
+    ref = rr.reference(x, rr.FATIGUE_REST, rr.FATIGUE_BRACE)
+    r, lag = rr.agreement(fw, ref)
+    assert r > 0.97 and 0 <= lag <= 3
+    rest, con = rr.segments_by_reference(fw, ref)
+    ref_rest, ref_con = rr.segments_by_reference(ref, ref)
+    assert rest < 4.0 and abs(con - ref_con) < 0.1 * ref_con, (rest, con, ref_con)
