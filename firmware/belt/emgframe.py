@@ -22,11 +22,10 @@ _RATIO_N = const(11)   # clean blocks in the ratio's sums so far (up to 64)
 _FAST_AMP = const(12)  # the amplitude's mean over the last ~4 clean blocks (x4)
 _FOLLOW = const(13)    # clean blocks left in which the ratio follows a change of state
 _PREV_IQ = const(14)   # the previous block's 50 and 60 Hz coefficients (frontend.HUM_IQ)
-_LSQ = const(18)       # exponential means (3.2 s) of the level squared (Q2^2) and (x32) of
-_MAINS = const(19)     # the mains hum's share of it (Q2^2, + 2**29: signed), and the mean of
-_MAINS_ABS = const(20)  # that share's block values taken unsigned (x32)
-_MAINS_NOW = const(21)  # the share over the last ~0.8 s (x8, + 2**29)
-LEN = const(22)
+_MAINS = const(18)     # exponential means (x32, 3.2 s) of the mains hum's share of the level
+_MAINS_ABS = const(19)  # squared (Q2^2, + 2**29: signed) and of its block values unsigned, and
+_MAINS_NOW = const(20)  # that share over the last ~0.8 s (x8, + 2**29)
+LEN = const(21)
 
 # frame() spells its thresholds out as literals (viper code sees module constants only so):
 # flat under 0.25 count of mean |step| (4 in Q4); a jump at least 200 counts and 8x the busier
@@ -131,9 +130,7 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     # block's is, on average, the hum's power alone, whatever the muscle does. (The product
     # hp[n] x hp[n-100] has no bias either, but the muscle's whole band in its scatter: a short
     # strong brace read as hum.) In the level's units: a sine of A counts gives 615 A^2 here
-    # and its mean |.| squared is 6.48 A^2 in Q2^2, so its share = product / 95, over 3.2 s,
-    # against the level squared over the same 3.2 s (a mean of squares follows a brace as fast
-    # as the estimate's scatter does).
+    # and its mean |.| squared is 6.48 A^2 in Q2^2, so its share = product / 95, over 3.2 s.
     # A block with a jump or lost contact is left out, and so is the pair it would start: a
     # cable jerk fills every bin, and two such blocks in a row would look coherent.
     prod = 0
@@ -146,35 +143,27 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
             prod += v * (fs[14 + k] - 1048576)
         fs[14 + k] = v + 1048576
         k += 1
-    b = amp >> 2
-    if b > 8191:
-        b = 8191
-    prod = prod // 95
+    prod = prod // 95                  # |prod| < 2**24: the means below stay under 2**30
     if fs[2] == 0:
-        la = b * b + 1
         hv = 0
         hw = 0
         hn = 0
     else:
-        la = fs[18] + ((b * b) >> 5) - (fs[18] >> 5)
-        hv = fs[19] - 536870912
+        hv = fs[18] - 536870912
         hv = hv + prod - (hv >> 5)
-        hw = fs[20]
+        hw = fs[19]
         hw = hw + (prod if prod > 0 else 0 - prod) - (hw >> 5)
-        hn = fs[21] - 536870912
+        hn = fs[20] - 536870912
         hn = hn + prod - (hn >> 3)
     fs[2] = ha
     fs[3] = hc
-    fs[18] = la
-    fs[19] = hv + 536870912
-    fs[20] = hw
-    fs[21] = hn + 536870912
-    aa = la                            # the level squared over 3.2 s (Q2^2) ...
-    mains = hv >> 5                    # ... and the mains hum's share of it
+    fs[18] = hv + 536870912
+    fs[19] = hw
+    fs[20] = hn + 536870912
+    mains = hv >> 5
     # Mains counts only where it is coherent: hum gives the same product every block, the
     # muscle's, the heart's and the foot strikes' share of the two bins a product of either
-    # sign, so that their mean is small against the mean of its size (under a fifth of it over
-    # 3.2 s, where hum is over a half).
+    # sign, whose mean is small against the mean of its size; hum's mean is its size.
     if mains * 2 < (hw >> 5):
         mains = 0
     # Calibrated, flagged when either is more than 5 %MVC at rest and an eighth of the level
@@ -256,11 +245,11 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         if r > 4095:
             r = 4095
         m = (m * r) >> 8
-    # Hum flagged here is also taken out of the level, in power as the quadrature law takes the
-    # rest's: the calibration's rest is the electrodes' own, hum cancelled (belt.calibration),
-    # so hum that is there both at the calibration and now does not read as effort either
-    # while it dominates. The estimate (3.2 s) reads low under a stride's pulse (the comb sees
-    # the pulse too), so it takes too little or nothing, never too much.
+    # Hum is taken out of the level in power, as the quadrature law takes the rest's: the
+    # calibration's rest is the electrodes' own, hum cancelled (belt.calibration), so hum that
+    # is there both at the calibration and now does not read as effort either. Coherent mains
+    # always (above); the comb's estimate, which reads low under a stride's pulse and so takes
+    # too little or nothing, never too much, where it flagged the block.
     if hum > 0:
         m2 = m >> 2                    # Q2: the square stays below 2**30
         v = m2 * m2 - hum
