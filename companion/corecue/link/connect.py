@@ -247,8 +247,7 @@ class RadioUnavailable(BeltError):
 
 @dataclass(frozen=True)
 class Heard:
-    """A belt heard advertising: `asked` counts the syncs its runner asked for since it booted
-    (1 to 255 and round again; 0: none), None when its firmware does not say."""
+    """A belt heard advertising: `asked`, link.ble.sync_asked's count (None: not advertised)."""
     asked: int | None = None
 
 
