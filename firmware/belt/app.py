@@ -89,8 +89,9 @@ class App(Tasks, Calibrating):
         self.idle.touch(now)
         if kind == _button.DOUBLE:
             # The runner asks for a sync (only told apart while idle or done): a window of fast
-            # advertising, felt as the gesture echoed. Not logged: no run is going on.
-            self.window.open(now)
+            # advertising with the request counted in it, felt as the gesture echoed. Not
+            # logged: no run is going on.
+            self.window.ask(now)
             self.play(haptics.SYNC_WINDOW)
             self.log("sync asked for: advertising fast for %d s" % (self.window.window_ms // 1000))
             return

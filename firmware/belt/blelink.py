@@ -40,7 +40,8 @@
 # misses the 8-hour target on a worn cell). It comes back once the run flow is idle or done.
 # How often it advertises is the app's RadioWindow's (belt.radiowindow): fast in a window (from
 # boot or wake, from the radio's return after a run, on the runner's double press), slowly or not
-# at all outside one. The connection's parameters are the central's choice: the belt logs those
+# at all outside one; the advertisement counts the double presses, so that a computer already
+# hearing the belt can tell that a sync was asked for. The connection's parameters are the central's choice: the belt logs those
 # it is given (_IRQ_CONNECTION_UPDATE), having no call to ask for others.
 import asyncio
 from array import array
@@ -82,6 +83,11 @@ _BACKOFF_MAX_MS = const(64)
 _AFTER_MS = const(50)            # lets a reply leave before a reboot
 _RADIO_CHECK_MS = const(500)     # how soon the radio follows the run flow
 _BATTERY_EMPTY_MV = const(3300)
+# Manufacturer data of the advertisement: company 0xFFFF (little-endian; the value the Bluetooth
+# SIG keeps for products before a company identifier is assigned: a shipped belt needs its own),
+# format 1, then the sync request count (belt.radiowindow). With the flags and the service UUID,
+# 27 of the 31 bytes a legacy advertisement holds; companions read it only beside that UUID.
+SYNC_ASKED = b"\xff\xff\x01"
 _BATTERY_FULL_MV = const(4150)
 
 
@@ -179,7 +185,9 @@ class BleLink:
         ble.gatts_write(h_model, ("corecue belt (%s)" % self.board.name).encode())
         ble.gatts_write(h_fw, FIRMWARE_VERSION.encode())
         self._battery()
-        self._adv = _ad(0x01, b"\x06") + _ad(0x07, bytes(uuid(SERVICE_UUID)))
+        self._adv_base = _ad(0x01, b"\x06") + _ad(0x07, bytes(uuid(SERVICE_UUID)))
+        self._adv = None
+        self._adv_asked = -1        # the sync request count in _adv (-1: none built yet)
         self._resp = _ad(0x09, self.name.encode())
         self._set_mtu(_MTU_MIN)
 
@@ -194,12 +202,21 @@ class BleLink:
         if self.on_air:
             us = self.app.window.interval_us(self.board.ticks_ms())
             if us:
-                self.ble.gap_advertise(us, adv_data=self._adv, resp_data=self._resp)
+                self.ble.gap_advertise(us, adv_data=self._adv_data(), resp_data=self._resp)
                 self._advertising = True
             elif self._advertising:             # outside a window, with no slow advertising
                 self.ble.gap_advertise(None)
                 self._advertising = False
             self.adv_us = us
+
+    def _adv_data(self):
+        """The advertisement: flags, the service, and the count of syncs asked for since boot as
+        manufacturer data (docs/protocol.md); made anew only when the count changes."""
+        asked = self.app.window.asked
+        if asked != self._adv_asked:
+            self._adv = self._adv_base + _ad(0xFF, SYNC_ASKED + bytes((asked,)))
+            self._adv_asked = asked
+        return self._adv
 
     def _pace(self):
         """Advertising as the window wants it now, where the belt advertises at all: fast in a
@@ -207,7 +224,8 @@ class BleLink:
         if self._served():
             return                              # nobody else needs to connect
         us = self.app.window.interval_us(self.board.ticks_ms())
-        if us != (self.adv_us if self._advertising else 0):
+        if us != (self.adv_us if self._advertising else 0) or (
+                us and self.app.window.asked != self._adv_asked):   # a sync asked for: say so
             self._advertise()
 
     def _served(self):

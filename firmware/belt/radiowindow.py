@@ -11,6 +11,12 @@
 # what it assumes); a computer's scan finds a belt advertising every 200 ms within a fraction of
 # a second, one every 2 s within a few seconds (corecue sync --watch listens 5 s a look).
 #
+# A sync asked for also counts in `asked` (1 to 255, then 1 again; 0: none since boot), which the
+# advertisement carries (belt.blelink, docs/protocol.md): a computer that already hears the belt,
+# advertising slowly, cannot tell a double press from the belt merely being in range by the
+# interval alone, and may have missed the window's start; a count that changes tells it once per
+# press. It starts again at 0 with each boot and says nothing of the runner.
+#
 # Pure: open(now) and interval_us(now) on the board's tick, no radio, no asyncio, so the policy is
 # tested on an injected clock under both interpreters (tests/firmware/test_radiowindow.py).
 # Who chooses what on a connection (interval, latency, timeout) is the central's choice, not the
@@ -36,6 +42,7 @@ class RadioWindow:
         self.slow_ms = 0
         self.configure(config)
         self.opened = 0             # windows opened since boot (the boot's own included)
+        self.asked = 0              # syncs asked for since boot, 1..255 round again (0: none)
         self._until = now
         self.open(now)              # boot or wake: the first window
 
@@ -51,6 +58,11 @@ class RadioWindow:
         window_ms from now)."""
         self._until = ticks.add(now, self.window_ms)
         self.opened += 1
+
+    def ask(self, now):
+        """The runner asks for a sync: a window, and the count the advertisement carries."""
+        self.asked = self.asked % 255 + 1       # never 0 again: 0 says no request since boot
+        self.open(now)
 
     def fast(self, now):
         return ticks.diff(self._until, now) > 0

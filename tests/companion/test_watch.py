@@ -13,7 +13,7 @@ from runnerpair import pair_virtual
 from corecue.commands.watch import Watcher
 from corecue.history.store import open_store
 from corecue.link.client import Belt
-from corecue.link.connect import RadioUnavailable, Reach, Target
+from corecue.link.connect import Heard, RadioUnavailable, Reach, Target
 from corecue.link.errors import BeltError
 from corecue.history.sync import sync
 
@@ -33,7 +33,9 @@ class Script:
         h = self.heard_seq.pop(0)
         if isinstance(h, Exception):
             raise h
-        return h
+        if h is True:                   # heard, from a belt that does not count requests
+            return Heard()
+        return None if h is False else h
 
     async def sync_now(self):
         self.syncs += 1
@@ -74,6 +76,46 @@ def test_a_failed_sync_is_tried_again_in_the_same_window():
     assert results == ["failed", "synced", "done"]
     assert "sync failed (the link dropped); trying again in 7 s" in out[0]
     assert len(out) == 2
+
+
+def test_each_sync_the_belt_counts_as_asked_for_is_made_once():
+    # The belt stays within reach throughout, so the stretch of hearing it never ends: only its
+    # count of requests (one per double press) tells the watcher to sync again, once per count.
+    s = Script([Heard(0), Heard(0), Heard(1), Heard(1), Heard(2), Heard(2), Heard(2),
+                Heard(0), Heard(1), Heard(None), Heard(None)])
+    fails = {3}                             # the sync for the second request fails once
+
+    async def sync_now():
+        s.syncs += 1
+        if s.syncs in fails:
+            raise BeltError("the link dropped")
+        return []
+    s.sync_now = sync_now
+    results, out = watched(s, 11)
+    # The first count heard is where counting starts, not a request; a failed sync is tried again
+    # at the next look; a reboot (0) asks for nothing; a belt that does not count (None) is not
+    # synced again while it stays within reach, as before counts were advertised.
+    assert results == ["synced", "done", "synced", "done", "failed", "synced", "done", "done",
+                       "synced", "done", "done"], results
+    assert s.syncs == 5
+    assert len(out) == 5 and "asked" not in out[0] and "sync failed" in out[2]
+    assert [i for i, ln in enumerate(out)
+            if "corecue-3F2A: sync asked for on the belt; synced, nothing new" in ln] == [1, 3, 4]
+
+
+def test_the_count_is_read_only_from_the_belts_own_field():
+    from bleak.backends.scanner import AdvertisementData
+
+    def adv(manufacturer):
+        return AdvertisementData(local_name="corecue-3F2A", manufacturer_data=manufacturer,
+                                 service_data={}, service_uuids=[T.SERVICE_UUID], tx_power=None,
+                                 rssi=-60, platform_data=())
+    assert T.sync_asked(adv({0xFFFF: b"\x01\x07"})) == 7
+    assert T.sync_asked(adv({0xFFFF: b"\x01\x00"})) == 0
+    # Older firmware, another maker's data, another format or length: the belt does not say.
+    for other in ({}, {0x02E5: b"\x01\x07"}, {0xFFFF: b"\x02\x07"}, {0xFFFF: b"\x01"},
+                  {0xFFFF: b"\x01\x07\x00"}):
+        assert T.sync_asked(adv(other)) is None, other
 
 
 def test_bluetooth_going_away_is_said_once_and_the_watch_goes_on():
@@ -152,6 +194,54 @@ def test_a_runners_day_over_the_virtual_belt(tmp_path):
         store.close()
 
 
+def test_a_double_press_while_the_belt_is_heard_makes_the_watcher_sync_again(tmp_path):
+    # The belt never leaves reach: after the first sync it advertises slowly, and the runner's
+    # double press (its fast window over before the next look) is told apart from the belt merely
+    # being in range by the count in its advertisement, through bleak on the emulated radio.
+    folder = str(tmp_path / "belt")
+    keyring = pair_virtual(folder, tmp_path / "history")
+    R.write_sessions(folder, [1500])
+    R.write_config(folder, {"sleep_s": 0, "adv_window_s": 10})
+    store = keyring.store
+    out = []
+
+    async def body():
+        async with Reach(Target("virtual", folder), speed=0.0, keyring=keyring) as reach:
+            vb = reach.virtual
+
+            async def double_then(s):
+                vb.press("double")
+                await vb.sleep(s)
+            steps = [lambda: vb.sleep(30),             # the boot's window over: slow
+                     lambda: double_then(30),          # asked; its window over by the look
+                     lambda: vb.sleep(30),
+                     lambda: double_then(2)]           # asked again; looked at in its window
+
+            async def between(_):
+                if steps:
+                    await steps.pop(0)()
+
+            async def sync_now():
+                async with reach.connect() as conn:
+                    return await sync(conn, store, out=lambda line: None)
+
+            w = Watcher(reach.name, lambda: reach.heard(1.5), sync_now, out=out.append,
+                        sleep=between, every_s=30)
+            results = []
+            for _ in range(5):
+                results.append(await w.look())
+                await w.sleep(w.every_s)
+            return results, vb.link.app.window.asked
+    try:
+        results, asked = asyncio.run(body())
+    finally:
+        store.close()
+    assert results == ["synced", "done", "synced", "done", "synced"], out
+    assert asked == 2
+    assert len(out) == 3 and "1 new run (#1)" in out[0] and "asked" not in out[0]
+    assert all("sync asked for on the belt; synced, nothing new" in ln for ln in out[1:])
+
+
 def test_the_command_watches_a_virtual_belt_and_stops_on_ctrl_c(tmp_path):
     folder = str(tmp_path / "belt")
     data = str(tmp_path / "history")
@@ -202,4 +292,4 @@ def test_a_look_finds_a_belt_advertising_at_the_slowest_interval_allowed(tmp_pat
     finally:
         keyring.store.close()
     assert interval == 2500000
-    assert heard is True and state == 0
+    assert heard == Heard(0) and state == 0    # heard, and no sync asked for since boot

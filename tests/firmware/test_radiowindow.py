@@ -11,7 +11,7 @@ from test_blelink import Radio, _uuid
 from belt import button
 from belt import config as _config
 from belt import haptics
-from belt.blelink import BleLink
+from belt.blelink import SERVICE_UUID, BleLink
 from belt.radiowindow import RadioWindow
 from belt.runflow import State
 from boards.scenarios import Responsive
@@ -39,6 +39,20 @@ def test_fast_in_the_window_from_boot_then_slow_then_fast_again_when_opened():
     wrap = RadioWindow(_SETTINGS, 0x3FFFFFFF - 1000)
     eq(wrap.interval_us(58998), 200000)     # 59,999 ms after
     eq(wrap.interval_us(58999), 1000000)
+
+
+def test_each_sync_asked_for_is_counted_1_to_255_and_round_again():
+    w = RadioWindow(_SETTINGS, 0)
+    eq(w.asked, 0, "none since boot")
+    w.ask(100000)
+    eq((w.asked, w.opened, w.interval_us(100000 + 59999)), (1, 2, 200000), "counted, and a window")
+    for _ in range(254):
+        w.ask(100000)
+    eq(w.asked, 255)
+    w.ask(100000)
+    eq(w.asked, 1, "never 0 again: 0 says none since boot")
+    w.open(200000)
+    eq(w.asked, 1, "other windows ask for nothing")
 
 
 def test_the_settings_and_their_limits():
@@ -114,12 +128,26 @@ def _belt(name, settings=None):
     board, app, lines = rig.boot(d)
     radio = Radio()
     adverts = []                              # (elapsed ms, interval us or None) as asked
+    radio.payloads = []                       # the advertising data given with each
 
     def gap_advertise(interval, adv_data=None, resp_data=None):
         adverts.append((board.elapsed_ms, interval))
+        radio.payloads.append(adv_data)
     radio.gap_advertise = gap_advertise
     link = BleLink(app, radio, _uuid)
     return board, app, link, adverts, lines
+
+
+def _fields(adv):
+    """{AD type: value} of an advertising payload, its length structures walked."""
+    out = {}
+    i = 0
+    while i < len(adv):
+        n = adv[i]
+        out[adv[i + 1]] = bytes(adv[i + 2:i + 1 + n])
+        i += 1 + n
+    eq(i, len(adv), "the structures fill the payload exactly")
+    return out
 
 
 def _at(adverts, ms):
@@ -163,6 +191,37 @@ def test_the_belt_advertises_fast_after_boot_slow_later_fast_on_a_double_press_o
     eq(tuple(got), (200000, 1000000, 200000, 1000000, None, 200000),
        "fast, slow, fast on the double press, slow, off in the warm-up, fast after it")
     record("radiowindow adverts", len(adverts))
+
+
+def test_the_advertisement_counts_each_double_press_even_inside_a_window():
+    board, app, link, adverts, _ = _belt("radioasked")
+    radio = link.ble
+
+    async def body():
+        await rig.advance(board, 1000)
+        seen = [radio.payloads[-1]]
+        board.press("double")                 # inside the boot's window: the interval stays
+        await rig.until(board, lambda: app.window.asked == 1)
+        await rig.advance(board, 1000)
+        seen.append(radio.payloads[-1])
+        await rig.advance(board, 61000)       # slow now; the count stays in the advertisement
+        seen.append(radio.payloads[-1])
+        board.press("double")
+        await rig.until(board, lambda: app.window.asked == 2)
+        await rig.advance(board, 1000)
+        seen.append(radio.payloads[-1])
+        return seen
+    seen = []
+
+    async def run():
+        seen.extend(await body())
+    rig.run(board, app, run, link.tasks())
+    eq([_fields(a)[0xFF] for a in seen],
+       [b"\xff\xff\x01\x00", b"\xff\xff\x01\x01", b"\xff\xff\x01\x01", b"\xff\xff\x01\x02"],
+       "company 0xFFFF, format 1, the count")
+    eq(_fields(seen[0])[0x07], bytes(_uuid(SERVICE_UUID)), "the service beside it")
+    eq(max(len(a) for a in seen), 27, "within a legacy advertisement's 31 bytes")
+    eq(adverts[-1][1], 200000, "the second press's window")
 
 
 def test_no_advertising_outside_the_windows_when_slow_is_0():

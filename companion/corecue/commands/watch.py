@@ -3,8 +3,11 @@
 A belt advertises only while it is awake and not running (after it boots or wakes, after the
 lie-down, when asked; never during a run; fast in a window and slowly after it, belt.radiowindow),
 so the watcher listens for it every few seconds and syncs once per stretch of hearing it: the
-first time it hears the belt after not hearing it. A sync that fails is tried again at the next
-look in the same window. Every sync is `corecue sync`'s own, with its guarantees (nothing stored
+first time it hears the belt after not hearing it. A belt that stays within reach, advertising
+slowly, is synced again when its runner asks (a double press): its advertisement counts the
+requests, so the watcher syncs once per press, even one whose fast window it missed; a belt whose
+firmware does not count them is synced once per stretch only. A sync that fails is tried again
+at the next look. Every sync is `corecue sync`'s own, with its guarantees (nothing stored
 twice, nothing confirmed to the belt that is not stored byte for byte). One line per sync; when
 the computer sleeps or the Bluetooth adapter goes away the watcher says so once and listens again.
 """
@@ -23,7 +26,8 @@ SCAN_S = 5.0            # how long one look listens: the belt advertises every 2
 
 
 class Watcher:
-    """heard(): is the belt advertising now (RadioUnavailable if nobody can tell);
+    """heard(): the belt advertising now, a connect.Heard, or None when it is not heard
+    (RadioUnavailable if nobody can tell);
     sync_now(): one sync, returning the history's numbers of the runs it stored. out(line) gets one line per sync,
     sleep(seconds) waits between looks, now() gives unix seconds for the lines."""
 
@@ -37,6 +41,8 @@ class Watcher:
         self.every_s = every_s
         self.now = now
         self.window_synced = False      # this window has had its sync
+        self.asked = None               # the belt's sync request count when last heard (None:
+                                        # not known yet, or its firmware does not count them)
         self.radio_down = None          # why the radio cannot listen, once said
         self.syncs = 0
 
@@ -57,22 +63,30 @@ class Watcher:
         if self.radio_down is not None:
             self._say("Bluetooth is back; listening for " + self.name)
             self.radio_down = None
-        if not here:
+        if here is None:
             self.window_synced = False
             return "away"
-        if self.window_synced:
+        # A count that has changed to other than 0 is a request (0: none since the belt booted,
+        # so a reboot asks for nothing); the first count heard is only where counting starts.
+        asked = here.asked
+        request = asked not in (None, 0, self.asked) and self.asked is not None
+        if self.window_synced and not request:
+            self.asked = asked
             return "done"
         try:
             new = await self.sync_now()
         except (BeltError, SyncError, StoreError, OSError) as e:
             self._say(f"{self.name}: sync failed ({' '.join(str(e).split())}); trying again in "
                       f"{self.every_s:g} s")
-            return "failed"
+            return "failed"             # self.asked kept: a request stays one until synced
         self.window_synced = True
+        self.asked = asked
         self.syncs += 1
         runs = ", ".join(f"#{n}" for n in new)
-        self._say(f"{self.name}: synced, " + (f"{len(new)} new run{'s' if len(new) != 1 else ''}"
-                                               f" ({runs})" if new else "nothing new"))
+        why = "sync asked for on the belt; " if request else ""
+        self._say(f"{self.name}: {why}synced, " + (
+            f"{len(new)} new run{'s' if len(new) != 1 else ''} ({runs})" if new
+            else "nothing new"))
         return "synced"
 
     async def run(self, looks=None):
@@ -89,7 +103,7 @@ class Watcher:
 async def watch(target, store, every_s=EVERY_S, timeout=None, out=print, looks=None):
     """Watch for the belt `target` names (Bluetooth or virtual: a belt on USB is synced with
     `corecue sync` while it is plugged in) and sync it into `store` once per advertising
-    window."""
+    window, and again whenever its runner asks."""
     from corecue.history.keys import Keyring
     async with Reach(target, timeout, keyring=Keyring(store)) as reach:
         async def heard():

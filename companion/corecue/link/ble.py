@@ -35,6 +35,10 @@ CONTROL_UUID = _gatt.CONTROL_UUID
 DATA_UUID = _gatt.DATA_UUID
 LIVE_UUID = _gatt.LIVE_UUID
 NAME_PREFIX = "corecue-"
+# The advertisement's manufacturer data: company id, format, then the count of syncs the runner
+# asked for since the belt booted (belt.radiowindow, docs/protocol.md).
+_ASKED_COMPANY = int.from_bytes(_gatt.SYNC_ASKED[:2], "little")
+_ASKED_FORMAT = _gatt.SYNC_ASKED[2:]
 logger = logging.getLogger(__name__)
 
 SCAN_TIMEOUT = 5.0
@@ -63,6 +67,15 @@ def _backends(backend):
 
 def is_belt(adv):
     return SERVICE_UUID in [u.lower() for u in adv.service_uuids]
+
+
+def sync_asked(adv):
+    """How many syncs the belt's runner has asked for since it booted (a double press), from a
+    belt's advertisement; None for a belt that does not say (older firmware)."""
+    data = (adv.manufacturer_data or {}).get(_ASKED_COMPANY)
+    if data is None or len(data) != len(_ASKED_FORMAT) + 1 or not data.startswith(_ASKED_FORMAT):
+        return None
+    return data[-1]
 
 
 def matches(name_or_id, device, adv):

@@ -245,6 +245,12 @@ class RadioUnavailable(BeltError):
     """The computer's Bluetooth cannot listen now (no adapter, switched off, asleep)."""
 
 
+@dataclass(frozen=True)
+class Heard:
+    """A belt heard advertising: `asked`, link.ble.sync_asked's count (None: not advertised)."""
+    asked: int | None = None
+
+
 class Reach:
     """The belt a Target names, looked for again and again (`corecue sync --watch`): `await
     heard(seconds)` says whether it advertises now, `connect()` makes a Connection to it. A
@@ -276,8 +282,8 @@ class Reach:
         return self.virtual.name if self.virtual is not None else self.target.address
 
     async def heard(self, seconds):
-        """True when the belt advertises within `seconds`; RadioUnavailable when nobody can
-        tell."""
+        """Heard when the belt advertises within `seconds`, None when it does not;
+        RadioUnavailable when nobody can tell."""
         from corecue.link import ble as T
         backend = self.virtual.backend() if self.virtual is not None else None
         try:
@@ -285,7 +291,10 @@ class Reach:
         except Exception as e:          # bleak's errors differ by platform; all mean no radio
             raise RadioUnavailable(" ".join(str(e).split()) or type(e).__name__) from None
         name = self.name
-        return any(n == name or getattr(dev, "address", None) == name for n, dev, _ in found)
+        for n, dev, adv in found:
+            if n == name or getattr(dev, "address", None) == name:
+                return Heard(T.sync_asked(adv))
+        return None
 
     def connect(self):
         return Connection(self.target, self.timeout, keyring=self.keyring, virtual=self.virtual)
