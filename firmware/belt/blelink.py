@@ -41,8 +41,9 @@
 # How often it advertises is the app's RadioWindow's (belt.radiowindow): fast in a window (from
 # boot or wake, from the radio's return after a run, on the runner's double press), slowly or not
 # at all outside one; the advertisement counts the double presses, so that a computer already
-# hearing the belt can tell that a sync was asked for. The connection's parameters are the central's choice: the belt logs those
-# it is given (_IRQ_CONNECTION_UPDATE), having no call to ask for others.
+# hearing the belt can tell that a sync was asked for. The connection's parameters are the
+# central's choice: the belt logs those it is given (_IRQ_CONNECTION_UPDATE), having no call to
+# ask for others.
 import asyncio
 from array import array
 from micropython import const
