@@ -7,7 +7,7 @@ the motor-unit model (bench/muap.py).
 
 One condition is changed at a time from the reference (170 steps/min, stride modulation depth
 0.5, spectrum unshifted, 6 counts of 50 Hz hum, 4 counts of noise floor): cadence 130-200,
-depth 0.2 and 0.8, spectrum -25 % to +15 %, no hum and 20 counts at 60 Hz (at the calibration
+depth 0.2 and 0.8, one side's steps 30 % stronger than the other's, spectrum -25 % to +15 %, no hum and 20 counts at 60 Hz (at the calibration
 and on the run, at the calibration only, on the run only), a 12-count noise floor. Each run
 is synth.run_profile's (wandering near 20 %, a fade to 8 %, an over-brace to 38 %,
 a step to 5 %) with its cadence held near the condition's; the calibration is recorded in the same
@@ -30,10 +30,11 @@ from effort_accuracy import BASELINES, calibrate_baseline, effort
 
 FS = synth.FS
 REF = {"cadence": 170.0, "depth": 0.5, "scale": 1.0, "hum": 6.0, "hum_hz": 50.0,
-       "noise_floor": 4.0}
+       "noise_floor": 4.0, "asymmetry": 0.0}
 CONDITIONS = [("reference", {})] + [
     (f"cadence {c}", {"cadence": float(c)}) for c in (130, 150, 200)] + [
     (f"depth {d}", {"depth": d}) for d in (0.2, 0.8)] + [
+    ("left/right 30 %", {"asymmetry": 0.3})] + [
     (f"spectrum {100 * (s - 1):+.0f} %", {"scale": s}) for s in (0.75, 0.85, 1.15)] + [
     ("no hum", {"hum": 0.0}), ("hum 20 counts, 60 Hz", {"hum": 20.0, "hum_hz": 60.0}),
     ("hum 20 counts at the calibration only", {"hum": 0.0, "cal_hum": 20.0, "hum_hz": 60.0}),
@@ -67,11 +68,13 @@ def run(model, cond, seed, minutes, interp, cal_cache, without=()):
     cad = p["cadence"] + (prof["cadence"] - 170.0) / 3.0          # +-2 steps/min of wander
     if model == "synth":
         x = synth.render(prof["effort"], prof["running"], prof["hr"], cad, seed=500 + seed,
-                         spectrum=p["scale"], depth=p["depth"], **contamination, **jerks)
+                         spectrum=p["scale"], depth=p["depth"], asymmetry=p["asymmetry"],
+                         **contamination, **jerks)
         truth = synth.stride_truth(prof["effort"], cad)
     else:
         x, m = muap.render(prof["effort"], prof["running"], prof["hr"], cad, seed=500 + seed,
-                           scale=p["scale"], depth=p["depth"], **contamination, **jerks)
+                           scale=p["scale"], depth=p["depth"], asymmetry=p["asymmetry"],
+                           **contamination, **jerks)
         truth = muap.truth(m, cad, mvc_cache(cal_cache))
         oracle = window_oracle(m, cad, mvc_cache(cal_cache))
     res = run_chain("emg_raw", cal_adc, cal_ph, x, interp)

@@ -70,13 +70,17 @@ def muscle(excitation, scale=1.0, seed=1):
     return out * GAIN
 
 
-def stride_gain(n, cadence_spm, depth, seed=1):
-    """synth.py's stride-phasic gain: a burst after each foot strike, mean 1 per step."""
+def stride_gain(n, cadence_spm, depth, seed=1, asymmetry=0.0):
+    """synth.py's stride-phasic gain: a burst after each foot strike, mean 1 per step (per stride
+    with a left/right asymmetry, as synth.render's)."""
     rng = np.random.default_rng(seed)
     phase = np.cumsum(np.asarray(cadence_spm, float) / 60.0 / FS) + rng.uniform()
     frac = phase - np.floor(phase)
     burst = np.exp(-0.5 * ((frac - 0.15) / 0.12) ** 2)
     burst /= burst.mean()
+    if asymmetry:
+        side = np.where(np.floor(phase) % 2 == 0, 1.0, -1.0)
+        burst = burst * (1 + side * asymmetry / (2 + asymmetry))
     return (1 - depth) + depth * burst
 
 
@@ -98,12 +102,12 @@ def best_second_excess(seeds=(11, 12, 13), seconds=5):
 
 
 def render(effort, running, hr_bpm, cadence_spm, seed=1, scale=1.0, depth=synth.PHASIC_DEPTH,
-           **contamination):
+           asymmetry=0.0, **contamination):
     """(ADC samples, noiseless muscle) for per-sample effort (%MVC excitation), with
     synth.render's contamination (hum, hum_hz, noise_floor, spikes_per_min)."""
     running = np.asarray(running, bool)
     n = len(effort)
-    gain = np.where(running, stride_gain(n, cadence_spm, depth, seed), 1.0)
+    gain = np.where(running, stride_gain(n, cadence_spm, depth, seed, asymmetry), 1.0)
     m = muscle(np.asarray(effort, float) * gain, scale, seed)
     base = synth.render(np.zeros(n), running, hr_bpm, cadence_spm, seed=seed + 1000,
                         **contamination).astype(float)

@@ -70,12 +70,14 @@ def _foot_strikes(rng, n, cadence_spm):
 
 def render(effort, running, hr_bpm, cadence_spm, seed=1, spikes_per_min=2.0, hum=HUM,
            spectrum=1.0, depth=PHASIC_DEPTH, noise_floor=NOISE_FLOOR, hum_hz=50.0,
-           ecg=ECG_R_PEAK, foot=FOOT_ARTEFACT):
+           ecg=ECG_R_PEAK, foot=FOOT_ARTEFACT, asymmetry=0.0):
     """Render ADC samples (uint16 array) for per-sample effort (%MVC), running (bool),
     heart rate (bpm) and cadence (steps/min) arrays, all of length n at 1 kHz. spectrum scales
     the EMG's frequency axis (0.75: median frequency 25 % down), depth is the stride-phasic
     modulation depth, hum the mains amplitude (counts) at hum_hz, ecg the R wave's height and
-    foot the foot-strike transient's peak (counts; 0 leaves either out)."""
+    foot the foot-strike transient's peak (counts; 0 leaves either out), asymmetry the left/right
+    difference of the stride's bursts (0.2: one side's 20 % stronger than the other's, the mean
+    over a stride unchanged)."""
     rng = np.random.default_rng(seed)
     n = len(effort)
     running = np.asarray(running, dtype=bool)
@@ -85,6 +87,9 @@ def render(effort, running, hr_bpm, cadence_spm, seed=1, spikes_per_min=2.0, hum
     frac = phase - np.floor(phase)
     burst = np.exp(-0.5 * ((frac - 0.15) / 0.12) ** 2)
     burst /= burst.mean() if burst.mean() > 0 else 1.0
+    if asymmetry:
+        side = np.where(np.floor(phase) % 2 == 0, 1.0, -1.0)
+        burst = burst * (1 + side * asymmetry / (2 + asymmetry))
     gain = np.where(running, (1 - depth) + depth * burst, 1.0)
     # Renormalise so the gain averages exactly 1 over each step, whatever the cadence.
     emg = _shaped_noise(rng, n, spectrum) * SIGMA_MVC * np.asarray(effort) / 100.0 * gain
