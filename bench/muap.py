@@ -89,6 +89,14 @@ def mvc_amplitude(seed=5):
     return float(np.mean(np.abs(muscle(np.full(5 * FS, 100.0), seed=seed)[FS:])))
 
 
+def mvc_best_second(seed=5):
+    """The strongest 1 s mean |value| (of 100 ms blocks) of the same maximal brace as
+    mvc_amplitude: the MVC as EMG normalisation conventionally takes it."""
+    m = np.abs(muscle(np.full(5 * FS, 100.0), seed=seed)[FS:])
+    blocks = m[:len(m) // 100 * 100].reshape(-1, 100).mean(1)
+    return float(np.convolve(blocks, np.ones(10) / 10, "valid").max())
+
+
 def best_second_excess(seeds=(11, 12, 13), seconds=5):
     """How far the strongest 1 s of a steady maximal brace reads above the brace's mean, in %
     (the noiseless muscle's mean |value| per 100 ms block, as a calibration sees its braces)."""
