@@ -43,6 +43,25 @@ def _after_once(real):
     return f
 
 
+def test_a_frame_whose_handling_raised_is_not_handed_on_again():
+    d = framing.Deframer()
+    got = []
+
+    def on_packet(p):
+        got.append(bytes(p))
+        if len(got) == 1:
+            raise MemoryError("memory allocation failed")
+    wire = framing.encode(b"first") + framing.encode(b"second")
+    try:
+        d.feed(wire, on_packet)
+    except MemoryError:
+        pass
+    eq(d.at, len(framing.encode(b"first")), "stopped right after the first frame")
+    d.feed(wire, on_packet, d.at)
+    d.feed(framing.encode(b"third"), on_packet)
+    eq(got, [b"first", b"second", b"third"], "each frame once, the rest of the read read on")
+
+
 def test_usb_a_reply_that_cannot_be_framed_loses_that_reply_alone():
     line = rig.Line()
     board, app, _ = rig.boot(rig.fresh("memusb"), line=line)
