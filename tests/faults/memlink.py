@@ -5,7 +5,8 @@
 #   usb        belt.link and belt.framing: framed bytes in on the sim board's serial line;
 #   usb-owned  the same with belt.ownedlink, paired over the line first, everything sealed;
 #   ble        belt.blelink on tests/firmware/test_blelink.py's stand-in radio: requests written
-#              to the control characteristic, replies and data notified.
+#              to the control characteristic, replies and data notified;
+#   ble-owned  the same with ownership, paired over the air in the wearer's window first.
 # The belt has three closed sessions (one confirmed) and one open.
 #
 # The sites are named (tests/faults/allocsites.py): every call of a function or method of the
@@ -22,8 +23,8 @@
 #   - every reply an ERROR of one line or a packet that parses (and, sealed, opens);
 #   - after the second sync, every closed session synced and its bytes the file's.
 #
-#   micropython -X heapsize=8M tests/faults/memlink.py FIRMWARE [STRIDE [usb|usb-owned|ble]]
-#   python tests/faults/memlink.py FIRMWARE [STRIDE [usb|usb-owned|ble]]
+#   micropython -X heapsize=8M tests/faults/memlink.py FIRMWARE [STRIDE [LINK]]
+#   python tests/faults/memlink.py FIRMWARE [STRIDE [LINK]]
 #
 # Two rows: the allocation fails once; or it fails and every later one of the link's sites that
 # took heap fails too until the companion next runs (the scheduler's turn), as a heap that ran
@@ -62,6 +63,7 @@ TRANSPORTS = {
                                   "blelink.BleLink._put", "blelink.BleLink._bring_up",
                                   "blelink.BleLink.tasks", "blelink.BleLink._done")),
 }
+TRANSPORTS["ble-owned"] = (lc.BleOwned,) + TRANSPORTS["ble"][1:]
 
 
 def _files(app):
@@ -126,7 +128,8 @@ def trial(make, target, k):
     return INJ.fired, why, lost
 
 
-_NAMES = {"usb": "USB link", "usb-owned": "USB link with ownership", "ble": "Bluetooth LE link"}
+_NAMES = {"usb": "USB link", "usb-owned": "USB link with ownership", "ble": "Bluetooth LE link",
+          "ble-owned": "Bluetooth LE link with ownership"}
 ROWS = (
     (False, "MemoryError once at each allocation site of the %s"),
     (True, "MemoryError from each allocation site of the %s to the scheduler's next turn"),
@@ -137,7 +140,7 @@ def main(argv):
     stride = int(argv[2]) if len(argv) > 2 else 1
     which = argv[3] if len(argv) > 3 else "usb"
     if which not in TRANSPORTS:
-        print("memlink: the link is usb, usb-owned or ble, not %r" % which)
+        print("memlink: the link is usb, usb-owned, ble or ble-owned, not %r" % which)
         return 2
     make, modules, skip = TRANSPORTS[which]
     allocsites.instrument(modules, skip=skip)
