@@ -42,9 +42,10 @@ bench: $(STAMP)
 # every write of a two-minute session of the real app; damaged files and every block of the
 # data area damaged in turn at boot, through main.py's boot; an exception in each task, and a
 # watchdog reset, at ten moments of a session; all under MicroPython. MemoryError at every call
-# of every allocation site of a sync (both interpreters, and with ownership in front), and at
-# two calls of every allocation site of a run. Then 100,000 requests made by hypothesis through
-# the command handler, and 100,000 inputs each to the deframer and the session decoder
+# of every allocation site of a sync (both interpreters, and with ownership in front), and of
+# the links' own code (USB and Bluetooth LE, without and with ownership; both interpreters),
+# and at two calls of every allocation site of a run. Then 100,000 requests made by hypothesis
+# through the command handler, and 100,000 inputs each to the deframer and the session decoder
 # (CPython), all replayed under MicroPython; and the companion killed 40 times during a sync
 # over each transport.
 faults: $(STAMP)
@@ -55,6 +56,14 @@ faults: $(STAMP)
 	$(BIN)/micropython -X heapsize=8M tests/faults/memfail.py firmware 1
 	$(BIN)/python tests/faults/memfail.py firmware 1
 	$(BIN)/micropython -X heapsize=8M tests/faults/memfail.py firmware 1 owned
+	$(BIN)/micropython -X heapsize=8M tests/faults/memlink.py firmware 1 usb
+	$(BIN)/python tests/faults/memlink.py firmware 1 usb
+	$(BIN)/micropython -X heapsize=8M tests/faults/memlink.py firmware 1 usb-owned
+	$(BIN)/python tests/faults/memlink.py firmware 1 usb-owned
+	$(BIN)/micropython -X heapsize=8M tests/faults/memlink.py firmware 1 ble
+	$(BIN)/python tests/faults/memlink.py firmware 1 ble
+	$(BIN)/micropython -X heapsize=8M tests/faults/memlink.py firmware 1 ble-owned
+	$(BIN)/python tests/faults/memlink.py firmware 1 ble-owned
 	$(BIN)/micropython -X heapsize=8M tests/faults/memrun.py firmware 2 1
 	CORECUE_FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest -q -s -p no:cacheprovider \
 		tests/test_faults_commands.py tests/test_faults_fuzz.py

@@ -6,8 +6,9 @@ write (EIO) or is full (ENOSPC) at every other write of a 40 s session of the re
 config, clock, id and device-id files and a damaged data area at boot, through main.py's boot.
 An exception in each task once, and a watchdog reset once, in a session of the real app.
 MemoryError at every ninth call of each allocation site of a sync (every fifteenth with
-ownership in front), and at every fourth allocation site of a run. The companion killed twice
-during a sync over each transport."""
+ownership in front), at every other call of each allocation site of the links' own code (USB
+and Bluetooth LE, each without and with ownership), and at every fourth allocation site of a
+run. The companion killed twice during a sync over each transport."""
 import os
 import subprocess
 import sys
@@ -77,6 +78,15 @@ def test_memory_running_out_below_the_handler_of_an_owned_sync_loses_nothing():
     assert rc == 0 and len(rows) == 2, "\n".join(lines[-20:])
     for row, (tried, failed, lost) in zip(rows, figures):
         assert tried >= 150 and failed == 0 and lost == 0, row
+
+
+def test_memory_running_out_in_each_links_own_code_loses_nothing_and_the_link_goes_on():
+    for link, least in (("usb", 20), ("usb-owned", 25), ("ble", 15), ("ble-owned", 20)):
+        rc, lines = _run("memlink.py", 2, link)
+        rows, figures = _rows(lines)
+        assert rc == 0 and len(rows) == 2, "\n".join(lines[-20:])
+        for row, (tried, failed, lost) in zip(rows, figures):
+            assert tried >= least and failed == 0 and lost == 0, row
 
 
 def test_memory_running_out_at_each_allocation_site_of_a_run_keeps_the_session():

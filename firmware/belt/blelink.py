@@ -148,6 +148,8 @@ class BleLink:
         self._eviews = (memoryview(self._epkt)[:EFFORT_LEN], memoryview(self._epkt))
         self._body = None           # the data chunk's room at the current MTU
         self.rx_dropped = 0         # requests or events lost because the receiver fell behind
+        self.rx_failed = 0          # requests (or reads of them) that ran the heap out
+        self.tx_failed = 0          # packets whose making ran the heap out, made again
         self.enomem = 0             # notifications NimBLE refused for want of buffers
         self.connections = 0
         self.irq_events = 0         # events the IRQ handler has recorded
@@ -365,13 +367,19 @@ class BleLink:
             if end > len(raw):
                 break
             if conn == self.conn:
-                if self.owned is None:
-                    reply = self.commands.handle(raw[at:end])
-                    if reply is not None:
-                        # Waits in the queue: not a view of a buffer the next reply reuses.
-                        self._replies.append(bytes(reply))
-                else:
-                    self._owned(raw[at:end])
+                try:
+                    if self.owned is None:
+                        reply = self.commands.handle(raw[at:end])
+                        if reply is not None:
+                            # Waits in the queue: not a view of a buffer the next reply reuses.
+                            self._replies.append(bytes(reply))
+                    else:
+                        self._owned(raw[at:end])
+                except MemoryError:
+                    # The heap ran out in the link's own handling: this reply is lost, as a
+                    # notification lost on the air (the companion asks again); the requests
+                    # after it are still answered.
+                    self.rx_failed += 1
             at = end
         if at < len(raw):
             self.rx_dropped += 1                # cut short: the buffer was full
@@ -407,7 +415,12 @@ class BleLink:
                 elif event == _IRQ_CENTRAL_DISCONNECT:
                     self._disconnected(conn)
                 elif event == _IRQ_GATTS_WRITE:
-                    self._requests(conn, self.ble.gatts_read(self.h_control))
+                    try:
+                        self._requests(conn, self.ble.gatts_read(self.h_control))
+                    except MemoryError:
+                        # Not even the buffer could be read: the requests are lost as on the
+                        # air, or wait there for the next write (or the radio task's look).
+                        self.rx_failed += 1
                 elif event == _IRQ_CONNECTION_UPDATE:
                     self._params(conn, value)
                 elif conn == self.conn:
@@ -513,13 +526,25 @@ class BleLink:
 
     async def tx(self):
         board = self.board
+        dl = self.commands.download
         while True:
             await self._tx_flag.wait()
             backoff = _BACKOFF_MS
             handle, value = 0, None
             while self.conn is not None:
                 if value is None:
-                    value = self._next()
+                    at = dl.sent
+                    try:
+                        value = self._next()
+                    except MemoryError:
+                        # The heap ran out making what goes next: nothing of it went out, so
+                        # a chunk is read again and a reply's part made again after a pause
+                        # (a live frame is lost, as when the link falls behind). Raised out
+                        # of the task, the download would wait for the companion to ask again.
+                        self.tx_failed += 1
+                        dl.sent = at
+                        await board.sleep_ms(_BACKOFF_MS)
+                        continue
                     handle = self._handle
                     if value is None:
                         if self._drop_after is not None:

@@ -125,19 +125,30 @@ class Deframer:
         self._over = False
         self.dropped = 0       # frames discarded (CRC, COBS, escape, length)
         self.received = 0
+        self.at = 0            # where feed() stopped in the data it was given
 
-    def feed(self, data, on_packet):
-        """Consume received bytes; calls on_packet(memoryview) for each good packet (valid only
-        during the call)."""
-        for b in data:
+    def feed(self, data, on_packet, start=0, end=-1):
+        """Consume received bytes, data[start:end] (end -1: to the end); calls on_packet
+        (memoryview) for each good packet (valid only during the call). The frame is done with
+        before on_packet is called: if it raises (the heap ran out), the deframer is at the next
+        frame's start and `at` is the index of the next byte of data to consume."""
+        if end < 0:
+            end = len(data)
+        i = start
+        while i < end:
+            b = data[i]
+            i += 1
             if b == 0:
-                if self._n and not self._over and not self._esc:
-                    self._finish(on_packet)
-                elif self._n or self._over:
+                n = self._n
+                whole = n and not self._over and not self._esc
+                if not whole and (n or self._over):
                     self.dropped += 1
                 self._n = 0
                 self._esc = False
                 self._over = False
+                if whole:
+                    self.at = i
+                    self._finish(n, on_packet)
                 continue
             if self._over:
                 continue
@@ -155,9 +166,10 @@ class Deframer:
                 continue
             self._buf[self._n] = b
             self._n += 1
+        self.at = end
 
-    def _finish(self, on_packet):
-        k = _cobs_decode(self._buf, self._n, self._dec)
+    def _finish(self, n, on_packet):
+        k = _cobs_decode(self._buf, n, self._dec)
         if k < 5:
             self.dropped += 1
             return
