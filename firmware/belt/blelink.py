@@ -289,7 +289,10 @@ class BleLink:
             return False
         if self._strikes:
             return True
-        raw = self.ble.gatts_read(self.h_control)
+        try:
+            raw = self.ble.gatts_read(self.h_control)
+        except MemoryError:
+            return False            # the heap ran out copying it: the next look reads it
         if raw:
             self._requests(self.conn, raw)
         if raw or self._gone:

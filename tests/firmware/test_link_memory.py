@@ -166,3 +166,28 @@ def test_ble_a_chunk_that_runs_the_heap_out_goes_out_again():
         eq(bytes(got), want, "the file, byte for byte, without reading again")
         eq((app.task_restarts, link.tx_failed), (0, 1), "the sender went on")
     rig.run(board, app, body, link.tasks())
+
+
+def test_ble_a_control_buffer_that_cannot_be_read_unannounced_is_read_at_the_next_look():
+    """With the stack's handler switched off, the radio task reads the control buffer itself;
+    the heap running out in that copy is looked at again, not raised to the app's guard."""
+    board, app, link, radio = _ble("memblegone")
+
+    async def body():
+        radio.connect(1)
+        radio.event(21, (1, 247))               # an MTU that holds each reply whole
+        await rig.advance(board, 50)
+        radio.write(1, P.request("hello", 1, P.VERSION, 1))
+        await rig.until(board, lambda: radio.notified)
+        radio.event(3, ())                      # a malformed event: the handler is switched off
+        eq(radio.handler, None, "the premise: the handler is off")
+        real = radio.gatts_read
+        radio.gatts_read = _once(real)
+        try:
+            radio.write(1, P.request("status", 2))      # unannounced
+            await rig.until(board, lambda: link.restarts == 1, within_ms=4000)
+        finally:
+            radio.gatts_read = real
+        eq(app.task_restarts, 0, "the radio task went on")
+        eq(2 in _replies(link, radio), True, "the request was read at the next look")
+    rig.run(board, app, body, link.tasks())
