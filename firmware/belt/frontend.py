@@ -62,6 +62,18 @@ COS_Q7 = (b'\xff\xff\xfe\xfd\xfb\xf9\xf6\xf3\xef\xeb\xe7\xe2\xdd\xd7\xd1\xcb\xc4
 
 
 @micropython.viper
+def _coefficient(v: int) -> int:
+    """A lock-in sum as HUM_IQ keeps it: / 256, held within +-16000 (the product of two stays
+    below 2**28), + BIAS."""
+    v = v >> 8
+    if v > 16000:
+        v = 16000
+    elif v < -16000:
+        v = -16000
+    return v + 1048576
+
+
+@micropython.viper
 def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
     prev = st[0]
     x1 = st[13]
@@ -164,30 +176,10 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
     st[4] = max_d
     st[5] = s_amp
     st[6] = s_comb
-    r50 = r50 >> 8
-    if r50 > 16000:
-        r50 = 16000
-    elif r50 < -16000:
-        r50 = -16000
-    j50 = j50 >> 8
-    if j50 > 16000:
-        j50 = 16000
-    elif j50 < -16000:
-        j50 = -16000
-    r60 = r60 >> 8
-    if r60 > 16000:
-        r60 = 16000
-    elif r60 < -16000:
-        r60 = -16000
-    j60 = j60 >> 8
-    if j60 > 16000:
-        j60 = 16000
-    elif j60 < -16000:
-        j60 = -16000
-    st[19] = r50 + 1048576
-    st[20] = j50 + 1048576
-    st[21] = r60 + 1048576
-    st[22] = j60 + 1048576
+    st[19] = int(_coefficient(r50))
+    st[20] = int(_coefficient(j50))
+    st[21] = int(_coefficient(r60))
+    st[22] = int(_coefficient(j60))
     st[9] = first_half if first_half > second_half else second_half
     st[11] = epos
     st[12] = cpos

@@ -36,6 +36,15 @@ def feed(chain, buf):
     return out
 
 
+def frames_of(chain, buf):
+    """The same, with each frame's quality: a list of (effort per mille, quality)."""
+    out = []
+    for start in range(0, len(buf) - chain.block + 1, chain.block):
+        chain.push_block(buf, start)
+        out.append((chain.effort_pm, chain.quality))
+    return out
+
+
 # Resonator coefficients (Q14: a1, a2) for EMG-like spectra whose median frequency is 107 Hz
 # (centre 70 Hz, bandwidth 100 Hz, zeros at DC and 500 Hz), and the same spectrum compressed to
 # 80 Hz (-25 %) and stretched to 123 Hz (+15 %): the frequency axis scaled, as fatigue does.

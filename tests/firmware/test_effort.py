@@ -2,7 +2,7 @@ from array import array
 
 import micropython
 from fwtest import allocated, eq, near, raises, record, skip_unless_micropython
-from signals import Noise, add_hum, emg, feed, running, shaped
+from signals import Noise, add_hum, emg, feed, frames_of, running, shaped
 
 from belt.effort import (EffortChain, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION, UNCALIBRATED,
                          isqrt)
@@ -307,14 +307,6 @@ def test_mains_hum_that_appears_mid_run_is_flagged():
     eq(sum(1 for f in q if f & Q_HUM), 0, "small hum")
 
 
-def _efforts(c, buf):
-    out = []
-    for start in range(0, len(buf) - 99, 100):
-        c.push_block(buf, start)
-        out.append((c.effort_pm, c.quality))
-    return out
-
-
 def test_mains_hum_on_a_deep_stride_is_flagged_or_taken_out():
     """A 20 % brace on a run whose stride pulses the EMG 80 % deep, with mains hum on the run
     only (calibrated without it): 40 counts are flagged in nine frames of ten, 20 counts move
@@ -324,16 +316,16 @@ def test_mains_hum_on_a_deep_stride_is_flagged_or_taken_out():
     for hz in (50, 60):
         c, _ = calibrated()
         base = running(20000, 60, Noise(11), 350, 80)
-        ref = [e for e, _ in _efforts(c, base)[40:]]
+        ref = [e for e, _ in frames_of(c, base)[40:]]
         mean_ref = sum(ref) // len(ref)
         c.reset()
-        out = _efforts(c, add_hum(array("H", base), 40, hz))[40:]
+        out = frames_of(c, add_hum(array("H", base), 40, hz))[40:]
         flagged = sum(1 for _, q in out if q & Q_HUM)
         if flagged * 10 < len(out) * 9:
             raise AssertionError("%d Hz, 40 counts: %d of %d frames flagged" % (
                 hz, flagged, len(out)))
         c.reset()
-        out = _efforts(c, add_hum(array("H", base), 20, hz))[40:]
+        out = frames_of(c, add_hum(array("H", base), 20, hz))[40:]
         near(sum(e for e, _ in out) // len(out), mean_ref, 6, "%d Hz, 20 counts: mean" % hz)
         record("hum_stride_%d" % hz, "%d %d %d" % (mean_ref, flagged, sum(e for e, _ in out)))
 

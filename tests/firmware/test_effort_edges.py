@@ -5,7 +5,7 @@ MicroPython and CPython (tests/test_firmware_runtimes.py)."""
 from array import array
 
 from fwtest import allocated, eq, near, record, skip_unless_micropython
-from signals import Noise, emg, feed, isqrt_big, running, shaped
+from signals import Noise, emg, feed, frames_of, isqrt_big, running, shaped
 
 from belt.calibration import (Calibrator, PH_BRACE, PH_PAUSE, PH_REST, R_NOT_ABOVE_REST,
                               R_TOO_SHORT)
@@ -83,14 +83,6 @@ def _blocks(sds, noise):
     return buf
 
 
-def _frames(c, buf):
-    out = []
-    for start in range(0, len(buf) - 99, 100):
-        c.push_block(buf, start)
-        out.append((c.effort_pm, c.quality))
-    return out
-
-
 def _swing(frames):
     mean = sum(frames) // len(frames)
     return mean, isqrt_big(sum((e - mean) * (e - mean) for e in frames) // len(frames))
@@ -124,7 +116,7 @@ def test_a_brace_that_ramps_slowly_is_followed():
     and no frame is flagged."""
     c, n = _calibrated()
     sds = [15 + 105 * b // 600 for b in range(600)]
-    out = _frames(c, _blocks(sds, n))
+    out = frames_of(c, _blocks(sds, n))
     worst = 0
     for s in range(2, 60):
         truth = sum(1000 * sds[b] // 300 for b in range(s * 10, s * 10 + 10)) // 10
@@ -143,13 +135,13 @@ def test_very_weak_and_harder_than_calibration_braces_read_their_level():
     got = {}
     for pct, tol in ((3, 10), (5, 10), (150, 150)):
         c, n = _calibrated()
-        frames = _frames(c, emg(8000, 3 * pct, n))[20:]
+        frames = frames_of(c, emg(8000, 3 * pct, n))[20:]
         mean = sum(e for e, _ in frames) // len(frames)
         got[pct] = mean
         near(mean, pct * 10, tol, "a %d %% brace (per mille)" % pct)
         eq(sum(1 for _, q in frames if q), 0, "%d %%: flagged frames" % pct)
     c, n = _calibrated()
-    frames = _frames(c, emg(8000, 900, n))[20:]
+    frames = frames_of(c, emg(8000, 900, n))[20:]
     got[300] = max(e for e, _ in frames)
     eq(got[300] <= 2000, True, "300 %%: at most 200 %% (%d)" % got[300])
     eq(sum(1 for _, q in frames if q & Q_SATURATION) > len(frames) // 2, True,
@@ -172,7 +164,7 @@ def test_the_arithmetics_extremes_are_flagged_and_stay_in_range():
              ("inside_50hz", _square(6000, 9, 4086, 10), Q_HUM))
     for name, buf, flag in cases:
         c, _ = _calibrated()
-        out = _frames(c, buf)
+        out = frames_of(c, buf)
         for e, q in out:
             if not 0 <= e <= 2000:
                 raise AssertionError("%s: effort %d" % (name, e))
@@ -181,7 +173,7 @@ def test_the_arithmetics_extremes_are_flagged_and_stay_in_range():
     n = Noise(3)
     buf = array("H", [(n.uniform() >> 4) for _ in range(6000)])   # 0..4095, uniform
     c, _ = _calibrated()
-    out = _frames(c, buf)
+    out = frames_of(c, buf)
     eq(max(e for e, _ in out) <= 2000, True, "random full scale")
     record("extreme_random", "%r %d %d" % (out, c.fatigue_q8, c.cadence_spm))
 
@@ -192,12 +184,12 @@ def test_an_outlier_first_sample_does_not_lift_the_first_half_second():
     reads as it does without the outlier. With the outlier in the window and the filters, the
     next half second read up to 8 %MVC high, unflagged."""
     c, _ = _calibrated()
-    clean = _frames(c, shaped(1000, 60, Noise(5)))
+    clean = frames_of(c, shaped(1000, 60, Noise(5)))
     for first in (4095, 0, 3000):
         c, _ = _calibrated()
         buf = shaped(1000, 60, Noise(5))
         buf[0] = first
-        out = _frames(c, buf)
+        out = frames_of(c, buf)
         eq(out[0][1] & 4, 4, "%d: the first block flagged" % first)
         for k in range(1, 10):
             eq(out[k][1], 0, "%d: frame %d unflagged" % (first, k))
@@ -211,9 +203,9 @@ def test_minutes_on_a_rail_then_back():
     c, n = _calibrated()
     before = feed(c, running(10000, 60, n, 350, 50))[40:]
     ref = sum(before) // len(before)
-    railed = _frames(c, array("H", [4095] * 60000))
+    railed = frames_of(c, array("H", [4095] * 60000))
     eq(sum(1 for _, q in railed if not q & Q_CONTACT), 0, "a minute on the rail, flagged")
-    after = _frames(c, running(10000, 60, n, 350, 50))
+    after = frames_of(c, running(10000, 60, n, 350, 50))
     eq([q & Q_CONTACT for _, q in after[:7]], [1, 1, 1, 1, 1, 0, 0], "the flag held 0.5 s")
     later = [e for e, _ in after[20:]]
     near(sum(later) // len(later), ref, 15, "the brace 2 s after")
@@ -228,13 +220,13 @@ def test_re_seating_an_electrode_does_not_read_as_effort():
     held out; one of 600 during a 20 % brace is within the muscle's own steps and passes."""
     c, n = _calibrated()
     buf = running(12000, 60, n, 350, 50)
-    ref = _frames(c, buf)
+    ref = frames_of(c, buf)
     for dc, flagged in ((600, []), (1200, [60])):
         c.reset()
         stepped = array("H", buf)
         for i in range(6050, 12000):
             stepped[i] = stepped[i] + dc
-        out = _frames(c, stepped)
+        out = frames_of(c, stepped)
         eq([k for k in range(len(out)) if out[k][1]], flagged, "flagged frames, step %d" % dc)
         for k in range(len(out)):
             near(out[k][0], ref[k][0], 20, "frame %d, step %d at frame 60" % (k, dc))
@@ -243,7 +235,7 @@ def test_re_seating_an_electrode_does_not_read_as_effort():
     for i in range(len(buf)):
         ph = i % 4000                      # a triangle, 0.25 Hz, +-800 counts
         wander[i] = wander[i] + (ph if ph < 2000 else 4000 - ph) * 1600 // 2000 - 800 + 800
-    out = _frames(c, wander)
+    out = frames_of(c, wander)
     eq(sum(1 for _, q in out if q), 0, "wander: flagged frames")
     diff = sum(out[k][0] - ref[k][0] for k in range(40, 120)) // 80
     near(diff, 0, 5, "wander: mean effort against the same brace without it")
