@@ -15,7 +15,8 @@ until it tires: 127 s of cycles of about 4 s of contraction and 1 s of relaxatio
 rest. Its calibration recording is that closing rest followed by its first cycle three times
 with 3 s of the rest between; then the whole recording is replayed. Its rest frames are those
 the reference reads under 5 %MVC for 0.3 s either side, its contraction frames those it reads
-over 50 %MVC.
+over 50 %MVC. It is also calibrated on three different cycles as its braces (1-3, then 4-6):
+real braces that differ as a person's do, which the calibration must accept.
 
 The reference is the textbook amplitude: 4th-order Butterworth 30 Hz high-pass run forwards and
 backwards (no delay), RMS over each 100 ms frame, smoothed by a centred 0.3 s mean, turned into
@@ -125,6 +126,49 @@ def segments_by_reference(e, ref):
     return float(np.mean(e[rest])), float(np.mean(e[ref > 50]))
 
 
+def fatigue_cycles(x, count=6):
+    """(start, end) samples of emg_fatigue's first contraction cycles: its high-passed envelope
+    (0.2 s RMS) over 100 counts for more than 1.5 s."""
+    sos = signal.butter(4, 30, "highpass", fs=FS, output="sos")
+    y = signal.sosfiltfilt(sos, x.astype(float) - np.mean(x))
+    act = np.sqrt(np.convolve(y ** 2, np.ones(200) / 200, "same")) > 100
+    edges = np.diff(act.astype(int))
+    on, off = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    cycles = []
+    for a in on:
+        later = off[off > a]
+        if len(later) and later[0] - a > 1500:
+            cycles.append((int(a), int(later[0])))
+    return cycles[:count]
+
+
+def calibration_of_cycles(x, picks):
+    """The at-home procedure with three different contraction cycles as its braces (0.3 s of
+    their edges each), its closing rest as the rest and the pauses: real braces that differ."""
+    rest = x[FATIGUE_REST[0]:FATIGUE_REST[1]]
+    cycles = fatigue_cycles(x)
+    parts = [(rest, "rest")]
+    for i, k in enumerate(picks):
+        a, b = cycles[k]
+        parts.append((x[a - 300:b + 300], "brace"))
+        if i < len(picks) - 1:
+            parts.append((rest[:3000], "pause"))
+    samples = np.concatenate([p for p, _ in parts])
+    phases = sum(([name] * len(p) for p, name in parts), [])
+    return samples, phases
+
+
+def cycle_calibrations(interp):
+    """The firmware's verdict on calibrations whose braces are cycles 1-3 and 4-6."""
+    from corecue.twin.replay import run_chain
+    x = load(EMG_FATIGUE)
+    out = {}
+    for picks in ((0, 1, 2), (3, 4, 5)):
+        cal, phases = calibration_of_cycles(x, picks)
+        out[picks] = run_chain("emg_raw", cal, phases, x[:2000], interp)
+    return out
+
+
 def replay_fatigue(interp):
     from corecue.twin.replay import run_chain
     x = load(EMG_FATIGUE)
@@ -204,6 +248,15 @@ def main():
     print(f"| offline reference | same segments | 1 | 0 | {rest:.1f} | {con:.1f} | - |")
     if len(interps) == 2:
         print("interpreters agree frame for frame: %s" % (runs["micropython"] == runs["cpython"]))
+    print()
+    print("emg_fatigue calibrated on three different contraction cycles as its braces:")
+    print("| braces | interpreter | verdict | spread | trials (Q4) |")
+    print("|---|---|---|---|---|")
+    for interp in interps:
+        for picks, res in cycle_calibrations(interp).items():
+            verdict = "accepted" if not res.reasons else "refused (reasons %d)" % res.reasons
+            print(f"| cycles {picks[0] + 1}-{picks[-1] + 1} | {interp} | {verdict} | "
+                  f"{res.spread_pm / 10:.1f} % | {', '.join(str(t) for t in res.trials)} |")
     return 0
 
 

@@ -84,3 +84,16 @@ def test_the_chain_follows_a_muscle_in_cyclic_work_to_fatigue():
     rest, con = rr.segments_by_reference(fw, ref)
     ref_rest, ref_con = rr.segments_by_reference(ref, ref)
     assert rest < 4.0 and abs(con - ref_con) < 0.1 * ref_con, (rest, con, ref_con)
+
+
+def test_three_different_real_contractions_make_a_good_calibration():
+    """emg_fatigue's cycles 1-3, then 4-6, as a calibration's braces: real braces that differ as
+    a person's do (6 % and 17 % apart in their strongest second) are accepted, and both
+    interpreters give the same verdict and levels."""
+    got = {i: rr.cycle_calibrations(i) for i in INTERPRETERS}
+    for picks, res in got["cpython"].items():
+        assert res.reasons == 0, (picks, res.reasons)
+        assert len(res.trials) == 3 and 0 < res.spread_pm < 300
+        for i in INTERPRETERS:
+            other = got[i][picks]
+            assert (other.rest, other.mvc, other.trials) == (res.rest, res.mvc, res.trials)
