@@ -111,3 +111,43 @@ def instrument(modules, skip=(), keep_bytes=()):
         for b, f in builtins.items():
             if b != "bytes" or m not in keep_bytes:
                 setattr(m, b, wrap(name + "." + b, f))
+
+
+def sweep(trial, rows, stride, show_sites=False):
+    """The sweep of memfail.py and memlink.py: a first trial with nothing injected counts each
+    site's calls; then, for each row (held, label), each site whose calls took heap (every site
+    under CPython, which cannot tell) and every stride-th of its calls, trial((site, call), k)
+    with a MemoryError there. trial(target, k) returns (fired, why, lost). Prints a line per row,
+    "<label> (N sites of N called) tried N failed N lost N", and returns the exit code."""
+    fired, why, lost = trial(None, 0)
+    if why or lost:
+        print("FAIL the sync without faults: %s" % why)
+        return 1
+    counted = len(INJ.calls)
+    INJ.known = set(INJ.allocating)
+    sites = sorted((s, n) for s, n in INJ.calls.items()
+                   if s in INJ.allocating or not INJ.allocating)
+    if show_sites:
+        print("sites: " + " ".join("%s(%d)" % s for s in sites))
+    failures = 0
+    k = 0
+    for held, label in rows:
+        INJ.held = held
+        tried = failed = lost_all = 0
+        for site, n in sites:
+            for call in range(1, n + 1, stride):
+                k += 1
+                fired, why, lost = trial((site, call), k)
+                tried += 1
+                lost_all += lost
+                if not fired:
+                    why = why or "the injection at %s call %d was never reached" % (site, call)
+                if why:
+                    failed += 1
+                    if failed <= 20:
+                        print("FAIL %s call %d%s: %s" % (site, call, " (held)" if held else "",
+                                                         why))
+        print("%s (%d sites of %d called) tried %d failed %d lost %d" % (
+            label, len(sites), counted, tried, failed, lost_all))
+        failures += failed
+    return 1 if failures else 0

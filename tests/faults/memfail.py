@@ -248,40 +248,11 @@ def main(argv):
         from belt import aescmac, aesctr, auth, channel, mac, owned as _owned
         MODULES = MODULES + (_owned, auth, channel, mac, aesctr, aescmac)
     instrument()
-    # The first run counts each site's calls in a whole sync.
-    fired, why, lost = trial(None, 0, owned)
-    if why or lost:
-        print("FAIL the sync without faults: %s" % why)
-        return 1
-    counted = len(INJ.calls)
-    INJ.known = set(INJ.allocating)
-    # Under MicroPython, the sites whose calls took heap (mem_total); CPython cannot tell, so
+    # Under MicroPython the sites whose calls took heap (mem_total); CPython cannot tell, so
     # there every call is tried.
-    sites = sorted((s, n) for s, n in INJ.calls.items()
-                   if s in INJ.allocating or not INJ.allocating)
-    failures = 0
-    k = 0
-    for held, row in ROWS:
-        INJ.held = held
-        tried = failed = lost_all = 0
-        for site, n in sites:
-            for call in range(1, n + 1, stride):
-                k += 1
-                fired, why, lost = trial((site, call), k, owned)
-                tried += 1
-                lost_all += lost
-                if not fired:
-                    why = why or "the injection at %s call %d was never reached" % (site, call)
-                if why:
-                    failed += 1
-                    if failed <= 20:
-                        print("FAIL %s call %d%s: %s" % (site, call, " (held)" if held else "",
-                                                         why))
-        print("%s%s (%d sites of %d called) tried %d failed %d lost %d" % (
-            row, ", with ownership" if owned else "", len(sites), counted, tried, failed,
-            lost_all))
-        failures += failed
-    return 1 if failures else 0
+    with_owner = ", with ownership" if owned else ""
+    return allocsites.sweep(lambda target, k: trial(target, k, owned),
+                            [(held, row + with_owner) for held, row in ROWS], stride)
 
 
 sys.exit(main(sys.argv))

@@ -144,38 +144,9 @@ def main(argv):
         return 2
     make, modules, skip = TRANSPORTS[which]
     allocsites.instrument(modules, skip=skip)
-    fired, why, lost = trial(make, None, 0)
-    if why or lost:
-        print("FAIL the sync without faults: %s" % why)
-        return 1
-    counted = len(INJ.calls)
-    INJ.known = set(INJ.allocating)
-    sites = sorted((s, n) for s, n in INJ.calls.items()
-                   if s in INJ.allocating or not INJ.allocating)
-    print("sites: " + " ".join("%s(%d)" % s for s in sites))
-    failures = 0
-    k = 0
-    for held, row in ROWS:
-        INJ.held = held
-        tried = failed = lost_all = 0
-        for site, n in sites:
-            for call in range(1, n + 1, stride):
-                k += 1
-                fired, why, lost = trial(make, (site, call), k)
-                tried += 1
-                lost_all += lost
-                if not fired:
-                    why = why or "the injection at %s call %d was never reached" % (site, call)
-                if why:
-                    failed += 1
-                    if failed <= 20:
-                        print("FAIL %s call %d%s: %s" % (site, call, " (held)" if held else "",
-                                                         why))
-        print("%s (%d sites of %d called) tried %d failed %d lost %d" % (
-            row % _NAMES[which], len(sites), counted, tried,
-            failed, lost_all))
-        failures += failed
-    return 1 if failures else 0
+    return allocsites.sweep(lambda target, k: trial(make, target, k),
+                            [(held, row % _NAMES[which]) for held, row in ROWS], stride,
+                            show_sites=True)
 
 
 sys.exit(main(sys.argv))
