@@ -15,23 +15,16 @@ import asyncio
 
 from corecue.interp import firmware_module
 from corecue.link import auth
-from corecue.link import ble as T
-from corecue.link.client import Belt
 from corecue.twin.chipreset import HARD_RESET, PWRON_RESET, WDT_RESET
 from corecue.twin.esp32twin import BELT_TABLE, Esp32Twin
+from test_esp32_sleep import over_the_air, run
 
 MAC = bytes.fromhex("3030f9a1b2c7")
 PRESS_MS = 500          # the button starts a run this long after the firmware listens to it
 HANG_MS = 14500         # the CPU hangs this long after the first sensor conversion
 WDT_MS = 8000           # boards/xiao_esp32s3.py: machine.WDT(timeout=8000)
 BLOCK = 100             # frames a session block holds (made durable as it fills)
-
-
-def run(body, limit_s=120):
-    async def bounded():
-        async with asyncio.timeout(limit_s):
-            return await body()
-    return asyncio.run(bounded())
+LIMIT_S = 120           # each test's bound, on the twin's real-time clock
 
 
 async def _frames_past(belt, n):
@@ -83,18 +76,13 @@ def test_a_reboot_asked_over_usb_boots_the_same_belt_with_its_owner_sessions_and
             assert status == "closed" and trailer is not None and len(frames) >= 30
             await belt.close()
             # The radio is back on the same air: the belt advertises and its owner authenticates.
-            found = await T.scan(timeout=2.0, backend=twin.backend())
-            assert [n for n, _, _ in found] == ["corecue-B2C7"], found
-            transport = await T.connect("corecue-B2C7", backend=twin.backend())
-            air = Belt(transport)
-            await air.hello()
-            await auth.authenticate(air, key, host)
+            transport, air = await over_the_air(twin, "corecue-B2C7", key, host)
             assert sorted(e.id for e in await air.sessions()) == [first, second]
             await transport.close()
         finally:
             await twin.close()
         assert b"Unhandled exception" not in twin.output, twin.output
-    run(body)
+    run(body, LIMIT_S)
 
 
 def test_a_hang_mid_run_starves_the_watchdog_and_the_next_boot_recovers_the_session(tmp_path):
@@ -128,7 +116,7 @@ def test_a_hang_mid_run_starves_the_watchdog_and_the_next_boot_recovers_the_sess
         assert status == "closed" and trailer is not None
         assert BLOCK <= len(frames) <= logged and len(frames) % BLOCK == 0, len(frames)
         assert b"Unhandled exception" not in twin.output, twin.output
-    run(body)
+    run(body, LIMIT_S)
 
 
 _RESETS_MAIN = '''import machine
@@ -175,7 +163,7 @@ def test_each_reset_boots_the_chip_with_its_cause_and_any_other_end_boots_nothin
             return twin.boots, bytes(twin.output), twin.proc.returncode, ended
         finally:
             await twin.close()
-    boots, out, code, ended = run(body)
+    boots, out, code, ended = run(body, LIMIT_S)
     assert boots == [PWRON_RESET, HARD_RESET, WDT_RESET]
     assert out.index(b"cause 1") < out.index(b"machine.reset()") < out.index(b"cause 2")
     assert out.index(b"watchdog: not fed") < out.index(b"cause 3")

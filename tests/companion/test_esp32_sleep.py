@@ -33,6 +33,18 @@ def run(body, limit_s=150):
     return asyncio.run(bounded())
 
 
+async def over_the_air(twin, name, key, host):
+    """The twin found advertising as `name`, alone, connected, and its owner authenticated:
+    (transport, Belt)."""
+    found = await T.scan(timeout=2.0, backend=twin.backend())
+    assert [n for n, _, _ in found] == [name], found
+    transport = await T.connect(name, backend=twin.backend())
+    air = Belt(transport)
+    await air.hello()
+    await auth.authenticate(air, key, host)
+    return transport, air
+
+
 def test_the_reference_board_sleeps_by_itself_and_the_button_wakes_it_with_its_data(tmp_path):
     async def body():
         twin = await Esp32Twin(str(tmp_path), mac=MAC, table=BELT_TABLE).start()
@@ -91,12 +103,7 @@ def test_the_reference_board_sleeps_by_itself_and_the_button_wakes_it_with_its_d
             assert (await belt.config_get())["sleep_s"] == SLEEP_S
             await belt.close()
             # The radio is back: the belt advertises again and the owner authenticates.
-            found = await T.scan(timeout=2.0, backend=twin.backend())
-            assert [n for n, _, _ in found] == ["corecue-B2C5"], found
-            transport = await T.connect("corecue-B2C5", backend=twin.backend())
-            air = Belt(transport)
-            await air.hello()
-            await auth.authenticate(air, key, host)
+            transport, air = await over_the_air(twin, "corecue-B2C5", key, host)
             assert (await air.status()).frames > 0
             await transport.close()
         finally:

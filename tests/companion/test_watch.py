@@ -128,6 +128,28 @@ def test_bluetooth_going_away_is_said_once_and_the_watch_goes_on():
     assert "Bluetooth is back" in out[1] and "synced" in out[2]
 
 
+
+async def _looks(reach, store, steps, looks, out):
+    """`looks` looks of a Watcher at the virtual belt in reach, 30 s apart, syncing into store;
+    between two looks the next of steps (coroutine functions) runs on the belt's clock. Each
+    look listens longer than the belt's slow advertising interval (1 s by default,
+    belt.radiowindow; sync --watch itself listens 5 s)."""
+    async def between(_):
+        if steps:
+            await steps.pop(0)()
+
+    async def sync_now():
+        async with reach.connect() as conn:
+            return await sync(conn, store, out=lambda line: None)
+
+    w = Watcher(reach.name, lambda: reach.heard(1.5), sync_now, out=out.append, sleep=between,
+                every_s=30)
+    results = []
+    for _ in range(looks):
+        results.append(await w.look())
+        await w.sleep(w.every_s)
+    return results
+
 def test_a_runners_day_over_the_virtual_belt(tmp_path):
     # Two runs wait on the belt. The watcher syncs them; the runner warms up (the belt stops
     # advertising), runs and lies down; when the belt advertises again the new run is synced,
@@ -163,23 +185,7 @@ def test_a_runners_day_over_the_virtual_belt(tmp_path):
                 lambda: vb.sleep(60),
             ]
 
-            async def between(_):
-                if steps:
-                    await steps.pop(0)()
-
-            async def sync_now():
-                async with reach.connect() as conn:
-                    return await sync(conn, store, out=lambda line: None)
-
-            # Each look listens longer than the belt's slow advertising interval (1 s by default,
-            # belt.radiowindow; sync --watch itself listens 5 s): the last look comes after its
-            # fast window has ended.
-            w = Watcher(reach.name, lambda: reach.heard(1.5), sync_now, out=out.append,
-                        sleep=between, every_s=30)
-            results = []
-            for _ in range(4):
-                results.append(await w.look())
-                await w.sleep(w.every_s)
+            results = await _looks(reach, store, steps, 4, out)
             async with reach.connect() as conn:
                 listed = await conn.belt.sessions()
             return results, listed
@@ -217,20 +223,7 @@ def test_a_double_press_while_the_belt_is_heard_makes_the_watcher_sync_again(tmp
                      lambda: vb.sleep(30),
                      lambda: double_then(2)]           # asked again; looked at in its window
 
-            async def between(_):
-                if steps:
-                    await steps.pop(0)()
-
-            async def sync_now():
-                async with reach.connect() as conn:
-                    return await sync(conn, store, out=lambda line: None)
-
-            w = Watcher(reach.name, lambda: reach.heard(1.5), sync_now, out=out.append,
-                        sleep=between, every_s=30)
-            results = []
-            for _ in range(5):
-                results.append(await w.look())
-                await w.sleep(w.every_s)
+            results = await _looks(reach, store, steps, 5, out)
             return results, vb.link.app.window.asked
     try:
         results, asked = asyncio.run(body())

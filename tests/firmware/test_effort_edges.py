@@ -26,18 +26,25 @@ def _noisy_rest_chain(n):
     return c
 
 
+def _brace_after_noisy_rest(rest_ms, name):
+    """The mean effort (per mille) of a 1.5 s brace at 20 % that follows rest_ms of a noisy
+    electrode's white-noise rest from a reset chain, once its window has filled."""
+    n = Noise(11)
+    c = _noisy_rest_chain(n)
+    feed(c, emg(rest_ms, 0, n, floor_sd=20))
+    brace = feed(c, shaped(1500, 60, n, floor_sd=20))[7:]
+    mean = sum(brace) // len(brace)
+    record(name, "%d %r" % (mean, brace))
+    return mean
+
+
 def test_a_short_brace_after_a_rest_unlike_the_muscle_reads_its_level():
     """A noisy electrode's rest (white noise) has a spectrum unlike the muscle's: its mean |first
     difference| per unit of amplitude is twice the muscle's. After 10 s of it, the slow
     amplitude/step ratio is the rest's; a 1.5 s brace must be read with the muscle's own ratio,
     not with a mix that reads it low (a real recording's short contraction read 67 %MVC against
     90, docs/performance.md)."""
-    n = Noise(11)
-    c = _noisy_rest_chain(n)
-    feed(c, emg(10000, 0, n, floor_sd=20))
-    brace = feed(c, shaped(1500, 60, n, floor_sd=20))[7:]      # after the window has filled
-    mean = sum(brace) // len(brace)
-    record("short_brace_after_noisy_rest", "%d %r" % (mean, brace))
+    mean = _brace_after_noisy_rest(10000, "short_brace_after_noisy_rest")
     near(mean, 200, 30, "a 1.5 s brace at 20 % after 10 s of a noisy rest")
 
 
@@ -45,12 +52,7 @@ def test_a_short_brace_early_in_a_session_after_a_noisy_rest_reads_its_level():
     """A session starts (the chain is reset) with the runner standing relaxed; 4 s later comes
     the first brace. The amplitude/step ratio's change of state must work in the session's first
     6.4 s too: read with the rest's ratio mixed in, a 1.5 s brace at 20 % read 14 %."""
-    n = Noise(11)
-    c = _noisy_rest_chain(n)
-    feed(c, emg(4000, 0, n, floor_sd=20))
-    brace = feed(c, shaped(1500, 60, n, floor_sd=20))[7:]      # after the window has filled
-    mean = sum(brace) // len(brace)
-    record("early_short_brace_after_noisy_rest", "%d %r" % (mean, brace))
+    mean = _brace_after_noisy_rest(4000, "early_short_brace_after_noisy_rest")
     near(mean, 200, 30, "a 1.5 s brace at 20 % 4 s into a session, after a noisy rest")
 
 
