@@ -85,7 +85,6 @@ class EffortChain:
             self._sums[i] = 0
         self._last_good = 0
         self._last_sub = 0
-        self._primed = False
         self._restart()
         self.rhythm_found = False
         self.block_level = 0   # this frame's own level, Q4 (counts x 16): for calibration
