@@ -160,19 +160,24 @@ def real(args, cal):
               f"({k:.3f}) | {'-' if sc == 1.0 else '%.2f' % (pct(k, k0) / t)} |")
 
 
-def real_fatigue_pairs(interp, cal):
-    """(index, offline median frequency) of each 10 s pair of the fatiguing recording."""
+def real_fatigue_pairs(interp, cal, rms=False):
+    """(index, offline median frequency) of each 10 s pair of the fatiguing recording; with rms,
+    also the high-passed RMS (counts) of the same 6.4 s."""
     x = np.loadtxt(FATIGUING, comments="#").astype(np.uint16)
     r = run_chain("emg_raw", cal[0], cal[1], x, interp, signal=True)
     fat = np.array([f for f, _ in r.signal], float) / 256.0
     frames = np.arange(99, len(fat), 100)
     k = fat[frames]
-    m = np.array([mdf(x[(f + 1 - 64) * 100:(f + 1) * 100]) for f in frames])
-    return k, m
+    spans = [x[(f + 1 - 64) * 100:(f + 1) * 100] for f in frames]
+    m = np.array([mdf(w) for w in spans])
+    if not rms:
+        return k, m
+    a = np.array([np.sqrt(np.mean(signal.sosfiltfilt(_HP, w - np.mean(w)) ** 2)) for w in spans])
+    return k, m, a
 
 
 def real_fatigue(args, cal):
-    k, m = real_fatigue_pairs(args.interpreter, cal)
+    k, m, a = real_fatigue_pairs(args.interpreter, cal, rms=True)
     third = len(k) // 3
     print()
     print("5. Real EMG, a muscle fatiguing on its own: biosignalsnotebooks' emg_fatigue (biceps "
@@ -183,6 +188,8 @@ def real_fatigue(args, cal):
     print("|---|" + "---|" * len(k))
     print("| offline median frequency (Hz) | " + " | ".join("%.0f" % v for v in m) + " |")
     print("| fatigue index | " + " | ".join("%.3f" % v for v in k) + " |")
+    print("| RMS of the same 6.4 s (counts, 30 Hz high-pass) | " + " | ".join(
+        "%.0f" % v for v in a) + " |")
     print("| last third against first | offline median frequency | fatigue index |")
     print("|---|---|---|")
     print(f"| change of the median over each third | "

@@ -221,6 +221,11 @@ def main():
     if len(interps) == 2:
         same = all(frames["micropython", c] == frames["cpython", c] for c in (False, True))
         print("interpreters agree frame for frame: %s" % same)
+    rest = without_nyquist_tone(load())[REST[0]:REST[1]].astype(float)
+    f, p = signal.welch(rest - rest.mean(), fs=FS, nperseg=1000)
+    near = (f >= 25) & (f <= 75) & (np.abs(f - 50) > 2)
+    print("its rest (less the tone): the 50 Hz line is %.0f times the median of the spectrum "
+          "at 25-75 Hz" % (p[np.argmin(np.abs(f - 50))] / np.median(p[near])))
     print()
     print("biosignalsnotebooks emg_fatigue, 127 s, 1 kHz: a biceps brachii flexed and extended "
           "until it tires; calibrated on its closing rest and its first cycle (see the docstring)")
@@ -248,6 +253,8 @@ def main():
     print(f"| offline reference | same segments | 1 | 0 | {rest:.1f} | {con:.1f} | - |")
     if len(interps) == 2:
         print("interpreters agree frame for frame: %s" % (runs["micropython"] == runs["cpython"]))
+    print("samples within 8 counts of a rail: %.2f %% (of 0), %.2f %% (of 4095)" % (
+        100 * np.mean(x <= 8), 100 * np.mean(x >= 4087)))
     print()
     print("emg_fatigue calibrated on three different contraction cycles as its braces:")
     print("| braces | interpreter | verdict | spread | trials (Q4) |")
