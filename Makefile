@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fatigue_index.py
 	$(BIN)/python bench/real_recordings.py
 	$(BIN)/python bench/hum_on_the_run.py
+	$(BIN)/python bench/window_latency.py
 	$(BIN)/python bench/chain_cost.py
 	$(BIN)/python bench/session_storage.py
 	$(BIN)/python bench/session_start_heap.py

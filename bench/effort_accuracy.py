@@ -79,13 +79,14 @@ def effort(level, rest, mvc, law):
                    0, 200)
 
 
-def step_scenario(offset_ms, seed):
-    """20 % for 12 s, then 5 % for 6 s; the step lands offset_ms after a frame boundary."""
+def step_scenario(offset_ms, seed, cadence=170.0):
+    """20 % for 12 s, then 5 % for 6 s, running at `cadence` steps/min; the step lands
+    offset_ms after a frame boundary."""
     n = 18 * FS
     e = np.full(n, 20.0)
     at = 12 * FS + offset_ms
     e[at:] = 5.0
-    cad = np.full(n, 170.0)
+    cad = np.full(n, cadence)
     return synth.render(e, np.ones(n, bool), np.full(n, 160.0), cad, seed=seed), at
 
 

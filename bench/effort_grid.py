@@ -95,17 +95,17 @@ def run(model, cond, seed, minutes, interp, cal_cache, without=()):
     return r
 
 
-def window_oracle(m, cad, mvc):
+def window_oracle(m, cad, mvc, span_s=0.48):
     """The firmware's window shape on the noiseless muscle with the true step period: mean
-    |muscle| over the newest step blended with the step before (alpha = T / 0.48 s within
-    0.5..1), % of the MVC's. Its error against the truth (two steps) is what the window alone
+    |muscle| over the newest step blended with the step before (alpha = T / span_s within
+    0.5..1; the firmware's span is 0.48 s), % of the MVC's. Its error against the truth (two steps) is what the window alone
     costs on this model, with no noise, filter or estimate of anything."""
     c = np.concatenate([[0.0], np.cumsum(np.abs(m))])
     out = []
     for e in range(100, len(m) + 1, 100):
         t = 60.0 / cad[e - 1]
         k = int(round(t * FS))
-        a = min(1.0, max(0.5, t / 0.48))
+        a = min(1.0, max(0.5, t / span_s))
         s1, s2 = max(0, e - k), max(0, e - 2 * k)
         new = (c[e] - c[s1]) / (e - s1)
         old = (c[s1] - c[s2]) / (s1 - s2) if s1 > s2 else new

@@ -69,3 +69,39 @@ def test_slow_cadence_and_deep_stride_pulse_meet_the_target_on_synth():
         errs = [effort_grid.run("synth", cond, s, 2.0, INTERP, cache)["firmware"] for s in (0, 1)]
         rms = float(np.sqrt(np.mean(np.square(errs))))
         assert rms <= 1.5, (cond, rms)
+
+
+def test_the_window_alone_over_two_equal_steps_is_the_two_step_truth():
+    """window_oracle's span is the window's constant A: with alpha at 0.5 (A far above a step)
+    the window is the truth's own two steps, and the firmware's 0.48 s is not."""
+    n = 30 * muap.FS
+    cad = np.full(n, 170.0)
+    effort = np.where(np.arange(n) < n // 2, 20.0, 8.0)
+    _, m = muap.render(effort, np.ones(n, bool), np.full(n, 150.0), cad, seed=6)
+    mvc = muap.mvc_amplitude()
+    truth = muap.truth(m, cad, mvc)
+    err = {span: np.sqrt(np.mean((effort_grid.window_oracle(m, cad, mvc, span_s=span)
+                                  - truth)[effort_grid.SKIP:] ** 2)) for span in (0.48, 10.0)}
+    assert err[10.0] < 0.1 < err[0.48], err
+
+
+def test_window_latency_runs_the_firmware_with_the_span_it_names(tmp_path):
+    import subprocess
+
+    import corecue.twin.replay as replay
+    import window_latency
+    src = window_latency.firmware_with_span(replay.FIRMWARE, 600, str(tmp_path))
+    with open(os.path.join(src, "belt", "emgframe.py")) as f:
+        assert "alpha = (t * 160) // 600" in f.read()
+    home = replay.FIRMWARE
+    try:
+        own = window_latency.latency(170, 1, INTERP)
+        replay.FIRMWARE = src
+        longer = window_latency.latency(170, 1, INTERP)
+    finally:
+        replay.FIRMWARE = home
+    # a window whose median age is 0.30 s against 0.24 s: the step reads later on average
+    assert 0.15 < own[0] < longer[0] < 0.5, (own, longer)
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "window_latency.py"),
+                        "--spans", "480,x"], capture_output=True, text=True)
+    assert p.returncode == 2 and "--spans" in p.stderr and "Traceback" not in p.stderr

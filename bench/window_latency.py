@@ -1,0 +1,123 @@
+"""What the step window trades: how soon a change of brace shows against how closely effort
+follows the true effort over the last stride, per cadence, for the window's constant A.
+
+    .venv/bin/python bench/window_latency.py [--spans 480,520,560,600] [--seeds N]
+                                             [--interpreter NAME]
+
+The level is the mean |first difference| over the newest step blended with the step before,
+alpha = T / A within 0.5..1 (T the step period; docs/signal.md, "The window"), so the window's
+median age is T / (2 alpha): A / 2 wherever alpha < 1. Each A runs the firmware itself, a copy
+of this tree's with A changed (the one constant in belt/emgframe.py), and prints per cadence:
+- the window's median age;
+- the step latency: a 20 % -> 5 % step while running (the synthetic runner, as in
+  bench/effort_accuracy.py, at this cadence), the time until effort first reads under 12.5 %,
+  mean and worst over 8 points of the stride (one step divided evenly: where the step falls
+  against the foot strikes' bursts, and so against the frame clock) x seeds;
+- the window alone on the motor-unit model (noiseless muscle, true step period; bench/effort_grid.py's
+  window_oracle): what the window's shape costs against the mean over the last two steps, before
+  any noise, filter or estimate;
+- the firmware's RMS error on both models (bench/effort_grid.py's cell at this cadence).
+The issue's targets are a step latency under 0.4 s and 1.5 %MVC RMS in every cell.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+import corecue.twin.replay as replay
+import effort_grid as grid
+import muap
+from corecue.twin import synth
+from effort_accuracy import latency_s, step_scenario
+
+CADENCES = (130, 150, 170, 200)
+_ALPHA_LINE = "alpha = (t * 160) // 480"
+
+
+def firmware_with_span(source, span_ms, into):
+    """A copy of the firmware tree `source` whose window constant A is span_ms."""
+    dst = os.path.join(into, "fw%d" % span_ms)
+    shutil.copytree(source, dst, ignore=shutil.ignore_patterns("*.mpy", "__pycache__"))
+    path = os.path.join(dst, "belt", "emgframe.py")
+    with open(path) as f:
+        src = f.read()
+    if src.count(_ALPHA_LINE) != 1:
+        sys.exit("window_latency: belt/emgframe.py no longer has %r" % _ALPHA_LINE)
+    with open(path, "w") as f:
+        f.write(src.replace(_ALPHA_LINE, "alpha = (t * 160) // %d" % span_ms))
+    return dst
+
+
+def oracle(cadence, seeds, span_ms):
+    """The window alone (grid.window_oracle with A = span_ms) on the noiseless motor-unit muscle."""
+    mvc = muap.mvc_amplitude()
+    sq = []
+    for seed in range(seeds):
+        prof = synth.run_profile(minutes=2, seed=400 + seed)
+        cad = cadence + (prof["cadence"] - 170.0) / 3.0
+        _, m = muap.render(prof["effort"], prof["running"], prof["hr"], cad, seed=500 + seed)
+        truth = muap.truth(m, cad, mvc)
+        o = grid.window_oracle(m, cad, mvc, span_s=span_ms / 1000.0)
+        n = min(len(o), len(truth))
+        sq.append(np.mean((o[:n] - truth[:n])[grid.SKIP:] ** 2))
+    return float(np.sqrt(np.mean(sq)))
+
+
+def latency(cadence, seeds, interp, phases=8):
+    """Step latency (mean, worst) over steps at `phases` points spread evenly over one step of
+    the stride (the same runner, so the same foot strikes) and over the frame clock."""
+    cal_adc, cal_phases = synth.calibration()
+    step_ms = 60000.0 / cadence
+    out = []
+    for seed in range(seeds):
+        for k in range(phases):
+            off = int(round(k * step_ms / phases))
+            x, at = step_scenario(off, seed=300 + seed, cadence=float(cadence))
+            r = replay.run_chain("emg_raw", cal_adc, cal_phases, x, interp)
+            out.append(latency_s(np.array([e for e, _ in r.frames]) / 10.0, at))
+    return float(np.mean(out)), float(np.max(out))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spans", default="480,520,560,600",
+                    help="values of A in ms, comma-separated (480: the firmware's)")
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--interpreter", default="micropython")
+    args = ap.parse_args()
+    try:
+        spans = [int(v) for v in args.spans.split(",")]
+    except ValueError:
+        ap.error("--spans: whole milliseconds separated by commas, e.g. 480,520")
+    if any(not 300 <= s <= 1000 for s in spans):
+        ap.error("--spans: each within 300..1000 ms")
+    home = replay.FIRMWARE
+    cache = {}
+    print("| A (ms) | cadence | median age (s) | step latency mean / worst (s) | "
+          "window alone, motor units | firmware, motor units | firmware, synthetic |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="corecue-window-") as tmp:
+        for span in spans:
+            replay.FIRMWARE = firmware_with_span(home, span, tmp)
+            for cad in CADENCES:
+                t = 60.0 / cad
+                alpha = min(1.0, max(0.5, t / (span / 1000.0)))
+                lat_mean, lat_max = latency(cad, args.seeds, args.interpreter)
+                cells = []
+                for model in ("muap", "synth"):
+                    errs = [grid.run(model, {"cadence": float(cad)}, s, 2.0, args.interpreter,
+                                     cache) for s in range(args.seeds)]
+                    cells.append("refused" if any(e is None for e in errs) else "%.2f" % np.sqrt(
+                        np.mean([e["firmware"] ** 2 for e in errs])))
+                print(f"| {span} | {cad} | {t / (2 * alpha):.2f} | {lat_mean:.2f} / "
+                      f"{lat_max:.2f} | {oracle(cad, args.seeds, span):.2f} | "
+                      f"{cells[0]} | {cells[1]} |")
+    replay.FIRMWARE = home
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
