@@ -13,9 +13,9 @@ of this tree's with A changed (the one constant in belt/emgframe.py), and prints
   bench/effort_accuracy.py, at this cadence), the time until effort first reads under 12.5 %,
   mean and worst over 8 points of the stride (one step divided evenly: where the step falls
   against the foot strikes' bursts, and so against the frame clock) x seeds;
-- the window alone on the motor-unit model (noiseless muscle, true step period; bench/effort_grid.py's
-  window_oracle): what the window's shape costs against the mean over the last two steps, before
-  any noise, filter or estimate;
+- the window alone on the motor-unit model (noiseless muscle, true step period;
+  bench/effort_grid.py's window_oracle): what the window's shape costs against the mean over the
+  last two steps, before any noise, filter or estimate;
 - the firmware's RMS error on both models (bench/effort_grid.py's cell at this cadence).
 The issue's targets are a step latency under 0.4 s and 1.5 %MVC RMS in every cell.
 """

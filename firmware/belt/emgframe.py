@@ -25,7 +25,9 @@ _PREV_IQ = const(14)   # the previous block's 50 and 60 Hz coefficients (fronten
 _MAINS = const(18)     # exponential means (x32, 3.2 s) of the mains hum's share of the level
 _MAINS_ABS = const(19)  # squared (Q2^2, + 2**29: signed) and of its block values unsigned, and
 _MAINS_NOW = const(20)  # that share over the last ~0.8 s (x8, + 2**29)
-LEN = const(21)
+_MAINS_REL = const(21)  # the products over the two blocks' power (Q10, x32, + 2**29: signed)
+_MAINS_REL_ABS = const(22)  # and their size (Q10, x32)
+LEN = const(23)
 
 # frame() spells its thresholds out as literals (viper code sees module constants only so):
 # flat under 0.25 count of mean |step| (4 in Q4); a jump at least 200 counts and 8x the busier
@@ -70,6 +72,7 @@ def isqrt(v: int) -> int:
 def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int:
     """One block: returns its quality bits and leaves LEVEL and BLOCK_LEVEL in fs."""
     amp = (st[5] * 2) // n            # Q4 mean |high-passed|: the amplitude measure
+    prev_amp = fs[10]
     step = (st[1] * 16) // n          # Q4 mean |first difference|
     comb = (st[6] * 8) // n            # Q1 sum: Q4 mean
     q = 0
@@ -116,6 +119,18 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     if fs[2] == 0:                     # the comb's first block compares against nothing
         ha = amp << 5
         hc = (amp * 362) >> 3          # sqrt(2) x amp, x32
+    elif amp > 2 * prev_amp or amp * 2 < prev_amp:
+        # Not a steady signal: the comb of a block against one less than half or more than
+        # twice as loud keeps about 1 of it, not sqrt(2), so a short strong contraction read as
+        # hum (250 ms twitches from rest each flagged their own frame). Hum is steady, so such
+        # a pair cannot show it: its comb counts as no less than sqrt(2) x its amplitude, no
+        # hum (the block after a contraction keeps its larger comb, which the contraction's
+        # own blocks need), while the amplitude's mean follows as ever.
+        ha = fs[2] + amp - (fs[2] >> 5)
+        hc = (amp * 362) >> 8
+        if comb > hc:
+            hc = comb
+        hc = fs[3] + hc - (fs[3] >> 5)
     else:
         ha = fs[2] + amp - (fs[2] >> 5)
         hc = fs[3] + comb - (fs[3] >> 5)
@@ -144,10 +159,25 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         fs[14 + k] = v + 1048576
         k += 1
     prod = prod // 95                  # |prod| < 2**24: the means below stay under 2**30
+    # One pair of loud blocks, a short strong contraction (a twitch, a cough), has a product
+    # of either sign as large as a hundred rest blocks' power: on its own it made the means,
+    # passed for coherent (it is all of both), and was flagged and taken out of the quiet
+    # level for the next seconds (a real recording's rest read 0 there). So coherence is also
+    # judged on each product over the two blocks' own power, where a pair counts no more for
+    # being loud: a burst's share of two 10 Hz bins is a small fraction of its power, hum's
+    # most of its own. (Capping each product instead made a contraction's large products of
+    # both signs look coherent on a recording with a little real hum: the rest read 0.)
+    rel = prod // ((((prev_amp >> 2) * (amp >> 2)) >> 10) + 1)
+    if rel > 2048:
+        rel = 2048
+    elif rel < -2048:
+        rel = -2048
     if fs[2] == 0:
         hv = 0
         hw = 0
         hn = 0
+        hr = 0
+        hra = 0
     else:
         hv = fs[18] - 536870912
         hv = hv + prod - (hv >> 5)
@@ -155,17 +185,29 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         hw = hw + (prod if prod > 0 else 0 - prod) - (hw >> 5)
         hn = fs[20] - 536870912
         hn = hn + prod - (hn >> 3)
+        hr = fs[21] - 536870912
+        hr = hr + rel - (hr >> 5)
+        hra = fs[22]
+        hra = hra + (rel if rel > 0 else 0 - rel) - (hra >> 5)
     fs[2] = ha
     fs[3] = hc
     fs[18] = hv + 536870912
     fs[19] = hw
     fs[20] = hn + 536870912
+    fs[21] = hr + 536870912
+    fs[22] = hra
     mains = hv >> 5
     # Mains counts only where it is coherent: hum gives the same product every block, the
     # muscle's, the heart's and the foot strikes' share of the two bins a product of either
     # sign, whose mean is small against the mean of its size; hum's mean is its size.
-    if mains * 2 < (hw >> 5):
+    if mains * 2 < (hw >> 5) or hr * 2 < hra or hr <= 0:
         mains = 0
+    # ... and it is no more than its share of the power (the mean relative product, Q10)
+    # times the power of the last 3.2 s: one loud pair moves the share by little.
+    share = a * a
+    share = (share * (hr >> 5)) >> 10 if share < 524288 else (share >> 10) * (hr >> 5)
+    if mains > share:
+        mains = share
     # Calibrated, flagged when either is more than 5 %MVC at rest and an eighth of the level
     # squared (each estimate's own scatter stays well under that); uncalibrated, when it is
     # half of it and over 2 counts.

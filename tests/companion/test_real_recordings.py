@@ -1,8 +1,8 @@
 """Real surface EMG through the firmware chain, on both interpreters (`corecue replay`'s path):
-BioSPPy's emg_1.txt (BSD-3) and biosignalsnotebooks' emg_fatigue (MIT; both in
-tests/fixtures/recordings/, README there), each calibrated on its own rest and strongest
-contraction, against the offline amplitude reference of bench/real_recordings.py
-(docs/performance.md has the figures)."""
+BioSPPy's emg_1.txt (BSD-3) and biosignalsnotebooks' emg_fatigue (MIT), each calibrated on its own
+rest and strongest contraction, against the offline amplitude reference of bench/real_recordings.py,
+and biosignalsnotebooks' adductor pollicis twitches (MIT); all in tests/fixtures/recordings/ (README
+there; docs/performance.md has the figures)."""
 import os
 import sys
 
@@ -97,3 +97,19 @@ def test_three_different_real_contractions_make_a_good_calibration():
         for i in INTERPRETERS:
             other = got[i][picks]
             assert (other.rest, other.mvc, other.trials) == (res.rest, res.mvc, res.trials)
+
+
+def test_a_thumbs_real_twitches_are_neither_hum_nor_a_maximum():
+    """biosignalsnotebooks' adductor pollicis: rest with about 25 twitches of 0.2-0.5 s and no
+    mains hum. Each pair of loud blocks made the mains estimate on its own, and 196 of its 876
+    frames were flagged as hum; its twitches taken for braces are too short to be a maximum."""
+    x = rr.load_twitches()
+    assert len(x) == 87600 and x.max() <= 4095
+    frames = []
+    for interp in INTERPRETERS:
+        run, cal, spans = rr.replay_twitches(interp)
+        assert len(spans) >= 20
+        assert not [q for _, q in run.frames if q & _effort.Q_HUM]
+        assert cal.reasons == _cal.R_TOO_SHORT
+        frames.append(run.frames)
+    assert all(f == frames[0] for f in frames)

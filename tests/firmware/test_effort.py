@@ -330,6 +330,37 @@ def test_mains_hum_on_a_deep_stride_is_flagged_or_taken_out():
         record("hum_stride_%d" % hz, "%d %d %d" % (mean_ref, flagged, sum(e for e, _ in out)))
 
 
+def test_short_strong_contractions_are_neither_hum_nor_taken_out_of_the_rest():
+    """Six twitches of 250 ms at 100 times the rest's amplitude, 4 s apart, with no hum at all.
+    A pair of loud blocks holds a large share of the 50 and 60 Hz bins, and its product alone
+    made the mains estimate: a real recording of a thumb's twitches (adductor pollicis,
+    tests/fixtures/recordings) had 196 of its 876 frames flagged as hum, and here the rest
+    between the twitches read 0 for seconds (hum taken out of it)."""
+    for seed in (1, 2):
+        n = Noise(seed)
+        parts = [shaped(6000, 6, n)]
+        for _ in range(6):
+            parts.append(shaped(250, 600, n))
+            parts.append(shaped(3750, 6, n))
+        buf = array("H", [v for p in parts for v in p])
+        for cal in (False, True):
+            c, _ = calibrated(rest_sd=6) if cal else (EffortChain("emg_raw"), None)
+            levels = []
+            hum = 0
+            for start in range(0, len(buf) - 99, 100):
+                c.push_block(buf, start)
+                levels.append(c.level)
+                hum += 1 if c.quality & Q_HUM else 0
+            what = "seed %d, %s" % (seed, "calibrated" if cal else "uncalibrated")
+            eq(hum, 0, what + ": frames flagged for hum")
+            quiet = sorted(levels[30:60])[15]
+            after = [levels[60 + 40 * k + j] for k in range(6) for j in range(12, 40)]
+            if min(after) * 2 < quiet:
+                raise AssertionError("%s: the rest read %d between twitches, %d before" % (
+                    what, min(after), quiet))
+            record("twitches_%d_%d" % (seed, cal), "%d %d" % (quiet, min(after)))
+
+
 def test_a_short_strong_contraction_is_not_an_artefact():
     """A 300 ms contraction at MVC that starts halfway through a block, from rest."""
     c, n = calibrated()
