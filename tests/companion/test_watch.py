@@ -11,7 +11,6 @@ import realbelt as R
 from runnerpair import pair_virtual
 
 from corecue.commands.watch import Watcher
-from corecue.history.store import open_store
 from corecue.link.client import Belt
 from corecue.link.connect import Heard, RadioUnavailable, Reach, Target
 from corecue.link.errors import BeltError
