@@ -120,15 +120,11 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         ha = amp << 5
         hc = (amp * 362) >> 3          # sqrt(2) x amp, x32
     elif amp > 4 * prev_amp or amp * 4 < prev_amp:
-        # Not a steady signal: the comb of a block against one less than a quarter or more than
-        # four times as loud keeps about 1 of it, not sqrt(2), so a short strong contraction
-        # read as hum (250 ms twitches from rest each flagged their own frame). Hum is steady,
-        # so such a pair cannot show it: its comb counts as no less than sqrt(2) x its
-        # amplitude, no hum (the block after a contraction keeps its larger comb, which the
-        # contraction's own blocks need), while the amplitude's mean follows as ever. (At 2x,
-        # a deep stride's pulse made a pair in three or so "no hum" and hid the hum's
-        # harmonics, which only the comb sees: +1.2 %MVC more left in and a frame in ten
-        # unflagged; a twitch jumps far more than 4x.)
+        # Not a steady signal: a twitch's comb against rest keeps about 1 of it, not sqrt(2),
+        # and read as hum. Hum is steady, so the pair counts as no hum: its comb no less than
+        # sqrt(2) x its amplitude (the block after keeps its larger comb, which the twitch's
+        # own blocks need), the amplitude's mean as ever. Not at 2x: a deep stride's pulse made
+        # its pairs "no hum" and hid the harmonics only the comb sees (+1.7 %MVC here).
         ha = fs[2] + amp - (fs[2] >> 5)
         hc = (amp * 362) >> 8
         if comb > hc:
