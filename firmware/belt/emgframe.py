@@ -124,7 +124,7 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         # and read as hum. Hum is steady, so the pair counts as no hum: its comb no less than
         # sqrt(2) x its amplitude (the block after keeps its larger comb, which the twitch's
         # own blocks need), the amplitude's mean as ever. Not at 2x: a deep stride's pulse made
-        # its pairs "no hum" and hid the harmonics only the comb sees (+1.7 %MVC here).
+        # its pairs "no hum" and hid the harmonics only the comb sees (test_effort: +1.7 %MVC).
         ha = fs[2] + amp - (fs[2] >> 5)
         hc = (amp * 362) >> 8
         if comb > hc:
