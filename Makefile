@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/effort_grid.py
 	$(BIN)/python bench/fatigue_index.py
 	$(BIN)/python bench/real_recordings.py
+	$(BIN)/python bench/real_twitches.py
 	$(BIN)/python bench/hum_on_the_run.py
 	$(BIN)/python bench/window_latency.py
 	$(BIN)/python bench/chain_cost.py

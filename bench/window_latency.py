@@ -17,7 +17,8 @@ of this tree's with A changed (the one constant in belt/emgframe.py), and prints
   bench/effort_grid.py's window_oracle): what the window's shape costs against the mean over the
   last two steps, before any noise, filter or estimate;
 - the firmware's RMS error on both models (bench/effort_grid.py's cell at this cadence).
-The issue's targets are a step latency under 0.4 s and 1.5 %MVC RMS in every cell.
+The targets (docs/performance.md) are a step latency under 0.4 s and 1.5 %MVC RMS in every
+cell of the grid.
 """
 import argparse
 import os
@@ -86,7 +87,7 @@ def main():
     ap.add_argument("--spans", default="480,520,560,600",
                     help="values of A in ms, comma-separated (480: the firmware's)")
     ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--interpreter", default="micropython")
+    ap.add_argument("--interpreter", default="micropython", choices=("micropython", "cpython"))
     args = ap.parse_args()
     try:
         spans = [int(v) for v in args.spans.split(",")]

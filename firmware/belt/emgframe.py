@@ -121,10 +121,9 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         hc = (amp * 362) >> 3          # sqrt(2) x amp, x32
     elif amp > 4 * prev_amp or amp * 4 < prev_amp:
         # Not a steady signal: a twitch's comb against rest keeps about 1 of it, not sqrt(2),
-        # and read as hum. Hum is steady, so the pair counts as no hum: its comb no less than
-        # sqrt(2) x its amplitude (the block after keeps its larger comb, which the twitch's
-        # own blocks need), the amplitude's mean as ever. Not at 2x: a deep stride's pulse made
-        # its pairs "no hum" and hid the harmonics only the comb sees (test_effort: +1.7 %MVC).
+        # and read as hum. Hum is steady, so such a pair may only pull the estimate towards no
+        # hum: its comb counts as max(comb, sqrt(2) x amplitude). Not from 2x: a deep stride's
+        # pulse made its own pairs "no hum" and hid the harmonics only the comb sees (+1.7 %MVC).
         ha = fs[2] + amp - (fs[2] >> 5)
         hc = (amp * 362) >> 8
         if comb > hc:
@@ -203,8 +202,10 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         mains = 0
     # ... and it is no more than its share of the power (the mean relative product, Q10)
     # times the power of the last 3.2 s: one loud pair moves the share by little.
-    share = a * a
+    share = a * a                      # a < 22700 (amp < 90800, frontend's hp bound)
     share = (share * (hr >> 5)) >> 10 if share < 524288 else (share >> 10) * (hr >> 5)
+    if hr <= 0:
+        share = 0
     if mains > share:
         mains = share
     # Calibrated, flagged when either is more than 5 %MVC at rest and an eighth of the level

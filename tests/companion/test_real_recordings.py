@@ -13,6 +13,7 @@ from corecue.interp import ROOT, firmware_module, micropython_path
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import real_recordings as rr  # noqa: E402
+import real_twitches  # noqa: E402
 
 _cal = firmware_module("belt.calibration")
 _effort = firmware_module("belt.effort")
@@ -103,11 +104,11 @@ def test_a_thumbs_real_twitches_are_neither_hum_nor_a_maximum():
     """biosignalsnotebooks' adductor pollicis: rest with about 25 twitches of 0.2-0.5 s and no
     mains hum. Each pair of loud blocks made the mains estimate on its own, and 196 of its 876
     frames were flagged as hum; its twitches taken for braces are too short to be a maximum."""
-    x = rr.load_twitches()
+    x = real_twitches.load_twitches()
     assert len(x) == 87600 and x.max() <= 4095
     frames = []
     for interp in INTERPRETERS:
-        run, cal, spans = rr.replay_twitches(interp)
+        run, cal, spans = real_twitches.replay_twitches(interp)
         assert len(spans) >= 20
         assert not [q for _, q in run.frames if q & _effort.Q_HUM]
         assert cal.reasons == _cal.R_TOO_SHORT

@@ -330,13 +330,15 @@ def test_mains_hum_on_a_deep_stride_is_flagged_or_taken_out():
         record("hum_stride_%d" % hz, "%d %d %d" % (mean_ref, flagged, sum(e for e, _ in out)))
 
 
-def test_mains_hum_with_strong_harmonics_on_a_deep_stride_is_flagged_and_taken_out():
+def test_mains_hum_with_strong_harmonics_on_a_deep_stride_is_flagged():
     """40 counts of 50 Hz mains with its 3rd harmonic as strong and its 5th at 60 % (a cable
     near a switching supply or a dimmer) on a 20 % brace whose stride pulses the EMG 80 % deep.
     The lock-in sees the 50 Hz fundamental only; the comb, all of it. The comb must keep the
-    pairs of blocks the stride's pulse makes more than 2x apart: read as no hum, they left 1.2
-    more %MVC of the harmonics in effort and a frame in ten unflagged (+4.4 %MVC, 140 of 160),
-    where the whole comb flags every frame (+2.7)."""
+    pairs of blocks the stride's pulse makes more than 2x apart: read as no hum, they left 1.7
+    more %MVC of the harmonics in effort and one frame in eight unflagged (+4.4 %MVC, 140 of
+    160), where the whole comb flags every frame (+2.7). Harmonics that far above 50 Hz weigh
+    more in the first difference than in the amplitude, so some stay in effort even flagged
+    (docs/performance.md); the bound guards the 1.7 %MVC."""
     c, _ = calibrated()
     base = running(20000, 60, Noise(11), 350, 80)
     ref = [e for e, _ in frames_of(c, base)[40:]]
@@ -378,7 +380,7 @@ def test_short_strong_contractions_are_neither_hum_nor_taken_out_of_the_rest():
             eq(hum, 0, what + ": frames flagged for hum")
             quiet = sorted(levels[30:60])[15]
             after = [levels[60 + 40 * k + j] for k in range(6) for j in range(12, 40)]
-            if min(after) * 2 < quiet:
+            if min(after) * 10 < quiet * 9:
                 raise AssertionError("%s: the rest read %d between twitches, %d before" % (
                     what, min(after), quiet))
             record("twitches_%d_%d" % (seed, cal), "%d %d" % (quiet, min(after)))
