@@ -19,6 +19,8 @@ import numpy as np
 import corecue.twin.replay as replay
 from corecue.twin import synth
 
+import firmware_option
+
 FS = synth.FS
 SKIP = 50
 
@@ -54,11 +56,10 @@ def row(label, hum_of, depth, cal, interp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--firmware", default=None, help="firmware tree (default: this one's)")
+    firmware_option.add(ap)
     ap.add_argument("--interpreter", default="micropython")
     args = ap.parse_args()
-    if args.firmware:
-        replay.FIRMWARE = args.firmware
+    firmware_option.use(ap, args)
     cal = synth.calibration()
     print(f"firmware: {replay.FIRMWARE}")
     print("| hum on the run | bias (%MVC) | RMS error (%MVC) | frames flagged for hum | "

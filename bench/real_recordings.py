@@ -32,6 +32,8 @@ import sys
 import numpy as np
 from scipy import signal
 
+import firmware_option
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "recordings")
 EMG_1 = os.path.join(FIXTURES, "biosppy_emg_1_0-30s.txt")
@@ -189,14 +191,9 @@ def replay(interp, clean=False):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--interpreter", default="both")
-    ap.add_argument("--firmware", default=None,
-                    help="firmware tree (default: this one's; `git archive` of an older commit)")
+    firmware_option.add(ap)
     args = ap.parse_args()
-    if args.firmware:
-        import corecue.twin.replay as chain_replay
-        if not os.path.isdir(os.path.join(args.firmware, "belt")):
-            ap.error("--firmware: %s has no belt/ package" % args.firmware)
-        chain_replay.FIRMWARE = args.firmware
+    firmware_option.use(ap, args)
     interps = ("micropython", "cpython") if args.interpreter == "both" else (args.interpreter,)
     print("BioSPPy emg_1.txt, first 30 s, 1 kHz; calibrated on its own rest and strongest "
           "contraction (see the docstring)")

@@ -19,6 +19,8 @@ import sys
 import numpy as np
 from scipy import signal
 
+import firmware_option
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMG_TWITCHES = os.path.join(ROOT, "tests", "fixtures", "recordings",
                             "bsnb_emg_adductor_pollicis.txt.gz")
@@ -66,14 +68,9 @@ def replay_twitches(interp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--interpreter", default="both", choices=("micropython", "cpython", "both"))
-    ap.add_argument("--firmware", default=None,
-                    help="firmware tree (default: this one's; `git archive` of an older commit)")
+    firmware_option.add(ap)
     args = ap.parse_args()
-    if args.firmware:
-        import corecue.twin.replay as chain_replay
-        if not os.path.isdir(os.path.join(args.firmware, "belt")):
-            ap.error("--firmware: %s has no belt/ package" % args.firmware)
-        chain_replay.FIRMWARE = args.firmware
+    firmware_option.use(ap, args)
     from corecue.interp import firmware_module
     reasons = firmware_module("belt.calibration").REASONS      # this tree's words for the bits
     interps = ("micropython", "cpython") if args.interpreter == "both" else (args.interpreter,)
