@@ -113,6 +113,17 @@ def instrument(modules, skip=(), keep_bytes=()):
                 setattr(m, b, wrap(name + "." + b, f))
 
 
+def session_files(app):
+    """{id: (synced, bytes)} of every session file on the belt, and the open one's id: what a
+    trial compares before and after, to find a session changed or lost."""
+    store = app.store
+    out = {}
+    for sid, _, synced, _ in store.list():
+        with open(store.path(sid, synced), "rb") as f:
+            out[sid] = (synced, f.read())
+    return out, store.open_id
+
+
 def sweep(trial, rows, stride, show_sites=False):
     """The sweep of memfail.py and memlink.py: a first trial with nothing injected counts each
     site's calls; then, for each row (held, label), each site whose calls took heap (every site

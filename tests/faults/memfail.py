@@ -191,29 +191,19 @@ class Companion:
             self.call("session_confirm", sid, binascii.crc32(data) & 0xFFFFFFFF)
 
 
-def _files(app):
-    """{id: (synced, bytes)} of every session file, and the open one's id."""
-    store = app.store
-    out = {}
-    for sid, _, synced, _ in store.list():
-        with open(store.path(sid, synced), "rb") as f:
-            out[sid] = (synced, f.read())
-    return out, store.open_id
-
-
 def trial(target, k, owned=False):
     belt = Belt("memfail-%d" % k)
     companion = Companion(belt, owned)
-    before, open_id = _files(belt.app)
+    before, open_id = allocsites.session_files(belt.app)
     INJ.calls = {}
     INJ.target = target
     INJ.fired = False
     companion.armed = True
     companion.sync()
     companion.armed = False
-    mid, _ = _files(belt.app)
+    mid, _ = allocsites.session_files(belt.app)
     companion.sync()
-    after, open_after = _files(belt.app)
+    after, open_after = allocsites.session_files(belt.app)
     why = companion.problem
     lost = 0
     for sid, (synced, data) in mid.items():

@@ -66,21 +66,11 @@ TRANSPORTS = {
 TRANSPORTS["ble-owned"] = (lc.BleOwned,) + TRANSPORTS["ble"][1:]
 
 
-def _files(app):
-    """{id: (synced, bytes)} of every session file, and the open one's id."""
-    store = app.store
-    out = {}
-    for sid, _, synced, _ in store.list():
-        with open(store.path(sid, synced), "rb") as f:
-            out[sid] = (synced, f.read())
-    return out, store.open_id
-
-
 def trial(make, target, k):
     transport = make("memlink")     # made afresh each trial
     app, link = transport.app, transport.link
     companion = lc.Companion(transport)
-    before, open_id = _files(app)
+    before, open_id = allocsites.session_files(app)
     INJ.calls = {}
     INJ.target = target
     INJ.fired = False
@@ -91,7 +81,7 @@ def trial(make, target, k):
         companion.armed = True
         await companion.sync()
         companion.armed = False
-        result["mid"] = _files(app)[0]
+        result["mid"] = allocsites.session_files(app)[0]
         result["restarts"] = app.task_restarts
         result["error"] = app.last_error
         await companion.sync()
@@ -99,7 +89,7 @@ def trial(make, target, k):
     lc.rig.run(transport.board, app, body, link.tasks())
     INJ.on = INJ.full = False
     mid = result["mid"]
-    after, open_after = _files(app)
+    after, open_after = allocsites.session_files(app)
     why = companion.problem or getattr(transport, "problem", None)
     if result["restarts"]:
         why = why or "a task raised: %s" % result["error"]
