@@ -21,13 +21,15 @@ BLOCK_LEVEL = const(10)  # out: this block's own amplitude, Q4
 _RATIO_N = const(11)   # clean blocks in the ratio's sums so far (up to 64)
 _FAST_AMP = const(12)  # the amplitude's mean over the last ~4 clean blocks (x4)
 _FOLLOW = const(13)    # clean blocks left in which the ratio follows a change of state
-_PREV_IQ = const(14)   # the previous block's 50 and 60 Hz coefficients (frontend.HUM_IQ)
+_PREV_IQ = const(14)   # the previous block's 50 and 60 Hz coefficients (frontend.HUM_IQ; 150
+#                        and 180 Hz at _PREV_IQ3)
 _MAINS = const(18)     # exponential means (x32, 3.2 s) of the mains hum's share of the level
 _MAINS_ABS = const(19)  # squared (Q2^2, + 2**29: signed) and of its block values unsigned, and
 _MAINS_NOW = const(20)  # that share over the last ~0.8 s (x8, + 2**29)
 _MAINS_REL = const(21)  # the products over the two blocks' power (Q10, x32, + 2**29: signed)
 _MAINS_REL_ABS = const(22)  # and their size (Q10, x32)
-LEN = const(23)
+_PREV_IQ3 = const(23)
+LEN = const(27)
 
 # frame() spells its thresholds out as literals (viper code sees module constants only so):
 # flat under 0.25 count of mean |step| (4 in Q4); a jump at least 200 counts and 8x the busier
@@ -135,26 +137,25 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     a = ha >> 7                        # Q2 counts: the squares stay below 2**30
     c = hc >> 7
     hum = a * a - ((c * c) >> 1)
-    # That reads low under a stride's pulse: the comb of a burst against the quiet phase 100 ms
-    # before reads above sqrt(2) of the amplitude, and 40 counts of hum on a run at modulation
-    # depth 0.8 raised effort 3.5 %MVC with three quarters of its frames unflagged. Mains also
-    # keeps its phase from one 100 ms block to the next, and the muscle's share of the 50 and
-    # 60 Hz bins does not, so the product of the block's coefficients with the previous
-    # block's is, on average, the hum's power alone, whatever the muscle does. (The product
-    # hp[n] x hp[n-100] has no bias either, but the muscle's whole band in its scatter: a short
-    # strong brace read as hum.) In the level's units: a sine of A counts gives 615 A^2 here
-    # and its mean |.| squared is 6.48 A^2 in Q2^2, so its share = product / 95, over 3.2 s.
-    # A block with a jump or lost contact is left out, and so is the pair it would start: a
-    # cable jerk fills every bin, and two such blocks in a row would look coherent.
+    # That reads low under a stride's pulse (a burst's comb against the quiet phase 100 ms before
+    # is over sqrt(2) of the amplitude: 40 counts of hum at depth 0.8 read +3.5 %MVC, mostly
+    # unflagged). Mains also keeps its phase from one block to the next, and the muscle's share
+    # of the 10 Hz bins at 50, 60 Hz and their 3rd harmonics does not, so the products of the
+    # block's coefficients with the previous block's are, on average, the hum's power alone.
+    # (hp[n] x hp[n-100] has no bias either, but the muscle's whole band in its scatter: a
+    # short strong brace read as hum.) A sine of A counts gives 615 A^2 here, and its mean |.|
+    # squared is 6.48 A^2 in Q2^2: its share = product / 95, over 3.2 s. A block with a jump or
+    # lost contact is left out, and so is the pair it would start (a jerk fills every bin).
     prod = 0
     k = 0
-    while k < 4:
+    while k < 8:
         v = st[19 + k] - 1048576
         if (q & 5) != 0:
             v = 0
+        j = 14 + k if k < 4 else 19 + k  # _PREV_IQ, then _PREV_IQ3
         if fs[2] != 0:
-            prod += v * (fs[14 + k] - 1048576)
-        fs[14 + k] = v + 1048576
+            prod += v * (fs[j] - 1048576)
+        fs[j] = v + 1048576
         k += 1
     prod = prod // 95                  # |prod| < 2**24: the means below stay under 2**30
     # One pair of loud blocks, a short strong contraction (a twitch, a cough), has a product
@@ -196,8 +197,7 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     fs[22] = hra
     mains = hv >> 5
     # Mains counts only where it is coherent: hum gives the same product every block, the
-    # muscle's, the heart's and the foot strikes' share of the two bins a product of either
-    # sign, whose mean is small against the mean of its size; hum's mean is its size.
+    # muscle's, heart's and foot strikes' share of the bins a product of either sign.
     if mains * 2 < (hw >> 5) or hr * 2 < hra or hr <= 0:
         mains = 0
     # ... and it is no more than its share of the power (the mean relative product, Q10)

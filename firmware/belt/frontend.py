@@ -12,9 +12,10 @@
 #     fatigue does not read as a weaker brace;
 #   - the same high-passed sample against the one 100 samples earlier: 50 and 60 Hz hum (5 and 6
 #     whole periods) cancel in that difference, muscle signal does not;
-#   - the block's 50 and 60 Hz Fourier coefficients (a lock-in against a cosine table): hum
-#     keeps its phase from one block to the next, the muscle's share of those two 10 Hz bins
-#     does not, so their product with the previous block's is the hum's power alone;
+#   - the block's 50 and 60 Hz Fourier coefficients and their 3rd harmonics' (a lock-in against
+#     a cosine table): hum keeps its phase from one block to the next, the muscle's share of
+#     those 10 Hz bins does not, so their product with the previous block's is the hum's power
+#     alone;
 #   - rails, the largest jump, the busier half of the block.
 # Every intermediate stays below 2**30 for any 12-bit input (bounds at the filter), so the
 # numbers are the same on a 32-bit ESP32, the 64-bit unix port and CPython.
@@ -35,9 +36,9 @@ ENV_POS = const(11)  # next slot of the envelope ring
 COMB_POS = const(12)
 _F = const(13)       # filter state: x[n-1], x[n-2], y1[n-1], y1[n-2], y2[n-1], y2[n-2]
 BIAS = const(1048576)  # added to the signed filter values in the array (2**20)
-HUM_IQ = const(19)    # the block's 50 Hz (cos, sin) and 60 Hz (cos, sin) coefficients: the sums
-#                       of counts x Q7 cosine, / 256 and held within +-16000 (+ BIAS)
-STATS_LEN = const(23)
+HUM_IQ = const(19)    # the block's (cos, sin) coefficients at 50, 60, 150 and 180 Hz: the sums
+#                       of counts x Q7 cosine, / 256 and held within +-11000 (+ BIAS)
+STATS_LEN = const(27)
 
 # The ring array (array('H', [0] * RING_LEN)): the comb's delay line, then the envelope.
 COMB_LEN = const(100)   # high-passed samples / 4 + 16384 (|hp| / 4 < 11400: 16 bits)
@@ -63,13 +64,13 @@ COS_Q7 = (b'\xff\xff\xfe\xfd\xfb\xf9\xf6\xf3\xef\xeb\xe7\xe2\xdd\xd7\xd1\xcb\xc4
 
 @micropython.viper
 def _coefficient(v: int) -> int:
-    """A lock-in sum as HUM_IQ keeps it: / 256, held within +-16000 (the product of two stays
-    below 2**28), + BIAS."""
+    """A lock-in sum as HUM_IQ keeps it: / 256, held within +-11000 (443 counts of hum: the
+    sum of the eight products of two blocks' coefficients stays below 2**30), + BIAS."""
     v = v >> 8
-    if v > 16000:
-        v = 16000
-    elif v < -16000:
-        v = -16000
+    if v > 11000:
+        v = 11000
+    elif v < -11000:
+        v = -11000
     return v + 1048576
 
 
@@ -95,10 +96,16 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
     j50 = 0
     r60 = 0
     j60 = 0
+    r150 = 0
+    j150 = 0
+    r180 = 0
+    j180 = 0
     # the phase of 50 and 60 Hz at this block's first sample, in the table (cpos counts samples
     # modulo 100, whole periods of both)
     i5 = (cpos * 5) % 100
     i6 = (cpos * 6) % 100
+    i15 = (cpos * 15) % 100
+    i18 = (cpos * 18) % 100
     first_half = 0
     rails = 0
     max_d = 0
@@ -143,6 +150,23 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
                 k -= 100
             r60 += v * (int(ring[420 + i6]) - 128)
             j60 += v * (int(ring[420 + k]) - 128)
+            # the 3rd harmonics (150, 180 Hz): mains pickup is rarely a pure sine
+            k = i15 + 75
+            if k >= 100:
+                k -= 100
+            r150 += v * (int(ring[420 + i15]) - 128)
+            j150 += v * (int(ring[420 + k]) - 128)
+            k = i18 + 75
+            if k >= 100:
+                k -= 100
+            r180 += v * (int(ring[420 + i18]) - 128)
+            j180 += v * (int(ring[420 + k]) - 128)
+            i15 += 15
+            if i15 >= 100:
+                i15 -= 100
+            i18 += 18
+            if i18 >= 100:
+                i18 -= 100
             i5 += 5
             if i5 >= 100:
                 i5 -= 100
@@ -180,6 +204,10 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
     st[20] = int(_coefficient(j50))
     st[21] = int(_coefficient(r60))
     st[22] = int(_coefficient(j60))
+    st[23] = int(_coefficient(r150))
+    st[24] = int(_coefficient(j150))
+    st[25] = int(_coefficient(r180))
+    st[26] = int(_coefficient(j180))
     st[9] = first_half if first_half > second_half else second_half
     st[11] = epos
     st[12] = cpos

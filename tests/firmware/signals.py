@@ -99,11 +99,11 @@ def running(n, sd, noise, step_ms, depth_pct, mid=2048, floor_sd=4):
 
 
 def add_hum(buf, amp, hz, start=0):
-    """Add a mains sine of amp counts at hz (50 or 60, or 150 and 250: 50 Hz mains' 3rd and 5th
-    harmonics) from sample start, by an integer recurrence s[n+1] = 2 cos(w) s[n] - s[n-1] in Q8
+    """Add a mains sine of amp counts at hz (50 or 60, or 150, 180 and 250: the 3rd harmonics of
+    both and 50 Hz mains' 5th) from sample start, by an integer recurrence s[n+1] = 2 cos(w) s[n] - s[n-1] in Q8
     (both interpreters compute the same)."""
     k, sin_w = {50: (31164, 5063), 60: (30467, 6031), 150: (19261, 13255),
-                250: (0, 16384)}[hz]                          # 2 cos(w), sin(w) in Q14
+                180: (13952, 14825), 250: (0, 16384)}[hz]                          # 2 cos(w), sin(w) in Q14
     s0 = 0
     s1 = (amp * sin_w) >> 6               # amp sin(w), Q8
     for i in range(start, len(buf)):
