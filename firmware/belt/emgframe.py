@@ -1,5 +1,5 @@
-# The per-frame half of the emg_raw chain, in viper: quality, the hum check, the step window and
-# the amplitude scale, once per 100 ms block, from the sums frontend.scan leaves in its array.
+# The per-frame half of the emg_raw chain, in viper: quality, the step window and the amplitude
+# scale (the hum check is belt.emghum's), once per 100 ms block, from the sums frontend.scan leaves in its array.
 #
 # Viper because the native alternative looks every attribute up by name, which costs more than
 # the whole per-sample kernel; the frame's state lives in one int32 array instead (slots below).
@@ -7,10 +7,12 @@
 import micropython
 from micropython import const
 
+from belt import emghum
+
 EA = const(0)          # exponential means (x64, 6.4 s) of the block amplitude and mean |step|
 ED = const(1)
-_HA = const(2)         # exponential means (x32, 3.2 s) of the amplitude and its comb estimate
-_HC = const(3)
+_HA = const(2)         # belt.emghum's: exponential means (x32, 3.2 s) of the amplitude and
+_HC = const(3)         # its comb estimate
 _QUIET = const(4)      # frames in a row quieter than half the calibrated rest
 _HOLD = const(5)       # frames still flagged after a lost-contact block
 STEP_Q4 = const(6)     # the step period, 1/16 of a 10 ms sub-block
@@ -21,14 +23,7 @@ BLOCK_LEVEL = const(10)  # out: this block's own amplitude, Q4
 _RATIO_N = const(11)   # clean blocks in the ratio's sums so far (up to 64)
 _FAST_AMP = const(12)  # the amplitude's mean over the last ~4 clean blocks (x4)
 _FOLLOW = const(13)    # clean blocks left in which the ratio follows a change of state
-_PREV_IQ = const(14)   # the previous block's 50 and 60 Hz coefficients (frontend.HUM_IQ; 150
-#                        and 180 Hz at _PREV_IQ3)
-_MAINS = const(18)     # exponential means (x32, 3.2 s) of the mains hum's share of the level
-_MAINS_ABS = const(19)  # squared (Q2^2, + 2**29: signed) and of its block values unsigned, and
-_MAINS_NOW = const(20)  # that share over the last ~0.8 s (x8, + 2**29)
-_MAINS_REL = const(21)  # the products over the two blocks' power (Q10, x32, + 2**29: signed)
-_MAINS_REL_ABS = const(22)  # and their size (Q10, x32)
-_PREV_IQ3 = const(23)
+_HUM_SLOTS = const(14)  # 14 .. 26: belt.emghum's (the lock-in's last coefficients, its means)
 LEN = const(27)
 
 # frame() spells its thresholds out as literals (viper code sees module constants only so):
@@ -115,115 +110,11 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     if filled < 320:
         filled += 10
         fs[7] = filled
-    # Hum, two ways. Anything periodic in 100 samples (mains at 50 or 60 Hz and its harmonics,
-    # or a tone at a multiple of 10 Hz) cancels in the comb hp[n] - hp[n-100], which keeps
-    # sqrt(2) of the muscle signal, so its power = amp^2 - comb^2 / 2 (both over 3.2 s).
-    if fs[2] == 0:                     # the comb's first block compares against nothing
-        ha = amp << 5
-        hc = (amp * 362) >> 3          # sqrt(2) x amp, x32
-    elif amp > 4 * prev_amp or amp * 4 < prev_amp:
-        # Not a steady signal: a twitch's comb against rest keeps about 1 of it, not sqrt(2),
-        # and read as hum. Hum is steady, so such a pair may only pull the estimate towards no
-        # hum: its comb counts as max(comb, sqrt(2) x amplitude). Not from 2x: a deep stride's
-        # pulse made its own pairs "no hum" and hid the harmonics only the comb sees (+1.7 %MVC).
-        ha = fs[2] + amp - (fs[2] >> 5)
-        hc = (amp * 362) >> 8
-        if comb > hc:
-            hc = comb
-        hc = fs[3] + hc - (fs[3] >> 5)
-    else:
-        ha = fs[2] + amp - (fs[2] >> 5)
-        hc = fs[3] + comb - (fs[3] >> 5)
-    a = ha >> 7                        # Q2 counts: the squares stay below 2**30
-    c = hc >> 7
-    hum = a * a - ((c * c) >> 1)
-    # That reads low under a stride's pulse (a burst's comb against the quiet phase 100 ms before
-    # is over sqrt(2) of the amplitude: 40 counts of hum at depth 0.8 read +3.5 %MVC, mostly
-    # unflagged). Mains also keeps its phase from one block to the next, and the muscle's share
-    # of the 10 Hz bins at 50, 60 Hz and their 3rd harmonics does not, so the products of the
-    # block's coefficients with the previous block's are, on average, the hum's power alone.
-    # (hp[n] x hp[n-100] has no bias either, but the muscle's whole band in its scatter: a
-    # short strong brace read as hum.) A sine of A counts gives 615 A^2 here, and its mean |.|
-    # squared is 6.48 A^2 in Q2^2: its share = product / 95, over 3.2 s. A block with a jump or
-    # lost contact is left out, and so is the pair it would start (a jerk fills every bin).
-    prod = 0
-    k = 0
-    while k < 8:
-        v = st[19 + k] - 1048576
-        if (q & 5) != 0:
-            v = 0
-        j = 14 + k if k < 4 else 19 + k  # _PREV_IQ, then _PREV_IQ3
-        if fs[2] != 0:
-            prod += v * (fs[j] - 1048576)
-        fs[j] = v + 1048576
-        k += 1
-    prod = prod // 95                  # |prod| < 2**24: the means below stay under 2**30
-    # One pair of loud blocks, a short strong contraction (a twitch, a cough), has a product
-    # of either sign as large as a hundred rest blocks' power: on its own it made the means,
-    # passed for coherent (it is all of both), and was flagged and taken out of the quiet
-    # level for the next seconds (a real recording's rest read 0 there). So coherence is also
-    # judged on each product over the two blocks' own power, where a pair counts no more for
-    # being loud: a burst's share of two 10 Hz bins is a small fraction of its power, hum's
-    # most of its own. (Capping each product instead made a contraction's large products of
-    # both signs look coherent on a recording with a little real hum: the rest read 0.)
-    rel = prod // ((((prev_amp >> 2) * (amp >> 2)) >> 10) + 1)
-    if rel > 2048:
-        rel = 2048
-    elif rel < -2048:
-        rel = -2048
-    if fs[2] == 0:
-        hv = 0
-        hw = 0
-        hn = 0
-        hr = 0
-        hra = 0
-    else:
-        hv = fs[18] - 536870912
-        hv = hv + prod - (hv >> 5)
-        hw = fs[19]
-        hw = hw + (prod if prod > 0 else 0 - prod) - (hw >> 5)
-        hn = fs[20] - 536870912
-        hn = hn + prod - (hn >> 3)
-        hr = fs[21] - 536870912
-        hr = hr + rel - (hr >> 5)
-        hra = fs[22]
-        hra = hra + (rel if rel > 0 else 0 - rel) - (hra >> 5)
-    fs[2] = ha
-    fs[3] = hc
-    fs[18] = hv + 536870912
-    fs[19] = hw
-    fs[20] = hn + 536870912
-    fs[21] = hr + 536870912
-    fs[22] = hra
-    mains = hv >> 5
-    # Mains counts only where it is coherent: hum gives the same product every block, the
-    # muscle's, heart's and foot strikes' share of the bins a product of either sign.
-    if mains * 2 < (hw >> 5) or hr * 2 < hra or hr <= 0:
-        mains = 0
-    # ... and it is no more than its share of the power (the mean relative product, Q10)
-    # times the power of the last 3.2 s: one loud pair moves the share by little.
-    share = a * a                      # a < 22700 (amp < 90800, frontend's hp bound)
-    share = (share * (hr >> 5)) >> 10 if share < 524288 else (share >> 10) * (hr >> 5)
-    if hr <= 0:
-        share = 0
-    if mains > share:
-        mains = share
-    # Calibrated, flagged when either is more than 5 %MVC at rest and an eighth of the level
-    # squared (each estimate's own scatter stays well under that); uncalibrated, when it is
-    # half of it and over 2 counts.
-    if mvc != rest:
-        m = (mvc >> 2) // 20
-        if (hum > m * m and hum * 8 > a * a) or (mains > m * m and mains * 8 > a * a):
-            q |= 20
-    elif (hum * 2 > a * a and a >= 8) or (mains * 2 > a * a and a >= 8):
+    # Hum, two ways (belt.emghum): the power to take out of the level, and whether to flag it.
+    hum = int(emghum.estimate(st, fs, amp, prev_amp, comb, q, rest, mvc))
+    if hum >= 536870912:
         q |= 20
-    # Coherent mains is taken out of the level even where it is too small to flag; no more
-    # than the last 0.8 s hold, so that hum which stops (a cable moved away, a session after a
-    # calibration indoors) is not taken out of the next seconds' brace as well.
-    if mains > (hn >> 3):
-        mains = hn >> 3
-    if (q & 16) == 0 or mains > hum:
-        hum = mains
+        hum -= 536870912
     # The window: the mean |first difference| over one step period (a boxcar of the runner's
     # own step nulls the stride's pulse and all its harmonics), blended with the step before so
     # that the window's median age stays near 0.24 s, then scaled by the slow amplitude/step
