@@ -95,10 +95,10 @@ def run(model, cond, seed, minutes, interp, cal_cache, without=()):
     return r
 
 
-def window_oracle(m, cad, mvc, span_s=0.48):
+def window_oracle(m, cad, mvc, span_s=0.96):
     """The firmware's window shape on the noiseless muscle with the true step period: mean
     |muscle| over the newest step blended with the step before (alpha = T / span_s within
-    0.5..1; the firmware's span is 0.48 s), % of the MVC's. Its error against the truth (two steps) is what the window alone
+    0.5..1; the firmware's span running is 0.96 s: two steps alike), % of the MVC's. Its error against the truth (two steps) is what the window alone
     costs on this model, with no noise, filter or estimate of anything."""
     c = np.concatenate([[0.0], np.cumsum(np.abs(m))])
     out = []

@@ -1,14 +1,17 @@
 """What the step window trades: how soon a change of brace shows against how closely effort
-follows the true effort over the last stride, per cadence, for the window's constant A.
+follows the true effort over the last stride, per cadence, for the window's span A.
 
-    .venv/bin/python bench/window_latency.py [--spans 480,520,560,600] [--seeds N]
+    .venv/bin/python bench/window_latency.py [--spans 480,720,960] [--no-drop-test] [--seeds N]
                                              [--interpreter NAME]
 
-The level is the mean |first difference| over the newest step blended with the step before,
-alpha = T / A within 0.5..1 (T the step period; docs/signal.md, "The window"), so the window's
-median age is T / (2 alpha): A / 2 wherever alpha < 1. Each A runs the firmware itself, a copy
-of this tree's with A changed (the one constant in belt/emgframe.py), and prints per cadence:
-- the window's median age;
+Running, the level is the mean |first difference| over the newest step blended with the step
+before, alpha = T / A within 0.5..1 (T the step period; docs/signal.md, "The window"): A = 960 ms,
+the firmware's, makes the two steps alike at any cadence over 125 steps/min, the stride's own
+mean; 480 ms was the firmware's before the drop test. The drop test (the newest half step
+against the same half of the step before) brings a drop of the brace in sooner; --no-drop-test
+runs without it. Each A runs the firmware itself, a copy of this tree's with A changed (in
+belt/emgframe.py), and prints per cadence:
+- the window's median age, T / (2 alpha);
 - the step latency: a 20 % -> 5 % step while running (the synthetic runner, as in
   bench/effort_accuracy.py, at this cadence), the time until effort first reads under 12.5 %,
   mean and worst over 8 points of the stride (one step divided evenly: where the step falls
@@ -35,20 +38,26 @@ from corecue.twin import synth
 from effort_accuracy import latency_s, step_scenario
 
 CADENCES = (130, 150, 170, 200)
-_ALPHA_LINE = "alpha = (t * 160) // 480"
+_SPAN = "(960 if fs[27] != 0 else 480)"           # running: A; otherwise 480 ms
+_DROP_TEST = "if fs[27] != 0 and s0 * 5 < s1 * 2:"   # PHASED is 0 or 1: "> 1" turns it off
 
 
-def firmware_with_span(source, span_ms, into):
-    """A copy of the firmware tree `source` whose window constant A is span_ms."""
-    dst = os.path.join(into, "fw%d" % span_ms)
+def firmware_with_span(source, span_ms, into, drop_test=True):
+    """A copy of the firmware tree `source` whose running window's span A is span_ms, with or
+    without the drop test."""
+    dst = os.path.join(into, "fw%d%s" % (span_ms, "" if drop_test else "-nodrop"))
     shutil.copytree(source, dst, ignore=shutil.ignore_patterns("*.mpy", "__pycache__"))
     path = os.path.join(dst, "belt", "emgframe.py")
     with open(path) as f:
         src = f.read()
-    if src.count(_ALPHA_LINE) != 1:
-        sys.exit("window_latency: belt/emgframe.py no longer has %r" % _ALPHA_LINE)
+    for text in (_SPAN, _DROP_TEST):
+        if src.count(text) != 1:
+            sys.exit("window_latency: belt/emgframe.py no longer has %r" % text)
+    src = src.replace(_SPAN, "(%d if fs[27] != 0 else 480)" % span_ms)
+    if not drop_test:
+        src = src.replace(_DROP_TEST, _DROP_TEST.replace("!= 0", "> 1"))
     with open(path, "w") as f:
-        f.write(src.replace(_ALPHA_LINE, "alpha = (t * 160) // %d" % span_ms))
+        f.write(src)
     return dst
 
 
@@ -84,8 +93,10 @@ def latency(cadence, seeds, interp, phases=8):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--spans", default="480,520,560,600",
-                    help="values of A in ms, comma-separated (480: the firmware's)")
+    ap.add_argument("--spans", default="480,720,960",
+                    help="values of A in ms, comma-separated (960: the firmware's)")
+    ap.add_argument("--no-drop-test", action="store_true",
+                    help="run each copy without the drop test")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--interpreter", default="micropython", choices=("micropython", "cpython"))
     args = ap.parse_args()
@@ -102,7 +113,7 @@ def main():
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="corecue-window-") as tmp:
         for span in spans:
-            replay.FIRMWARE = firmware_with_span(home, span, tmp)
+            replay.FIRMWARE = firmware_with_span(home, span, tmp, not args.no_drop_test)
             for cad in CADENCES:
                 t = 60.0 / cad
                 alpha = min(1.0, max(0.5, t / (span / 1000.0)))

@@ -202,6 +202,7 @@ class EffortChain:
         # No rhythm now (the runner stopped, or a brace held still): the cadence is unknown,
         # but the window keeps the last step period, a sound size for any brace.
         self.rhythm_found = False
+        self._fs[emgframe.PHASED] = 0
         # The stride's rhythm is the muscle's: where the muscle does not dominate the signal (a
         # level under twice the calibrated rest: relaxed, or a brace under ~4 %MVC), the
         # envelope's rhythm is the heartbeat's, and 150 beats/min would read as a cadence.
@@ -238,6 +239,7 @@ class EffortChain:
         last = frontend.RHYTHM_LAGS - 1
         self.rhythm_found = not ((best == 2 and ac[1] >= ac[2]) or
                                  (best == last and ac[last + 1] >= ac[last]))
+        self._fs[emgframe.PHASED] = 1 if self.rhythm_found else 0
 
     @micropython.native
     def _window_level(self, s):

@@ -24,7 +24,8 @@ _RATIO_N = const(11)   # clean blocks in the ratio's sums so far (up to 64)
 _FAST_AMP = const(12)  # the amplitude's mean over the last ~4 clean blocks (x4)
 _FOLLOW = const(13)    # clean blocks left in which the ratio follows a change of state
 _HUM_SLOTS = const(14)  # 14 .. 26: belt.emghum's (the lock-in's last coefficients, its means)
-LEN = const(27)
+PHASED = const(27)     # in: 1 while STEP_Q4 is the runner's own rhythm (set by effort._rhythm)
+LEN = const(28)
 
 # frame() spells its thresholds out as literals (viper code sees module constants only so):
 # flat under 0.25 count of mean |step| (4 in Q4); a jump at least 200 counts and 8x the busier
@@ -115,10 +116,12 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     if hum >= 536870912:
         q |= 20
         hum -= 536870912
-    # The window: the mean |first difference| over one step period (a boxcar of the runner's
-    # own step nulls the stride's pulse and all its harmonics), blended with the step before so
-    # that the window's median age stays near 0.24 s, then scaled by the slow amplitude/step
-    # ratio so that it reads the high-passed amplitude.
+    # The window: the mean |first difference| over whole step periods (a boxcar of the runner's
+    # own step nulls the stride's pulse and all its harmonics), scaled by the slow amplitude/step
+    # ratio so that it reads the high-passed amplitude. Running (PHASED), the last two steps
+    # alike: the stride's own mean, on which effort is defined, and a drop shows through the
+    # same-phase test below instead of through a shorter window. Otherwise the newest step
+    # weighs T / 0.48 s (at least half), so that the median age stays near 0.24 s.
     end = st[11]
     t = fs[6]
     whole = t >> 4
@@ -135,12 +138,26 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         if e1 < 0:
             e1 += 320
         m1 = (int(box(ring, e1, whole, t & 15)) * 256) // (t * 10)
-        alpha = (t * 160) // 480      # Q8: step / 0.48 s, within 0.5 .. 1
+        alpha = (t * 160) // (960 if fs[27] != 0 else 480)  # Q8: step / span, within 0.5 .. 1
         if alpha < 128:
             alpha = 128
         elif alpha > 256:
             alpha = 256
         m = (alpha * m0 + (256 - alpha) * m1) >> 8
+        # A drop of the brace, found at the stride's phase: the newest half step against the
+        # same half of the step before, where the stride's pulse is the same. Under 0.4 of it is
+        # the brace (0.5-1.4 % of frames on either signal model, the run's own drops among
+        # them), and the step before times that ratio is the level now; the window takes the
+        # mean of the two, so that 20 % -> 5 % reads under the midpoint within 0.36 s wherever
+        # it falls in the stride (two steps alone: 0.71 s at 130 steps/min; window_latency.py).
+        # Rises keep the window: on a sparse signal a half step's few large units overshot.
+        h = whole >> 1
+        s0 = int(box(ring, end, h, 0))
+        s1 = int(box(ring, e1, h, 0))
+        if fs[27] != 0 and s0 * 5 < s1 * 2:
+            r = (m1 * ((s0 * 256) // s1)) >> 8      # s0 / s1 < 0.4: below 2**23
+            if r < m:
+                m = (m + r) >> 1
     # The slow amplitude/step ratio, from clean blocks: plain sums over the first 64 (x64 of
     # their mean once there are 64), so that it starts from the whole first 6.4 s, then
     # exponential means over 6.4 s. When the amplitude of the last ~0.4 s is over twice the
