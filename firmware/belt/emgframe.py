@@ -25,7 +25,8 @@ _FAST_AMP = const(12)  # the amplitude's mean over the last ~4 clean blocks (x4)
 _FOLLOW = const(13)    # clean blocks left in which the ratio follows a change of state
 _HUM_SLOTS = const(14)  # 14 .. 26: belt.emghum's (the lock-in's last coefficients, its means)
 PHASED = const(27)     # in: 1 while STEP_Q4 is the runner's own rhythm (set by effort._rhythm)
-LEN = const(28)
+_LAST_AMP_SUB = const(28)  # the last clean block's mean amplitude sub-block (frontend._AMP_ENV)
+LEN = const(29)
 
 # frame() spells its thresholds out as literals (viper code sees module constants only so):
 # flat under 0.25 count of mean |step| (4 in Q4); a jump at least 200 counts and 8x the busier
@@ -34,9 +35,10 @@ LEN = const(28)
 
 
 @micropython.viper
-def box(ring: ptr16, end: int, whole: int, frac16: int) -> int:
-    """Sum of the envelope ring (frontend._ENV) over `whole` sub-blocks ending before slot
-    `end`, plus frac16/16 of the one before them: a boxcar of fractional length."""
+def box(ring: ptr16, base: int, end: int, whole: int, frac16: int) -> int:
+    """Sum of an envelope ring (at `base`: frontend._ENV or _AMP_ENV) over `whole` sub-blocks
+    ending before slot `end`, plus frac16/16 of the one before them: a boxcar of fractional
+    length."""
     pos = end
     s = 0
     k = 0
@@ -44,12 +46,12 @@ def box(ring: ptr16, end: int, whole: int, frac16: int) -> int:
         pos -= 1
         if pos < 0:
             pos = 319
-        s += int(ring[100 + pos])
+        s += int(ring[base + pos])
         k += 1
     pos -= 1
     if pos < 0:
         pos = 319
-    return s + ((frac16 * int(ring[100 + pos])) >> 4)
+    return s + ((frac16 * int(ring[base + pos])) >> 4)
 
 
 @micropython.viper
@@ -104,9 +106,11 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
             if pos < 0:
                 pos = 319
             ring[100 + pos] = fs[8]
+            ring[520 + pos] = fs[28]
             k += 1
     else:
         fs[8] = st[1] // 10
+        fs[28] = st[5] // 80
     clean = (q & 5) == 0
     if filled < 320:
         filled += 10
@@ -116,48 +120,57 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     if hum >= 536870912:
         q |= 20
         hum -= 536870912
-    # The window: the mean |first difference| over whole step periods (a boxcar of the runner's
-    # own step nulls the stride's pulse and all its harmonics), scaled by the slow amplitude/step
-    # ratio so that it reads the high-passed amplitude. Running (PHASED), the last two steps
+    # The window, over whole step periods (a boxcar of the runner's own step nulls the stride's
+    # pulse and all its harmonics), of two envelopes: the mean |first difference| (whitened: the
+    # lowest scatter on a dense signal), scaled by the slow amplitude/step ratio below, and the
+    # high-passed amplitude itself (which a sparse signal's few large units do not scatter
+    # against the step measure); the level is their mean. Running (PHASED), the last two steps
     # alike: the stride's own mean, on which effort is defined, and a drop shows through the
     # same-phase test below instead of through a shorter window. Otherwise the newest step
     # weighs T / 0.48 s (at least half), so that the median age stays near 0.24 s.
     end = st[11]
     t = fs[6]
     whole = t >> 4
+    dq = 0
     if filled < 2 * whole + 2:
         k = filled
         if k > 50:
             k = 50
         m = 0
+        ma = 0
         if k > 0:
-            m = (int(box(ring, end, k, 0)) * 16) // (k * 10)
+            m = (int(box(ring, 100, end, k, 0)) * 16) // (k * 10)
+            ma = (int(box(ring, 520, end, k, 0)) * 16) // (k * 10)
+        m1 = m
+        ma1 = ma
     else:
-        m0 = (int(box(ring, end, whole, t & 15)) * 256) // (t * 10)
         e1 = end - whole
         if e1 < 0:
             e1 += 320
-        m1 = (int(box(ring, e1, whole, t & 15)) * 256) // (t * 10)
+        d = t * 10
         alpha = (t * 160) // (960 if fs[27] != 0 else 480)  # Q8: step / span, within 0.5 .. 1
         if alpha < 128:
             alpha = 128
         elif alpha > 256:
             alpha = 256
-        m = (alpha * m0 + (256 - alpha) * m1) >> 8
+        m1 = (int(box(ring, 100, e1, whole, t & 15)) * 256) // d
+        m = (alpha * ((int(box(ring, 100, end, whole, t & 15)) * 256) // d)
+             + (256 - alpha) * m1) >> 8
+        ma1 = (int(box(ring, 520, e1, whole, t & 15)) * 256) // d
+        ma = (alpha * ((int(box(ring, 520, end, whole, t & 15)) * 256) // d)
+              + (256 - alpha) * ma1) >> 8
         # A drop of the brace, found at the stride's phase: the newest half step against the
         # same half of the step before, where the stride's pulse is the same. Under 0.4 of it is
         # the brace (0.5-1.4 % of frames on either signal model, the run's own drops among
-        # them), and the step before times that ratio is the level now; the window takes the
+        # them), and the step before times that ratio is the level now; the level is then the
         # mean of the two, so that 20 % -> 5 % reads under the midpoint within 0.36 s wherever
         # it falls in the stride (two steps alone: 0.71 s at 130 steps/min; window_latency.py).
         # Rises keep the window: on a sparse signal a half step's few large units overshot.
         h = whole >> 1
-        s0 = int(box(ring, end, h, 0))
-        s1 = int(box(ring, e1, h, 0))
+        s0 = int(box(ring, 100, end, h, 0))
+        s1 = int(box(ring, 100, e1, h, 0))
         if fs[27] != 0 and s0 * 5 < s1 * 2:
-            r = (m1 * ((s0 * 256) // s1)) >> 8      # s0 / s1 < 0.4: below 2**23
-            if r < m:
-                m = (m + r) >> 1
+            dq = (s0 * 256) // s1              # Q8, under 103
     # The slow amplitude/step ratio, from clean blocks: plain sums over the first 64 (x64 of
     # their mean once there are 64), so that it starts from the whole first 6.4 s, then
     # exponential means over 6.4 s. When the amplitude of the last ~0.4 s is over twice the
@@ -194,7 +207,15 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         r = (fs[0] * 256) // fs[1]    # Q8 amplitude per unit of mean |step|
         if r > 4095:
             r = 4095
-        m = (m * r) >> 8
+        m = (((m * r) >> 8) + ma) >> 1
+        m1 = (((m1 * r) >> 8) + ma1) >> 1
+    else:
+        m = ma                         # no clean block yet: the amplitude alone
+        m1 = ma1
+    if dq > 0:
+        v = (m1 * dq) >> 8
+        if v < m:
+            m = (m + v) >> 1
     # Hum is taken out of the level in power, as the quadrature law takes the rest's: the
     # calibration's rest is the electrodes' own, hum cancelled (belt.calibration), so hum that
     # is there both at the calibration and now does not read as effort either. Coherent mains

@@ -7,9 +7,9 @@
 #   - the first difference |x[n] - x[n-1]|, a whitened level with a low variance (the fast part
 #     of the effort estimate), summed per sub-block into a ring (the envelope whose rhythm gives
 #     the runner's step period);
-#   - a 4th-order Butterworth high-pass at 30 Hz (ECG, motion, drift) and its rectified sum: the
-#     amplitude measure, flat across the EMG band, so that a spectrum that compresses with
-#     fatigue does not read as a weaker brace;
+#   - a 4th-order Butterworth high-pass at 30 Hz (ECG, motion, drift) and its rectified sum, per
+#     block and per sub-block into a second ring: the amplitude measure, flat across the EMG
+#     band, so that a spectrum that compresses with fatigue does not read as a weaker brace;
 #   - the same high-passed sample against the one 100 samples earlier: 50 and 60 Hz hum (5 and 6
 #     whole periods) cancel in that difference, muscle signal does not;
 #   - the block's 50 and 60 Hz Fourier coefficients and their 3rd harmonics' (a lock-in against
@@ -40,13 +40,15 @@ HUM_IQ = const(19)    # the block's (cos, sin) coefficients at 50, 60, 150 and 1
 #                       of counts x Q7 cosine, / 256 and held within +-11000 (+ BIAS)
 STATS_LEN = const(27)
 
-# The ring array (array('H', [0] * RING_LEN)): the comb's delay line, then the envelope.
+# The ring array (array('H', [0] * RING_LEN)): the comb's delay line, the envelope, the cosine
+# table, the amplitude's envelope (the two envelopes share ENV_POS).
 COMB_LEN = const(100)   # high-passed samples / 4 + 16384 (|hp| / 4 < 11400: 16 bits)
 COMB_BIAS = const(16384)
 _ENV = const(100)        # the envelope ring: sum of |x[n] - x[n-1]| per sub-block (< 40960)
 _ENV_LEN = const(320)
 COS_AT = const(420)      # a cosine period in 100 slots, Q7 + 128 (COS_Q7, copied by the owner)
-RING_LEN = const(520)
+_AMP_ENV = const(520)    # the amplitude's ring: sum of |high-passed x| (counts) per sub-block
+RING_LEN = const(840)
 # 128 + round(127 cos(2 pi i / 100)), i = 0..99: spelt out, so that every port has the same table
 COS_Q7 = (b'\xff\xff\xfe\xfd\xfb\xf9\xf6\xf3\xef\xeb\xe7\xe2\xdd\xd7\xd1\xcb\xc4\xbd\xb6\xaf'
            b'\xa7\xa0\x98\x90\x88\x80xph`YQJC<5/)#\x1e\x19\x15\x11\r\n\x07\x05\x03\x02\x01'
@@ -91,6 +93,7 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
     s_diff = 0
     s_val = 0
     s_amp = 0
+    amp_mark = 0
     s_comb = 0
     r50 = 0
     j50 = 0
@@ -186,6 +189,8 @@ def scan(buf: ptr16, start: int, n: int, st: ptr32, ring: ptr16):
             s_comb += c
             i += 1
         ring[100 + epos] = s_env
+        ring[520 + epos] = (s_amp - amp_mark + 4) >> 3    # < 10 x 45400 / 8: 16 bits
+        amp_mark = s_amp
         epos += 1
         if epos >= 320:
             epos = 0

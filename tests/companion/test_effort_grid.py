@@ -48,8 +48,8 @@ def test_the_firmware_on_both_models_at_the_reference_condition():
         # the firmware beats the textbook chain and the 1 s RMS on both models
         assert r["firmware"] < r["1 s moving RMS (20-450 Hz)"] < r[
             "textbook 20-450 Hz, rectify, 6 Hz low-pass"]
-        # synth meets the 1.5 %MVC target; muap misses it (docs/performance.md): this bound
-        # only guards against getting worse
+        # one run of 1 min is a noisy cell: the full cells are the grid's (docs/performance.md)
+        # and the test below; this bound only guards against getting much worse
         assert r["firmware"] < bound, (model, r["firmware"])
 
 
@@ -58,6 +58,20 @@ def test_steady_hum_in_the_room_is_calibrated_away_on_both_models():
     for model in ("synth", "muap"):
         r = effort_grid.run(model, {"hum": 20.0, "hum_hz": 60.0}, 0, 1.0, INTERP, cache)
         assert r is not None and r["firmware"] < 2.5, model
+
+
+def test_the_motor_unit_model_meets_the_target_slow_and_with_a_noisy_electrode():
+    """Three of the grid's motor-unit cells in full (2 runs of 2 min). At 130 steps/min the
+    window of the newest step blended at T / 0.48 s read 1.98 %MVC (one step of a sparse signal
+    is a noisy mean); the stride's two steps alike read 1.37. With a 12-count noise floor the
+    mean |first difference| alone read 1.74 (its ratio to the amplitude scatters with which
+    units fire, and the floor is mostly in it); the mean of it and the amplitude's own window,
+    1.46."""
+    cache = {}
+    for cond in ({}, {"cadence": 130.0}, {"noise_floor": 12.0}):
+        errs = [effort_grid.run("muap", cond, s, 2.0, INTERP, cache)["firmware"] for s in (0, 1)]
+        rms = float(np.sqrt(np.mean(np.square(errs))))
+        assert rms <= 1.5, (cond, rms)
 
 
 def test_slow_cadence_and_deep_stride_pulse_meet_the_target_on_synth():
