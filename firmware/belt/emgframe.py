@@ -161,11 +161,11 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
               + (256 - alpha) * ma1) >> 8
         # A drop of the brace, found at the stride's phase: the newest half step against the
         # same half of the step before, where the stride's pulse is the same. Under 0.4 of it is
-        # the brace (0.5-1.4 % of frames on either signal model, the run's own drops among
-        # them), and the step before times that ratio is the level now; the level is then the
+        # the brace (20 % -> 5 % is about 0.28 in level; steady running rarely passes 0.4), and
+        # the step before times that ratio is the level now; the level is then the
         # mean of the two, so that 20 % -> 5 % reads under the midpoint within 0.36 s wherever
         # it falls in the stride (two steps alone: 0.71 s at 130 steps/min; window_latency.py).
-        # Rises keep the window: on a sparse signal a half step's few large units overshot.
+        # Rises keep the window: on a sparse signal a half step's few large units overshot them.
         h = whole >> 1
         s0 = int(box(ring, 100, end, h, 0))
         s1 = int(box(ring, 100, e1, h, 0))
