@@ -79,21 +79,21 @@ def effort(level, rest, mvc, law):
                    0, 200)
 
 
-def step_scenario(offset_ms, seed, cadence=170.0):
-    """20 % for 12 s, then 5 % for 6 s, running at `cadence` steps/min; the step lands
-    offset_ms after a frame boundary."""
+def step_scenario(offset_ms, seed, cadence=170.0, high=20.0, low=5.0):
+    """`high` % (20) for 12 s, then `low` % (5) for 6 s, running at `cadence` steps/min; the step
+    lands offset_ms after a frame boundary."""
     n = 18 * FS
-    e = np.full(n, 20.0)
+    e = np.full(n, high)
     at = 12 * FS + offset_ms
-    e[at:] = 5.0
+    e[at:] = low
     cad = np.full(n, cadence)
     return synth.render(e, np.ones(n, bool), np.full(n, 160.0), cad, seed=seed), at
 
 
-def latency_s(frames_pct, at):
+def latency_s(frames_pct, at, midpoint=12.5):
     k0 = at // 100                          # frame k covers samples [100k, 100k+100)
     for k in range(k0, len(frames_pct)):
-        if frames_pct[k] < 12.5:
+        if frames_pct[k] < midpoint:
             return ((k + 1) * 100 - at) / FS
     return float("inf")
 

@@ -1,8 +1,8 @@
 """What the step window trades: how soon a change of brace shows against how closely effort
 follows the true effort over the last stride, per cadence, for the window's span A.
 
-    .venv/bin/python bench/window_latency.py [--spans 480,720,960] [--no-drop-test] [--seeds N]
-                                             [--interpreter NAME]
+    .venv/bin/python bench/window_latency.py [--spans 480,720,960] [--no-drop-test]
+                                             [--step 20,5] [--seeds N] [--interpreter NAME]
 
 Running, the level is the mean |first difference| over the newest step blended with the step
 before, alpha = T / A within 0.5..1 (T the step period; docs/signal.md, "The window"): A = 960 ms,
@@ -12,10 +12,11 @@ against the same half of the step before) brings a drop of the brace in sooner; 
 runs without it. Each A runs the firmware itself, a copy of this tree's with A changed (in
 belt/emgframe.py), and prints per cadence:
 - the window's median age, T / (2 alpha);
-- the step latency: a 20 % -> 5 % step while running (the synthetic runner, as in
-  bench/effort_accuracy.py, at this cadence), the time until effort first reads under 12.5 %,
-  mean and worst over 8 points of the stride (one step divided evenly: where the step falls
-  against the foot strikes' bursts, and so against the frame clock) x seeds;
+- the step latency: a 20 % -> 5 % step while running (--step: another drop; the synthetic
+  runner, as in bench/effort_accuracy.py, at this cadence), the time until effort first reads
+  under the midpoint, 12.5 %, mean and worst over 8 points of the stride (one step divided
+  evenly: where the step falls against the foot strikes' bursts, and so against the frame
+  clock) x seeds;
 - the window alone on the motor-unit model (noiseless muscle, true step period;
   bench/effort_grid.py's window_oracle): what the window's shape costs against the mean over the
   last two steps, before any noise, filter or estimate;
@@ -39,7 +40,7 @@ from effort_accuracy import latency_s, step_scenario
 
 CADENCES = (130, 150, 170, 200)
 _SPAN = "(960 if fs[27] != 0 else 480)"           # running: A; otherwise 480 ms
-_DROP_TEST = "if fs[27] != 0 and s0 * 5 < s1 * 2:"   # PHASED is 0 or 1: "> 1" turns it off
+_DROP_TEST = "if fs[27] != 0 and s0 * 5 < s1 * 2"    # PHASED is 0 or 1: "> 1" turns it off
 
 
 def firmware_with_span(source, span_ms, into, drop_test=True):
@@ -76,18 +77,21 @@ def oracle(cadence, seeds, span_ms):
     return float(np.sqrt(np.mean(sq)))
 
 
-def latency(cadence, seeds, interp, phases=8):
+def latency(cadence, seeds, interp, phases=8, levels=(20.0, 5.0)):
     """Step latency (mean, worst) over steps at `phases` points spread evenly over one step of
-    the stride (the same runner, so the same foot strikes) and over the frame clock."""
+    the stride (the same runner, so the same foot strikes) and over the frame clock; the step
+    from levels[0] to levels[1] %, read when effort first falls under their midpoint."""
     cal_adc, cal_phases = synth.calibration()
     step_ms = 60000.0 / cadence
     out = []
     for seed in range(seeds):
         for k in range(phases):
             off = int(round(k * step_ms / phases))
-            x, at = step_scenario(off, seed=300 + seed, cadence=float(cadence))
+            x, at = step_scenario(off, seed=300 + seed, cadence=float(cadence),
+                                  high=levels[0], low=levels[1])
             r = replay.run_chain("emg_raw", cal_adc, cal_phases, x, interp)
-            out.append(latency_s(np.array([e for e, _ in r.frames]) / 10.0, at))
+            out.append(latency_s(np.array([e for e, _ in r.frames]) / 10.0, at,
+                                 (levels[0] + levels[1]) / 2.0))
     return float(np.mean(out)), float(np.max(out))
 
 
@@ -97,7 +101,9 @@ def main():
                     help="values of A in ms, comma-separated (960: the firmware's)")
     ap.add_argument("--no-drop-test", action="store_true",
                     help="run each copy without the drop test")
-    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--step", default="20,5",
+                    help="the drop, from,to in %%MVC (20,5: the 0.4 s target's; 20,12: a fade)")
+    ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--interpreter", default="micropython", choices=("micropython", "cpython"))
     args = ap.parse_args()
     try:
@@ -106,6 +112,12 @@ def main():
         ap.error("--spans: whole milliseconds separated by commas, e.g. 480,520")
     if any(not 300 <= s <= 1000 for s in spans):
         ap.error("--spans: each within 300..1000 ms")
+    try:
+        levels = tuple(float(v) for v in args.step.split(","))
+    except ValueError:
+        levels = ()
+    if len(levels) != 2 or not 0 <= levels[1] < levels[0] <= 100:
+        ap.error("--step: two efforts in %MVC, from,to, the second lower, e.g. 20,12")
     home = replay.FIRMWARE
     cache = {}
     print("| A (ms) | cadence | median age (s) | step latency mean / worst (s) | "
@@ -117,7 +129,7 @@ def main():
             for cad in CADENCES:
                 t = 60.0 / cad
                 alpha = min(1.0, max(0.5, t / (span / 1000.0)))
-                lat_mean, lat_max = latency(cad, args.seeds, args.interpreter)
+                lat_mean, lat_max = latency(cad, args.seeds, args.interpreter, levels=levels)
                 cells = []
                 for model in ("muap", "synth"):
                     errs = [grid.run(model, {"cadence": float(cad)}, s, 2.0, args.interpreter,

@@ -98,15 +98,45 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     fs[10] = amp
     filled = fs[7]
     if (q & 4) != 0 and filled > 0:
-        # hold the block out: its ten sub-blocks become the last clean block's
+        # Hold the block out. Running, its ten sub-blocks become the same ten one step earlier,
+        # the stride's same phase, scaled by how the 200 ms before the block compare with the
+        # same 200 ms one step earlier (so that a brace that has just dropped stays dropped:
+        # unscaled, a jerk just after a drop held it up for 0.1 s more). The last clean block's
+        # mean alone, which is used otherwise, may be a quiet phase's: at 200 steps/min and a
+        # 90 % pulse it read as a dip of the brace of 13 %MVC, and as a drop.
+        back = fs[6] >> 4
+        b0 = st[11] - 10              # the end of the 200 ms before the block, and a step before
+        if b0 < 0:
+            b0 += 320
+        b1 = b0 - back
+        if b1 < 0:
+            b1 += 320
+        rs = 0
+        ra = 0
+        if fs[27] != 0 and filled >= back + 30:
+            v = int(box(ring, 100, b1, 20, 0))
+            if v > 0:
+                rs = (int(box(ring, 100, b0, 20, 0)) * 256) // v
+            v = int(box(ring, 520, b1, 20, 0))
+            if v > 0:
+                ra = (int(box(ring, 520, b0, 20, 0)) * 256) // v
+        if rs > 1024:
+            rs = 1024
+        if ra > 1024:
+            ra = 1024
         pos = st[11]
         k = 0
         while k < 10:
             pos -= 1
             if pos < 0:
                 pos = 319
-            ring[100 + pos] = fs[8]
-            ring[520 + pos] = fs[28]
+            p1 = pos - back
+            if p1 < 0:
+                p1 += 320
+            v = fs[8] if rs == 0 else (int(ring[100 + p1]) * rs) >> 8
+            ring[100 + pos] = v if v < 65535 else 65535
+            v = fs[28] if ra == 0 else (int(ring[520 + p1]) * ra) >> 8
+            ring[520 + pos] = v if v < 65535 else 65535
             k += 1
     else:
         fs[8] = st[1] // 10
@@ -154,22 +184,25 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         elif alpha > 256:
             alpha = 256
         m1 = (int(box(ring, 100, e1, whole, t & 15)) * 256) // d
-        m = (alpha * ((int(box(ring, 100, end, whole, t & 15)) * 256) // d)
-             + (256 - alpha) * m1) >> 8
+        m0 = (int(box(ring, 100, end, whole, t & 15)) * 256) // d
+        m = (alpha * m0 + (256 - alpha) * m1) >> 8
         ma1 = (int(box(ring, 520, e1, whole, t & 15)) * 256) // d
         ma = (alpha * ((int(box(ring, 520, end, whole, t & 15)) * 256) // d)
               + (256 - alpha) * ma1) >> 8
         # A drop of the brace, found at the stride's phase: the newest half step against the
         # same half of the step before, where the stride's pulse is the same. Under 0.4 of it is
-        # the brace (20 % -> 5 % is about 0.28 in level; steady running rarely passes 0.4), and
-        # the step before times that ratio is the level now; the level is then the
-        # mean of the two, so that 20 % -> 5 % reads under the midpoint within 0.36 s wherever
-        # it falls in the stride (two steps alone: 0.71 s at 130 steps/min; window_latency.py).
-        # Rises keep the window: on a sparse signal a half step's few large units overshot them.
+        # the brace (20 % -> 5 % is about 0.28 in level), and the step before times that ratio
+        # is the level now; the level is then the mean of the two, so that the drop reads under
+        # its midpoint in about half the time two steps alone take (window_latency.py). The
+        # newest whole step must have fallen too, under 0.7 of the one before: a whole step
+        # holds the stride's whole pulse whatever the phase, so a step period gone stale (the
+        # cadence just changed) or a jittery stride under a deep pulse, which fooled the half
+        # steps, does not. Rises keep the window: on a sparse signal a half step's few large
+        # units overshot them.
         h = whole >> 1
         s0 = int(box(ring, 100, end, h, 0))
         s1 = int(box(ring, 100, e1, h, 0))
-        if fs[27] != 0 and s0 * 5 < s1 * 2:
+        if fs[27] != 0 and s0 * 5 < s1 * 2 and m0 * 10 < m1 * 7:
             dq = (s0 * 256) // s1              # Q8, under 103
     # The slow amplitude/step ratio, from clean blocks: plain sums over the first 64 (x64 of
     # their mean once there are 64), so that it starts from the whole first 6.4 s, then

@@ -150,6 +150,50 @@ def test_a_drop_while_running_is_seen_within_0_4_s_wherever_it_falls_in_the_stri
                 spm, worst))
 
 
+def test_a_cable_jerk_while_running_is_held_out_at_the_strides_phase():
+    """A jerk's block is held out of the window. Its ten sub-blocks were the last clean block's
+    mean: at 200 steps/min with the amplitude pulsing 90 % with each step, that block may be the
+    quiet half of a step, and the stretch read as a dip of the brace of 13.4 %MVC (and as a drop
+    to the drop test). Running, they are now the same ten sub-blocks one step earlier, scaled
+    by how the 200 ms before compare with theirs."""
+    c, n = calibrated()
+    step = 60000 // 200
+    base = running(16000, 60, n, step, 90)
+    ref = feed(c, base)
+    mean = sum(ref[80:]) // len(ref[80:])
+    worst = 0
+    for k in range(8):
+        buf = array("H", base)
+        at = 10000 + k * step // 8 + 37
+        for i in range(at, at + 4):
+            buf[i] = min(4095, buf[i] + 2000)
+        c.reset()
+        out = frames_of(c, buf)
+        eq(out[at // 100][1] & Q_ARTEFACT, Q_ARTEFACT, "the jerk's frame flagged")
+        for e, _ in out[at // 100:at // 100 + 8]:
+            worst = max(worst, mean - e)
+    record("jerk_running_dip", "%d %d" % (mean, worst))
+    if worst > 40:
+        raise AssertionError("a jerk read %d per mille under the brace (%d)" % (worst, mean))
+
+
+def test_a_change_of_cadence_is_not_read_as_a_drop_of_the_brace():
+    """A steady 20 % brace, the amplitude pulsing 90 % with each step, the runner going from 190
+    to 160 steps/min and back. For 2-4 s the step period in use is the old one, and "the same
+    half one step back" is another point of the stride: the half steps alone read it as a drop
+    (9.3 %MVC at the lowest). The newest whole step must have fallen too, and a whole step holds
+    the whole pulse whatever the phase."""
+    c, n = calibrated()
+    lowest = 1000
+    for a, b in ((316, 375), (375, 316)):
+        c.reset()
+        frames = feed(c, array("H", running(14000, 60, n, a, 90)) + array("H", running(8000, 60, n, b, 90)))
+        lowest = min(lowest, min(frames[140:180]))
+    record("cadence_change_lowest", str(lowest))
+    if lowest < 130:
+        raise AssertionError("a change of cadence read as a brace of %d per mille" % lowest)
+
+
 def test_steady_state_allocates_nothing():
     skip_unless_micropython("heap_lock proves no allocation only on MicroPython")
     c, n = calibrated()
