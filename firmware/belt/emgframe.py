@@ -1,5 +1,6 @@
 # The per-frame half of the emg_raw chain, in viper: quality, the step window and the amplitude
-# scale (the hum check is belt.emghum's), once per 100 ms block, from the sums frontend.scan leaves in its array.
+# scale (the hum check is belt.emghum's), once per 100 ms block, from the sums frontend.scan
+# leaves in its array.
 #
 # Viper because the native alternative looks every attribute up by name, which costs more than
 # the whole per-sample kernel; the frame's state lives in one int32 array instead (slots below).

@@ -187,7 +187,8 @@ def test_a_change_of_cadence_is_not_read_as_a_drop_of_the_brace():
     lowest = 1000
     for a, b in ((316, 375), (375, 316)):
         c.reset()
-        frames = feed(c, array("H", running(14000, 60, n, a, 90)) + array("H", running(8000, 60, n, b, 90)))
+        buf = array("H", running(14000, 60, n, a, 90)) + array("H", running(8000, 60, n, b, 90))
+        frames = feed(c, buf)
         lowest = min(lowest, min(frames[140:180]))
     record("cadence_change_lowest", str(lowest))
     if lowest < 130:
