@@ -40,7 +40,7 @@ from effort_accuracy import latency_s, step_scenario
 
 CADENCES = (130, 150, 170, 200)
 _SPAN = "(960 if fs[27] != 0 else 480)"           # running: A; otherwise 480 ms
-_DROP_TEST = "if fs[27] != 0 and s0 * 5 < s1 * 2"    # PHASED is 0 or 1: "> 1" turns it off
+_DROP_TEST = "if fs[27] != 0 and s0 * 20 < s1 * 9"   # PHASED is 0 or 1: "> 1" turns it off
 
 
 def firmware_with_span(source, span_ms, into, drop_test=True):

@@ -191,20 +191,32 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
         ma = (alpha * ((int(box(ring, 520, end, whole, t & 15)) * 256) // d)
               + (256 - alpha) * ma1) >> 8
         # A drop of the brace, found at the stride's phase: the newest half step against the
-        # same half of the step before, where the stride's pulse is the same. Under 0.4 of it is
-        # the brace (20 % -> 5 % is about 0.28 in level), and the step before times that ratio
-        # is the level now; the level is then the mean of the two, so that the drop reads under
-        # its midpoint in about half the time two steps alone take (window_latency.py). The
-        # newest whole step must have fallen too, under 0.7 of the one before: a whole step
-        # holds the stride's whole pulse whatever the phase, so a step period gone stale (the
-        # cadence just changed) or a jittery stride under a deep pulse, which fooled the half
-        # steps, does not. Rises keep the window: on a sparse signal a half step's few large
-        # units overshot them.
+        # same half of the step before, where the stride's pulse is the same. Under 0.45 of it
+        # is the brace (20 % -> 5 % settles near 0.3 in level: the heart and the foot strikes
+        # stay), and the step before times that ratio is the level now; the level is then
+        # 3/5 of that and 2/5 of the window, so that the drop reads under its midpoint within
+        # 0.4 s wherever it falls in the stride (window_latency.py; with half of each, 0.43 s
+        # at 130 steps/min: the two steps' own mean passes the midpoint a step after the drop,
+        # 0.46 s there, so the level has to lead it). A step period gone stale (the cadence
+        # just changed) or a jittery stride under a deep pulse pairs the newest half's quiet
+        # phase with a burst too; then the older half of the newest step is paired with the
+        # quiet phase and reads over 1.3 of its twin, where a drop leaves it at or under 1
+        # (the brace was still up, or already falling). The newest whole step must have fallen
+        # under 0.8 of the one before as well: it holds the stride's whole pulse whatever the
+        # phase. Rises keep the window: on a sparse signal a half step's few large units
+        # overshot them.
         h = whole >> 1
         s0 = int(box(ring, 100, end, h, 0))
         s1 = int(box(ring, 100, e1, h, 0))
-        if fs[27] != 0 and s0 * 5 < s1 * 2 and m0 * 10 < m1 * 7:
-            dq = (s0 * 256) // s1              # Q8, under 103
+        if fs[27] != 0 and s0 * 20 < s1 * 9 and m0 * 5 < m1 * 4:
+            o0 = end - h                       # the older half of the newest step, and its twin
+            if o0 < 0:
+                o0 += 320
+            o1 = e1 - h
+            if o1 < 0:
+                o1 += 320
+            if int(box(ring, 100, o0, h, 0)) * 10 < int(box(ring, 100, o1, h, 0)) * 13:
+                dq = (s0 * 256) // s1          # Q8, under 116
     # The slow amplitude/step ratio, from clean blocks: plain sums over the first 64 (x64 of
     # their mean once there are 64), so that it starts from the whole first 6.4 s, then
     # exponential means over 6.4 s. When the amplitude of the last ~0.4 s is over twice the
@@ -249,7 +261,7 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     if dq > 0:
         v = (m1 * dq) >> 8
         if v < m:
-            m = (m + v) >> 1
+            m = (2 * m + 3 * v) // 5
     # Hum is taken out of the level in power, as the quadrature law takes the rest's: the
     # calibration's rest is the electrodes' own, hum cancelled (belt.calibration), so hum that
     # is there both at the calibration and now does not read as effort either. Coherent mains

@@ -125,3 +125,16 @@ def test_window_latency_runs_the_firmware_with_the_span_it_names(tmp_path):
     p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "window_latency.py"),
                         "--spans", "480,x"], capture_output=True, text=True)
     assert p.returncode == 2 and "--spans" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_drop_on_the_synthetic_runner_reads_under_its_midpoint_within_0_4_s_at_slow_cadence():
+    """20 % -> 5 % on the synthetic runner (its heart and foot strikes stay after the drop, so
+    the newest half step settles near 0.3 of the one before, not 0.25) at 130 and 150 steps/min,
+    at 8 points of the stride, for 4 runners: bench/window_latency.py's cells. With the drop
+    test at 0.4 and the level half the window, half the step before times the ratio, the worst
+    read 0.43 and 0.40 s: the two steps' own mean passes the midpoint one step after the drop,
+    0.46 s at 130, so the level has to lead it."""
+    import window_latency
+    for cadence in (130, 150):
+        mean, worst = window_latency.latency(cadence, 4, INTERP)
+        assert worst <= 0.4, (cadence, mean, worst)
