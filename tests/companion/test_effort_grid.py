@@ -138,3 +138,11 @@ def test_a_drop_on_the_synthetic_runner_reads_under_its_midpoint_within_0_4_s_at
     for cadence in (130, 150):
         mean, worst = window_latency.latency(cadence, 4, INTERP)
         assert worst <= 0.4, (cadence, mean, worst)
+
+
+def test_the_high_pass_keeps_less_of_a_compressed_spectrum_on_both_models():
+    # The grid prints these for docs/performance.md: a compressed spectrum puts more of the
+    # muscle under the firmware's 30 Hz high-pass, on either model.
+    for model in ("synth", "muap"):
+        keeps = effort_grid.highpass_keeps(model, (0.75, 1.0, 1.15), seconds=5)
+        assert 90.0 < keeps[0] < keeps[1] < keeps[2] < 101.0, (model, keeps)
