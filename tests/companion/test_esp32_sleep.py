@@ -181,9 +181,13 @@ def test_the_chip_records_what_it_armed_and_with_nothing_armed_sleeps_for_good(t
     assert not rtcwake.wakes_by_itself(rec)
 
 
-_TIMED_MAIN = '''import machine
+# Woken, it stays awake as the belt does: a /main.py that returned would end the twin's process
+# (exit 0, where the chip would sit in its REPL), and the check that it is awake would race that.
+_TIMED_MAIN = '''import machine, time
 if machine.reset_cause() == machine.DEEPSLEEP_RESET:
     print("woken", machine.wake_reason())
+    while True:
+        time.sleep_ms(100)
 else:
     print("sleeping")
     machine.deepsleep(300)
