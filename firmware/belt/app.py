@@ -32,7 +32,7 @@ class App(Tasks, Calibrating):
         self.calibrator = Calibrator(self.chain.law)
         cal = self.calibration()
         if cal:
-            self.chain.calibrate(cal[0], cal[1])
+            self.chain.calibrate(*cal)
         # The board makes the flags: ThreadSafeFlag where interrupts set them (ESP32); the sim,
         # whose "interrupts" are a task, uses a cheaper one that keeps virtual time fast.
         self._frame_flag = board.flag()
@@ -136,7 +136,7 @@ class App(Tasks, Calibrating):
         self._config_stale = False
         if not self.calibrating:    # a calibration's frames are judged on their own; its end
             cal = self.calibration() or (0, 0)      # puts the saved calibration back
-            self.chain.calibrate(cal[0], cal[1])
+            self.chain.calibrate(*cal)
         self.coach = Coach(self.config.coach_config())
         full = self.flow.storage_full
         self.flow = Runflow(self.coach, self.config.runflow_config())
@@ -268,7 +268,9 @@ class App(Tasks, Calibrating):
         now = self.board.ticks_ms()
         self.frames += 1
         if self.calibrating:
-            self.calibrator.add(self.chain.block_level, quality, self.chain.block_quiet)
+            ch = self.chain
+            self.calibrator.add(ch.block_level, quality, ch.block_quiet, ch.slow_amp,
+                                ch.slow_step)
             self.cal_frames += 1
         if self.writer:
             ch = self.chain

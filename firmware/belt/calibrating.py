@@ -8,14 +8,14 @@ from belt.effort import LEVEL_VERSION
 class Calibrating:
 
     def calibration(self):
-        """(rest, mvc) of the config's calibration, or None when there is none or it was taken
+        """(rest, mvc, fi, rest_fi) of the config's calibration (EffortChain.calibrate's), or None when there is none or it was taken
         in another sensor mode than the one running (a mode change waits for the next boot)."""
         c = self.config
         if c.cal_rest == c.cal_mvc or c.cal_mode != self.chain.mode:
             return None
         if c.cal_mode == "emg_raw" and c.cal_level != LEVEL_VERSION:
             return None                     # levels of an older chain's measure: calibrate again
-        return (c.cal_rest, c.cal_mvc)
+        return (c.cal_rest, c.cal_mvc, c.cal_fi, c.cal_rest_fi)
 
     def cal_begin(self, phase):
         if not self.calibrating:
@@ -38,7 +38,8 @@ class Calibrating:
         if res.ok:
             before = self.config.as_dict()
             self.config.set_calibration(res.rest, res.mvc, self.chain.mode,
-                                        self.clock.wall_time(self.board.ticks_ms()))
+                                        self.clock.wall_time(self.board.ticks_ms()),
+                                        res.fi, res.rest_fi)
             if self._save_config():
                 self.cal_adopted = True
                 verdict = "saved"
@@ -46,8 +47,8 @@ class Calibrating:
                 self.config.update(before)
                 verdict = "not saved"
         self._use_saved_calibration()
-        self.log("calibration %s: rest %d mvc %d spread %d reasons %d" % (
-            verdict, res.rest, res.mvc, res.spread_pm, res.reasons))
+        self.log("calibration %s: rest %d mvc %d spread %d reasons %d index %d" % (
+            verdict, res.rest, res.mvc, res.spread_pm, res.reasons, res.fi))
         return res
 
     def cal_abort(self):
@@ -55,8 +56,7 @@ class Calibrating:
         self._use_saved_calibration()
 
     def _use_saved_calibration(self):
-        cal = self.calibration() or (0, 0)
-        self.chain.calibrate(cal[0], cal[1])
+        self.chain.calibrate(*(self.calibration() or (0, 0)))
 
     def _save_config(self):
         try:

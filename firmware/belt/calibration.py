@@ -7,7 +7,7 @@
 from array import array
 from micropython import const
 
-from belt.effort import LAW_QUADRATURE, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION
+from belt.effort import LAW_QUADRATURE, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION, muscle_index
 
 PH_REST = const(0)
 PH_BRACE = const(1)
@@ -48,9 +48,11 @@ _MAX_REST_RISE = const(3)
 
 
 class CalResult:
-    def __init__(self, rest, mvc, trials, spread_pm, reasons):
+    def __init__(self, rest, mvc, trials, spread_pm, reasons, fi=0, rest_fi=0):
         self.rest = rest            # Q4 counts
         self.mvc = mvc              # Q4 counts
+        self.fi = fi                # the braces' muscle index, x256 (effort.muscle_index)
+        self.rest_fi = rest_fi      # the rest's fatigue index, x256 (0 for linear sensors)
         self.trials = trials        # best 1 s level of each brace, Q4
         self.spread_pm = spread_pm  # (max - min) / max of the trials, per mille
         self.reasons = reasons
@@ -77,6 +79,9 @@ class Calibrator:
         self._rest = array("i", bytes(4 * _MAX_REST))
         self._brace = array("i", bytes(4 * (_MAX_BRACE * _MAX_TRIALS)))
         self._flags = bytearray(_MAX_BRACE * _MAX_TRIALS)
+        # The chain's slow means (amplitude, mean |step|) at the rest's and each brace's latest
+        # clean frame: their spectra, for the level's correction of a fallen one (effort).
+        self._slow = array("i", bytes(4 * 2 * (_MAX_TRIALS + 1)))
         self.good = None
         self.start()
 
@@ -87,6 +92,8 @@ class Calibrator:
         self._rest_bad = 0
         self._trials = 0
         self._n_brace = array("i", bytes(4 * _MAX_TRIALS))
+        for i in range(len(self._slow)):
+            self._slow[i] = 0
 
     def begin(self, phase):
         """Enter a phase (PH_REST, PH_BRACE, PH_PAUSE); each new brace is a new trial."""
@@ -99,9 +106,9 @@ class Calibrator:
         self.phase = phase
         self.active = True
 
-    def add(self, level, quality, quiet=-1):
+    def add(self, level, quality, quiet=-1, slow_amp=0, slow_step=0):
         """One frame: its level (EffortChain.block_level), quality and, for EMG, its level with
-        mains hum cancelled (block_quiet). A rest frame flagged for hum takes the latter: the
+        mains hum cancelled (block_quiet) and the chain's slow means (slow_amp, slow_step). A rest frame flagged for hum takes the latter: the
         rest level is the electrodes' own, not the room's. Calibrated indoors near mains wiring
         and run outdoors on battery, a rest of 40 counts of hum read a 20 % brace on battery as
         17 % and a 10 % one as 3 % (the quadrature law subtracted hum that was not there)."""
@@ -113,8 +120,13 @@ class Calibrator:
             elif self._n_rest < _MAX_REST:
                 self._rest[self._n_rest] = quiet if quiet >= 0 and quality & Q_HUM else level
                 self._n_rest += 1
+                self._slow[0] = slow_amp
+                self._slow[1] = slow_step
         elif self.phase == PH_BRACE:
             t = self._trials - 1
+            if not _bad(quality):
+                self._slow[2 * t + 2] = slow_amp
+                self._slow[2 * t + 3] = slow_step
             k = self._n_brace[t]
             if k < _MAX_BRACE:
                 self._brace[t * _MAX_BRACE + k] = level
@@ -195,6 +207,7 @@ class Calibrator:
             if rest > _MAX_REST_RISE * quiet and rest - quiet >= _MIN_SPAN_Q4:
                 reasons |= R_REST_BRACED
         trials = []
+        used = []
         sign = self._direction(rest)
         dead = clipped = total = short = 0
         for t in range(self._trials):
@@ -206,6 +219,7 @@ class Calibrator:
             best, peak = self._best_level(t, sign, rest)
             if best is not None:
                 trials.append(best)
+                used.append(t)
             elif self._clear(peak, rest):
                 short += 1                  # a brace was made, but not held
         if (self._rest_bad > self._n_rest and self._rest_bad) or (total and dead * 2 > total):
@@ -232,7 +246,24 @@ class Calibrator:
         spread = (spans[-1] - spans[0]) * 1000 // spans[-1] if spans[-1] > 0 else 1000
         if spread > _MAX_SPREAD_PM:
             reasons |= R_INCONSISTENT
-        return CalResult(rest, mvc, trials, spread, reasons)
+        fi, rest_fi = self._spectrum(rest, used)
+        return CalResult(rest, mvc, trials, spread, reasons, fi, rest_fi)
+
+    def _spectrum(self, rest, used):
+        """(the braces' muscle index, the rest's fatigue index), both x256, or (0, 0) where the
+        chain gave no slow means (linear sensors, a recording too short): the median brace's
+        index, with the rest's share taken out as the run's will be (effort.muscle_index)."""
+        sl = self._slow
+        if self.law != LAW_QUADRATURE or sl[0] <= 0 or sl[1] <= 0:
+            return 0, 0
+        rest_fi = sl[1] * 256 // sl[0] if sl[1] < 4194304 else sl[1] // ((sl[0] >> 8) + 1)
+        rest_step = rest_fi * rest >> 8
+        fis = sorted(muscle_index(sl[2 * t + 2], sl[2 * t + 3], rest, rest_step) for t in used)
+        fis = [v for v in fis if v > 0]
+        if not fis or rest_fi > 65535:
+            return 0, 0
+        fi = fis[len(fis) // 2]
+        return (fi, rest_fi) if fi <= 65535 else (0, 0)
 
     def _clear(self, span, rest):
         """Is a level span above rest the contrast a maximum needs (the same test as MVC's)?"""

@@ -88,11 +88,12 @@ class Config:
         return (self.low_pm, self.target_pm, self.high_pm)
 
     def calibration(self):
-        """(rest, mvc) in Q4 counts for EffortChain.calibrate, or None when there is none or it
-        was taken in another sensor mode (its levels would mean nothing in this one)."""
+        """(rest, mvc, fi, rest_fi) for EffortChain.calibrate (levels in Q4 counts, indices
+        x256), or None when there is none or it was taken in another sensor mode (its levels
+        would mean nothing in this one)."""
         if self.cal_rest == self.cal_mvc or self.cal_mode != self.mode:
             return None
-        return (self.cal_rest, self.cal_mvc)
+        return (self.cal_rest, self.cal_mvc, self.cal_fi, self.cal_rest_fi)
 
     def haptic_table(self):
         """haptics.TABLE with the pattern overrides in place (same ids, priorities and duties)."""
@@ -122,6 +123,11 @@ class Config:
             # levels given now are this firmware's (a file without cal_level is an older one's)
             changes = dict(changes)
             changes["cal_level"] = effort.LEVEL_VERSION
+        if ("cal_rest" in changes or "cal_mvc" in changes) and "cal_fi" not in changes:
+            # levels given without their spectrum: the old one's is not theirs
+            changes = dict(changes)
+            changes["cal_fi"] = 0
+            changes["cal_rest_fi"] = 0
         why = self.check(changes)
         if why:
             raise ConfigError(why)
@@ -134,12 +140,13 @@ class Config:
     def __setitem__(self, name, value):
         self.update({name: value})
 
-    def set_calibration(self, rest, mvc, mode, wall_time=0):
-        """Adopt a good calibration (calibration.CalResult rest/mvc) taken in `mode`."""
+    def set_calibration(self, rest, mvc, mode, wall_time=0, fi=0, rest_fi=0):
+        """Adopt a good calibration (calibration.CalResult rest/mvc/fi/rest_fi) taken in
+        `mode`."""
         n = self.cal_count + 1
         self.update({"cal_rest": rest, "cal_mvc": mvc, "cal_mode": mode,
                      "cal_count": n if n <= COUNT_MAX else COUNT_MAX, "cal_time": wall_time,
-                     "cal_level": effort.LEVEL_VERSION})
+                     "cal_level": effort.LEVEL_VERSION, "cal_fi": fi, "cal_rest_fi": rest_fi})
 
     def clear_calibration(self):
         self.update({"cal_rest": 0, "cal_mvc": 0, "cal_mode": ""})

@@ -124,6 +124,8 @@ SCHEMA = (
     ("cal_count", 0, _int, 0, COUNT_MAX),          # successful calibrations so far
     ("cal_time", 0, _int, 0, 0xFFFFFFFF),           # unix seconds of the latest; 0 = unknown
     ("cal_level", 1, _int, 1, 255),                 # effort.LEVEL_VERSION of its levels
+    ("cal_fi", 0, _int, 0, 65535),                  # the braces' muscle index x256; 0: none
+    ("cal_rest_fi", 0, _int, 0, 65535),             # the rest's fatigue index x256
     ("target_pm", _C["target_pm"], _int, 50, 1000),
     ("low_pm", _C["low_pm"], _int, 0, 1000),
     ("high_pm", _C["high_pm"], _int, 50, 2000),

@@ -54,6 +54,34 @@ _RHYTHM_SUBS = const(306)   # sub-blocks it reads: 153 of 20 ms
 _T_DEFAULT = const(565)     # Q4 sub-blocks: 353 ms, 170 steps/min, until a rhythm is found
 
 
+@micropython.native
+def muscle_index(ea, ed, rest_q4, rest_step_q4, hum=0):
+    """The fatigue index of the muscle alone, x256, or 0: the slow means of the amplitude and
+    of the mean |step| (x64 of Q4: emgframe's EA and ED) with the calibrated rest's share taken
+    out in power (its level, and its mean |step| at that level: the noise floor, the heart at
+    rest), so that a brace just above a noisy electrode's floor does not read as a higher
+    spectrum than the same brace on a quiet one. hum, the mains power the level takes out now
+    (emgframe.HUM_POWER), comes out of the amplitude too: a 50 or 60 Hz tone is a low
+    spectrum, and read as the muscle's it made up a loss that was not there."""
+    a = ea >> 8                 # Q2 means: their squares stay below 2**30
+    d = ed >> 8
+    r = rest_q4 >> 2
+    rd = rest_step_q4 >> 2
+    am = a * a - r * r - hum
+    dm = d * d - rd * rd
+    if am <= 0 or dm <= 0:
+        return 0
+    while dm >= 4194304 or am >= 4194304:
+        dm >>= 1
+        am >>= 1
+    if am == 0:
+        return 0
+    q = (dm << 8) // am         # the index squared, Q8
+    if q > 262144:
+        q = 262144              # an index of 32: no muscle's
+    return isqrt(q << 8)
+
+
 class EffortChain:
     def __init__(self, mode):
         if mode not in MODES:
@@ -75,6 +103,8 @@ class EffortChain:
         self._fs = array("i", bytes(4 * emgframe.LEN))
         self._rest = 0
         self._mvc = 0
+        self._fi = 0
+        self._rest_step = 0
         self.reset()
 
     def reset(self):
@@ -101,10 +131,36 @@ class EffortChain:
         self._fs[emgframe.STEP_Q4] = _T_DEFAULT
         self._primed = False
 
-    def calibrate(self, rest_q4, mvc_q4):
-        """Use this calibration (levels in Q4 counts); mvc == rest means none."""
+    def calibrate(self, rest_q4, mvc_q4, fi_q8=0, rest_fi_q8=0):
+        """Use this calibration (levels in Q4 counts); mvc == rest means none. fi_q8 is the
+        muscle's index at the calibration's braces (muscle_fi), rest_fi_q8 the rest's own
+        fatigue index (fatigue_q8): with both, the level makes up what the high-pass loses when
+        the spectrum falls below the calibration's (0: a calibration from before, none)."""
         self._rest = rest_q4
         self._mvc = mvc_q4
+        self._fi = fi_q8
+        # the rest's mean |step|, Q4, at the rest's level: what the rest adds to the step sums
+        self._rest_step = rest_fi_q8 * rest_q4 >> 8 if fi_q8 > 0 else 0
+
+    @micropython.native
+    def muscle_fi(self):
+        """The fatigue index of the muscle alone, x256 (muscle_index), 0 when it cannot be told
+        yet (the slow means span less than their 6.4 s)."""
+        fs = self._fs
+        if fs[emgframe.RATIO_N] < 64:
+            return 0
+        return muscle_index(fs[emgframe.EA], fs[emgframe.ED], self._rest, self._rest_step,
+                            fs[emgframe.HUM_POWER])
+
+    @property
+    def slow_amp(self):
+        """The slow mean of the amplitude (x64 of Q4), for the calibration's index."""
+        return self._fs[emgframe.EA]
+
+    @property
+    def slow_step(self):
+        """The slow mean of the mean |step| (x64 of Q4), likewise."""
+        return self._fs[emgframe.ED]
 
     @property
     def step_q4(self):
@@ -186,10 +242,28 @@ class EffortChain:
         # The block's amplitude with mains hum cancelled: the comb hp[n] - hp[n-100] keeps
         # sqrt(2) of the muscle and the noise (uncorrelated 100 ms apart) and none of 50/60 Hz.
         self.block_quiet = ((self.stats[6] * 8) // self.block) * 181 >> 8
-        self.level = fs[emgframe.LEVEL]
+        lv = fs[emgframe.LEVEL]
+        if self._fi > 0:
+            lv = self._spectral(lv)
+        self.level = lv
         self.quality = q
         if self.frames % _RHYTHM_EVERY == 0 and fs[emgframe.ENV_FILLED] >= _RHYTHM_SUBS:
             self._rhythm()
+
+    @micropython.native
+    def _spectral(self, lv):
+        """The level with what the high-pass loses to a spectrum fallen below the calibration's
+        made up: x (1 + (fi_cal / fi - 1) / 4), at most 10 % more, never less (docs/signal.md,
+        "A compressed spectrum"). The filter's loss grows as the spectrum falls and hardly
+        shrinks as it rises (under 1 % at +15 %), so a rise is left alone."""
+        fi = self.muscle_fi()
+        c = self._fi
+        if fi <= 0 or fi >= c:
+            return lv
+        g = (3 * fi + c) * 64 // fi          # Q8 gain: fi and c are under 2**16
+        if g > 281:
+            g = 281                         # 1.1
+        return lv * g >> 8
 
     @micropython.native
     def _rhythm(self):

@@ -21,13 +21,14 @@ ENV_FILLED = const(7)  # envelope sub-blocks since the reset (up to the ring's 3
 _LAST_SUB = const(8)   # the last clean block's mean sub-block, to hold an artefact out
 LEVEL = const(9)       # out: the window level, Q4 amplitude
 BLOCK_LEVEL = const(10)  # out: this block's own amplitude, Q4
-_RATIO_N = const(11)   # clean blocks in the ratio's sums so far (up to 64)
+RATIO_N = const(11)    # clean blocks in the ratio's sums so far (up to 64)
 _FAST_AMP = const(12)  # the amplitude's mean over the last ~4 clean blocks (x4)
 _FOLLOW = const(13)    # clean blocks left in which the ratio follows a change of state
 _HUM_SLOTS = const(14)  # 14 .. 26: belt.emghum's (the lock-in's last coefficients, its means)
 PHASED = const(27)     # in: 1 while STEP_Q4 is the runner's own rhythm (set by effort._rhythm)
 _LAST_AMP_SUB = const(28)  # the last clean block's mean amplitude sub-block (frontend._AMP_ENV)
-LEN = const(29)
+HUM_POWER = const(29)  # out: the hum's power taken out of this block's level (Q2 squared)
+LEN = const(30)
 
 # frame() spells its thresholds out as literals (viper code sees module constants only so):
 # flat under 0.25 count of mean |step| (4 in Q4); a jump at least 200 counts and 8x the busier
@@ -151,6 +152,7 @@ def frame(st: ptr32, ring: ptr16, fs: ptr32, n: int, rest: int, mvc: int) -> int
     if hum >= 536870912:
         q |= 20
         hum -= 536870912
+    fs[29] = hum if hum > 0 else 0
     # The window, over whole step periods (a boxcar of the runner's own step nulls the stride's
     # pulse and all its harmonics), of two envelopes: the mean |first difference| (whitened: the
     # lowest scatter on a dense signal), scaled by the slow amplitude/step ratio below, and the

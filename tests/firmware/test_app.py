@@ -214,11 +214,11 @@ def test_a_calibration_in_an_older_chains_levels_is_not_used():
     cfg = app.config
     cfg.set_calibration(60, 3800, "emg_raw")
     eq(cfg.cal_level, 2, "a new calibration is in today's levels")
-    eq(app.calibration(), (60, 3800), "used")
+    eq(app.calibration(), (60, 3800, 0, 0), "used")
     cfg.update({"cal_level": 1})
     eq(app.calibration(), None, "an older chain's calibration")
     cfg.update({"cal_rest": 70, "cal_mvc": 3900})   # given by hand: in today's levels
-    eq(app.calibration(), (70, 3900), "set through the config")
+    eq(app.calibration(), (70, 3900, 0, 0), "set through the config")
     board.stop()
 
 
@@ -283,7 +283,7 @@ def test_a_new_calibration_is_not_judged_against_the_one_it_replaces():
     eq(res.reason_text(), "", "the new calibration's verdict")
     eq((app.cal_adopted, app.chain._rest, app.chain._mvc), (True, res.rest, res.mvc),
        "the new calibration adopted")
-    eq(app.calibration(), (res.rest, res.mvc), "and saved")
+    eq(app.calibration(), (res.rest, res.mvc, res.fi, res.rest_fi), "and saved")
     bad = _calibrate(app, n, brace_sd=0)              # no braces: refused
     eq(bad.ok, False, "a calibration without braces")
     eq((app.chain._rest, app.chain._mvc), (res.rest, res.mvc), "the good one still in use")

@@ -1,7 +1,7 @@
 from array import array
 
 from fwtest import eq, near, record
-from signals import Noise, add_hum, emg
+from signals import Noise, add_hum, emg, shaped
 
 from belt.calibration import (Calibrator, PH_BRACE, PH_PAUSE, PH_REST, R_ABSENT, R_CLIPPING,
                               R_INCONSISTENT, R_NOT_ABOVE_REST, R_REST_BRACED, R_TOO_FEW,
@@ -28,7 +28,8 @@ def session(braces=(300, 300, 300), rest_sd=0, rest_s=10, brace_s=5, seed=5, fla
             if hum:
                 add_hum(buf, hum, 60)
             chain.push_block(buf, 0)
-            cal.add(chain.block_level, chain.quality, chain.block_quiet)
+            cal.add(chain.block_level, chain.quality, chain.block_quiet, chain.slow_amp,
+                    chain.slow_step)
             if flags is not None:
                 flags.append(chain.quality)
     return cal
@@ -46,6 +47,35 @@ def test_good_calibration():
         raise AssertionError("rest %d not far below MVC %d" % (res.rest, res.mvc))
     eq(cal.good is res, True, "good result adopted")
     record("cal_good", "%d %d %d" % (res.rest, res.mvc, res.spread_pm))
+
+
+def test_the_calibration_measures_the_spectrum_of_its_braces_and_its_rest():
+    # White noise through the chain: mean |step| over the high-passed amplitude is
+    # 2/sqrt(pi) / sqrt(2/pi) x (the 6 % the high-pass takes) = 1.46, x256 about 375; the
+    # braces' index is the muscle's alone (the rest's share out), the rest's the electrode's.
+    chain = EffortChain("emg_raw")
+    res = session(rest_sd=20, chain=chain).commit()
+    eq(res.reasons, 0, "reasons " + res.reason_text())
+    near(res.fi, 375, 25, "the braces' index")
+    near(res.rest_fi, 375, 40, "the rest's index")
+    # A lower spectrum reads a lower index (signals.shaped's resonator at 80 Hz: a brace's
+    # muscle the high-pass keeps less of).
+    low = Calibrator(chain.law)
+    n = Noise(7)
+    for phase, secs, sd in ((PH_REST, 10, 0), (PH_BRACE, 5, 300), (PH_PAUSE, 3, 0),
+                            (PH_BRACE, 5, 300), (PH_PAUSE, 3, 0), (PH_BRACE, 5, 300)):
+        low.begin(phase)
+        buf = shaped(secs * 1000, sd, n, "low") if sd else emg(secs * 1000, 20, n)
+        for start in range(0, len(buf), 100):
+            chain.push_block(buf, start)
+            low.add(chain.block_level, chain.quality, chain.block_quiet, chain.slow_amp,
+                    chain.slow_step)
+    got = low.commit()
+    eq(got.reasons, 0, "reasons " + got.reason_text())
+    if not 0 < got.fi < res.fi * 3 // 4:
+        raise AssertionError("low spectrum's index %d against white noise's %d" % (got.fi,
+                                                                                  res.fi))
+    record("cal_index", "%d %d %d" % (res.fi, res.rest_fi, got.fi))
 
 
 def test_hum_at_the_calibration_is_no_refusal_and_no_part_of_the_rest():

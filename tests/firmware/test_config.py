@@ -131,20 +131,23 @@ def test_related_fields_change_together():
 def test_calibration_snapshot():
     c = cf.Config()
     eq(c.calibration(), None, "none by default")
-    c.set_calibration(310, 4120, "emg_raw", 1767225600)
-    eq((c.calibration(), c.cal_count, c.cal_time, c.cal_mode), ((310, 4120), 1, 1767225600,
-                                                                "emg_raw"), "adopted")
+    c.set_calibration(310, 4120, "emg_raw", 1767225600, 170, 330)
+    eq((c.calibration(), c.cal_count, c.cal_time, c.cal_mode), ((310, 4120, 170, 330), 1,
+                                                                1767225600, "emg_raw"), "adopted")
     ch = effort.EffortChain(c.mode)
     ch.calibrate(*c.calibration())
     eq(ch.effort_of(4120), 1000, "the chain reads the MVC level as 100 %MVC")
     c.set("mode", "emg_env")
     eq(c.calibration(), None, "taken in another sensor mode: not used")
     c.set("mode", "emg_raw")
-    eq(c.calibration(), (310, 4120), "back in its mode")
-    c.set_calibration(300, 4000, "emg_raw", 1767312000)
-    eq((c.calibration(), c.cal_count), ((300, 4000), 2), "recalibrated, counted")
+    eq(c.calibration(), (310, 4120, 170, 330), "back in its mode")
+    c.set_calibration(300, 4000, "emg_raw", 1767312000, 160, 300)
+    eq((c.calibration(), c.cal_count), ((300, 4000, 160, 300), 2), "recalibrated, counted")
     raises(cf.ConfigError, c.set_calibration, 500, 500, "emg_raw")
-    eq((c.calibration(), c.cal_count), ((300, 4000), 2), "a refused one changes nothing")
+    eq((c.calibration(), c.cal_count), ((300, 4000, 160, 300), 2), "a refused one changes nothing")
+    # Levels set by hand carry no spectrum: the last calibration's index is not theirs.
+    c.update({"cal_rest": 320, "cal_mvc": 4100})
+    eq(c.calibration(), (320, 4100, 0, 0), "levels by hand: no index")
     c.clear_calibration()
     eq((c.calibration(), c.cal_rest, c.cal_mvc, c.cal_mode, c.cal_count), (None, 0, 0, "", 2),
        "cleared")

@@ -43,12 +43,13 @@ def main(argv):
             if i < len(phases) and (i == 0 or phases[i] != phases[i - 1]):
                 cal.begin(phases[i])
             chain.push_block(buf, b * chain.block)
-            cal.add(chain.block_level, chain.quality, chain.block_quiet)
+            cal.add(chain.block_level, chain.quality, chain.block_quiet, chain.slow_amp,
+                    chain.slow_step)
             i += 1
     res = cal.commit()
     print("cal", res.rest, res.mvc, res.spread_pm, res.reasons, ",".join(str(t) for t in res.trials))
     if cal.good:
-        chain.calibrate(cal.good.rest, cal.good.mvc)
+        chain.calibrate(cal.good.rest, cal.good.mvc, cal.good.fi, cal.good.rest_fi)
     chain.reset()
     out = bytearray(3)
     sig = bytearray(3)
