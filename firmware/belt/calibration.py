@@ -7,7 +7,8 @@
 from array import array
 from micropython import const
 
-from belt.effort import LAW_QUADRATURE, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION, muscle_index
+from belt.effort import (LAW_QUADRATURE, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION, muscle_index,
+                         fatigue_of, rest_step_q4)
 
 PH_REST = const(0)
 PH_BRACE = const(1)
@@ -256,8 +257,8 @@ class Calibrator:
         sl = self._slow
         if self.law != LAW_QUADRATURE or sl[0] <= 0 or sl[1] <= 0:
             return 0, 0
-        rest_fi = sl[1] * 256 // sl[0] if sl[1] < 4194304 else sl[1] // ((sl[0] >> 8) + 1)
-        rest_step = rest_fi * rest >> 8
+        rest_fi = fatigue_of(sl[0], sl[1])
+        rest_step = rest_step_q4(rest_fi, rest)
         fis = sorted(muscle_index(sl[2 * t + 2], sl[2 * t + 3], rest, rest_step) for t in used)
         fis = [v for v in fis if v > 0]
         if not fis or rest_fi > 65535:

@@ -82,6 +82,23 @@ def muscle_index(ea, ed, rest_q4, rest_step_q4, hum=0):
     return isqrt(q << 8)
 
 
+@micropython.native
+def fatigue_of(ea, ed):
+    """The fatigue index, x256, of the slow means of the amplitude and the mean |step| (0 with
+    no amplitude)."""
+    if ea <= 0:
+        return 0
+    # ed x 256 could pass 2**30 on a railed input (a big int, on the heap, 10 times a second)
+    return ed * 256 // ea if ed < 4194304 else ed // ((ea >> 8) + 1)
+
+
+def rest_step_q4(rest_fi_q8, rest_q4):
+    """The rest's mean |step|, Q4, at the rest's level: what the rest adds to the step sums
+    (held where its square, Q2, stays a small int: muscle_index runs every frame)."""
+    v = rest_fi_q8 * rest_q4 >> 8
+    return v if v < 131071 else 131071
+
+
 class EffortChain:
     def __init__(self, mode):
         if mode not in MODES:
@@ -105,6 +122,7 @@ class EffortChain:
         self._mvc = 0
         self._fi = 0
         self._rest_step = 0
+        self._gain = 256
         self.reset()
 
     def reset(self):
@@ -139,8 +157,8 @@ class EffortChain:
         self._rest = rest_q4
         self._mvc = mvc_q4
         self._fi = fi_q8
-        # the rest's mean |step|, Q4, at the rest's level: what the rest adds to the step sums
-        self._rest_step = rest_fi_q8 * rest_q4 >> 8 if fi_q8 > 0 else 0
+        self._rest_step = rest_step_q4(rest_fi_q8, rest_q4) if fi_q8 > 0 else 0
+        self._gain = 256
 
     @micropython.native
     def muscle_fi(self):
@@ -176,13 +194,7 @@ class EffortChain:
     def fatigue_q8(self):
         """Mean |first difference| over amplitude, x256, over the last ~6 s: it rises and falls
         with the EMG's mean frequency (0 before a clean frame)."""
-        fs = self._fs
-        d = fs[emgframe.ED]
-        a = fs[emgframe.EA]
-        if a <= 0:
-            return 0
-        # d x 256 could pass 2**30 on a railed input (a big int, on the heap, 10 times a second)
-        return d * 256 // a if d < 4194304 else d // ((a >> 8) + 1)
+        return fatigue_of(self._fs[emgframe.EA], self._fs[emgframe.ED])
 
     @micropython.native
     def push_block(self, buf, start, extra_quality=0):
@@ -244,26 +256,27 @@ class EffortChain:
         self.block_quiet = ((self.stats[6] * 8) // self.block) * 181 >> 8
         lv = fs[emgframe.LEVEL]
         if self._fi > 0:
-            lv = self._spectral(lv)
+            # the index moves over seconds (its means span 6.4 s): its gain is taken once a second
+            if self.frames % 10 == 0:
+                self._gain = self._spectral_gain()
+            lv = lv * self._gain >> 8
         self.level = lv
         self.quality = q
         if self.frames % _RHYTHM_EVERY == 0 and fs[emgframe.ENV_FILLED] >= _RHYTHM_SUBS:
             self._rhythm()
 
     @micropython.native
-    def _spectral(self, lv):
-        """The level with what the high-pass loses to a spectrum fallen below the calibration's
-        made up: x (1 + (fi_cal / fi - 1) / 4), at most 10 % more, never less (docs/signal.md,
-        "A compressed spectrum"). The filter's loss grows as the spectrum falls and hardly
-        shrinks as it rises (under 1 % at +15 %), so a rise is left alone."""
+    def _spectral_gain(self):
+        """The level's gain (Q8) that makes up what the high-pass loses to a spectrum fallen
+        below the calibration's: 1 + (fi_cal / fi - 1) / 4, at most 1.1, never under 1
+        (docs/signal.md, "Amplitude, not spectrum"). The filter's loss grows as the spectrum
+        falls and hardly shrinks as it rises (under 1 % at +15 %), so a rise is left alone."""
         fi = self.muscle_fi()
         c = self._fi
         if fi <= 0 or fi >= c:
-            return lv
-        g = (3 * fi + c) * 64 // fi          # Q8 gain: fi and c are under 2**16
-        if g > 281:
-            g = 281                         # 1.1
-        return lv * g >> 8
+            return 256
+        g = (3 * fi + c) * 64 // fi          # fi and c are under 2**16
+        return g if g < 281 else 281
 
     @micropython.native
     def _rhythm(self):

@@ -35,7 +35,7 @@ def test_what_the_calibrator_accepts_the_config_accepts():
     for rest, mvc, mode in ((310, 4120, "emg_raw"), (2400, 900, "stretch"),
                             (500, 900, "emg_env")):
         c = _calibrated(rest, mvc, mode)
-        eq(c.calibration(), (rest, mvc), "adopted %s" % mode)
+        eq(c.calibration(), (rest, mvc, 0, 0), "adopted %s" % mode)
         law = effort.MODES[mode][4]
         eq(calibration.levels_refused(rest, mvc, law), None, "the calibrator's rule, " + mode)
     eq(calibration.levels_refused(310, 0, effort.LAW_QUADRATURE) is None, False, "mvc 0")
@@ -46,4 +46,4 @@ def test_what_the_calibrator_accepts_the_config_accepts():
     eq(c.calibration(), None, "cleared")
     c = _calibrated()
     c.update({"mode": "stretch", "cal_mode": "stretch", "cal_rest": 2400, "cal_mvc": 900})
-    eq(c.calibration(), (2400, 900), "moved together")
+    eq(c.calibration(), (2400, 900, 0, 0), "moved together")

@@ -247,7 +247,8 @@ def test_re_seating_an_electrode_does_not_read_as_effort():
 def test_unusual_paths_allocate_nothing():
     """The steady state is tested in test_effort; these are the per-frame paths a steady brace
     never takes: a jump in every block (held out of the window), the rail (contact lost), hum,
-    a change of state (the fast ratio), a full-scale square wave, and the rhythm lost."""
+    a change of state (the fast ratio), a full-scale square wave, the rhythm lost, and a
+    spectrum below the calibration's (the level's correction)."""
     skip_unless_micropython("heap accounting is MicroPython's")
     n = Noise(3)
     spikes = emg(2000, 60, n)
@@ -260,18 +261,25 @@ def test_unusual_paths_allocate_nothing():
     cases = (("spikes", spikes), ("rail", array("H", [4095] * 2000)),
              ("hum", _square(2000, 1900, 2200, 10)), ("state", state),
              ("full_scale", _square(2000, 0, 4095, 1)), ("still", emg(2000, 60, n)))
-    for name, buf in cases:
-        c, m = _calibrated()
-        feed(c, running(8000, 60, m, 350, 50))
+    cases += (("low_spectrum", shaped(2000, 60, n, "low")),)
+    # Each with a calibration from before the muscle index and with one far above any signal's,
+    # so that the level's spectral correction runs, at its 10 % limit, on every path.
+    for index in (0, 4000):
+        for name, buf in cases:
+            c, m = _calibrated()
+            c.calibrate(c._rest, c._mvc, index, 300)
+            feed(c, running(8000, 60, m, 350, 50))
 
-        def blocks():
-            for rep in range(2):
-                for start in range(0, 2000, 100):
-                    c.push_block(buf, start)
-                    c.fatigue_q8
-                    c.cadence_spm
-        blocks()
-        eq(allocated(blocks), 0, "bytes allocated by 40 frames of " + name)
+            def blocks():
+                for rep in range(2):
+                    for start in range(0, 2000, 100):
+                        c.push_block(buf, start)
+                        c.fatigue_q8
+                        c.cadence_spm
+                        c.muscle_fi()
+            blocks()
+            eq(allocated(blocks), 0, "bytes allocated by 40 frames of %s, index %d" % (name,
+                                                                                    index))
 
 
 def test_calibrations_people_get_wrong_are_refused_with_a_reason():
