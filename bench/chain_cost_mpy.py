@@ -47,7 +47,12 @@ def timed(chain, buf):
 
 def firmware_chain():
     c = EffortChain("emg_raw")
-    c.calibrate(80, 5000)
+    try:
+        # a calibration index above any signal's: the level's spectral correction runs on every
+        # frame (firmware from before it takes rest and MVC only)
+        c.calibrate(80, 5000, 4000, 300)
+    except TypeError:
+        c.calibrate(80, 5000)
     return c
 
 

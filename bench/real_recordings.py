@@ -172,6 +172,20 @@ def cycle_calibrations(interp):
     return out
 
 
+def thirds(e, ref):
+    """Mean effort over the reference's, during contraction (the reference over 50 %MVC), in
+    the recording's first and last thirds: how far the chain follows the muscle as it tires
+    (its spectrum falls) against an amplitude that does not depend on the spectrum."""
+    n = min(len(e), len(ref))
+    e, ref = np.asarray(e[:n]), ref[:n]
+    con = ref > 50
+    out = []
+    for a, b in ((0, n // 3), (2 * n // 3, n)):
+        sel = con[a:b]
+        out.append(float(np.mean(e[a:b][sel]) / np.mean(ref[a:b][sel])))
+    return out
+
+
 def replay_fatigue(interp):
     from corecue.twin.replay import run_chain
     x = load(EMG_FATIGUE)
@@ -239,6 +253,7 @@ def main():
     print("|---|---|---|---|---|---|---|")
     ref = None
     runs = {}
+    tired = {}
     for interp in interps:
         res, x = replay_fatigue(interp)
         ref = reference(x, FATIGUE_REST, FATIGUE_BRACE) if ref is None else ref
@@ -251,11 +266,15 @@ def main():
             continue
         r, lag = agreement(fw, ref)
         rest, con = segments_by_reference(fw, ref)
+        tired[interp] = thirds(fw, ref)
         print(f"| firmware ({interp}) | rest {res.rest}, MVC {res.mvc}, spread "
               f"{res.spread_pm / 10:.1f} % | {r:.3f} | {lag * 100:+d} | {rest:.1f} | {con:.1f} | "
               f"{100 * np.mean(q != 0):.1f} % |")
     rest, con = segments_by_reference(ref, ref)
     print(f"| offline reference | same segments | 1 | 0 | {rest:.1f} | {con:.1f} | - |")
+    for interp, (first, last) in tired.items():
+        print(f"firmware ({interp}) against the reference during contraction: first third "
+              f"{first:.3f}, last third {last:.3f} ({100 * (last / first - 1):+.1f} % as it tires)")
     if len(interps) == 2:
         print("interpreters agree frame for frame: %s" % (runs["micropython"] == runs["cpython"]))
     print("samples within 8 counts of a rail: %.2f %% (of 0), %.2f %% (of 4095)" % (
