@@ -71,7 +71,7 @@ def test_the_motor_unit_model_meets_the_target_slow_deep_and_with_a_noisy_electr
     quiet phase's; with the whole step's guard 1.53, and with the jerk's block taken from the
     same phase one step earlier as well, 1.34. Under a spectrum compressed by 25 % the 30 Hz
     high-pass kept 3 % less of the muscle and the cell read 2.42 (bias -1.41); with the
-    calibration's muscle index making that up, 1.34."""
+    calibration's muscle index making that up, 1.36."""
     cache = {}
     for cond in ({}, {"cadence": 130.0}, {"noise_floor": 12.0}, {"depth": 0.8}, {"scale": 0.75}):
         errs = [effort_grid.run("muap", cond, s, 2.0, INTERP, cache)["firmware"] for s in (0, 1)]
