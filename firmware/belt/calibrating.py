@@ -8,8 +8,9 @@ from belt.effort import LEVEL_VERSION
 class Calibrating:
 
     def calibration(self):
-        """(rest, mvc, fi, rest_fi) of the config's calibration (EffortChain.calibrate's), or None when there is none or it was taken
-        in another sensor mode than the one running (a mode change waits for the next boot)."""
+        """(rest, mvc, fi, rest_fi) of the config's calibration (EffortChain.calibrate's), or
+        None when there is none or it was taken in another sensor mode than the one running (a
+        mode change waits for the next boot)."""
         c = self.config
         if c.cal_rest == c.cal_mvc or c.cal_mode != self.chain.mode:
             return None

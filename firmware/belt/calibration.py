@@ -7,8 +7,8 @@
 from array import array
 from micropython import const
 
-from belt.effort import (LAW_QUADRATURE, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION, muscle_index,
-                         fatigue_of, rest_step_q4)
+from belt.effort import LAW_QUADRATURE, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION
+from belt.emgspectrum import fatigue_of, muscle_index, rest_step_q4
 
 PH_REST = const(0)
 PH_BRACE = const(1)
@@ -52,7 +52,7 @@ class CalResult:
     def __init__(self, rest, mvc, trials, spread_pm, reasons, fi=0, rest_fi=0):
         self.rest = rest            # Q4 counts
         self.mvc = mvc              # Q4 counts
-        self.fi = fi                # the braces' muscle index, x256 (effort.muscle_index)
+        self.fi = fi                # the braces' muscle index, x256 (emgspectrum.muscle_index)
         self.rest_fi = rest_fi      # the rest's fatigue index, x256 (0 for linear sensors)
         self.trials = trials        # best 1 s level of each brace, Q4
         self.spread_pm = spread_pm  # (max - min) / max of the trials, per mille
@@ -109,10 +109,11 @@ class Calibrator:
 
     def add(self, level, quality, quiet=-1, slow_amp=0, slow_step=0):
         """One frame: its level (EffortChain.block_level), quality and, for EMG, its level with
-        mains hum cancelled (block_quiet) and the chain's slow means (slow_amp, slow_step). A rest frame flagged for hum takes the latter: the
-        rest level is the electrodes' own, not the room's. Calibrated indoors near mains wiring
-        and run outdoors on battery, a rest of 40 counts of hum read a 20 % brace on battery as
-        17 % and a 10 % one as 3 % (the quadrature law subtracted hum that was not there)."""
+        mains hum cancelled (block_quiet) and the chain's slow means (slow_amp, slow_step: the
+        spectrum, belt.emgspectrum). A rest frame flagged for hum takes block_quiet: the rest
+        level is the electrodes' own, not the room's. Calibrated indoors near mains wiring and
+        run outdoors on battery, a rest of 40 counts of hum read a 20 % brace on battery as 17 %
+        and a 10 % one as 3 % (the quadrature law subtracted hum that was not there)."""
         if not self.active:
             return
         if self.phase == PH_REST:
@@ -253,7 +254,7 @@ class Calibrator:
     def _spectrum(self, rest, used):
         """(the braces' muscle index, the rest's fatigue index), both x256, or (0, 0) where the
         chain gave no slow means (linear sensors, a recording too short): the median brace's
-        index, with the rest's share taken out as the run's will be (effort.muscle_index)."""
+        index, with the rest's share taken out as the run's will be (emgspectrum.muscle_index)."""
         sl = self._slow
         if self.law != LAW_QUADRATURE or sl[0] <= 0 or sl[1] <= 0:
             return 0, 0

@@ -11,7 +11,7 @@ from array import array
 import micropython
 from micropython import const
 
-from belt import emgframe, frontend
+from belt import emgframe, emgspectrum, frontend
 from belt.emgframe import isqrt    # the law's square root (boards/simsignal and tests too)
 
 # Quality bits of a frame. Any bit set means the effort value must not be taken at face value.
@@ -54,51 +54,6 @@ _RHYTHM_SUBS = const(306)   # sub-blocks it reads: 153 of 20 ms
 _T_DEFAULT = const(565)     # Q4 sub-blocks: 353 ms, 170 steps/min, until a rhythm is found
 
 
-@micropython.native
-def muscle_index(ea, ed, rest_q4, rest_step_q4, hum=0):
-    """The fatigue index of the muscle alone, x256, or 0: the slow means of the amplitude and
-    of the mean |step| (x64 of Q4: emgframe's EA and ED) with the calibrated rest's share taken
-    out in power (its level, and its mean |step| at that level: the noise floor, the heart at
-    rest), so that a brace just above a noisy electrode's floor does not read as a higher
-    spectrum than the same brace on a quiet one. hum, the mains power the level takes out now
-    (emgframe.HUM_POWER), comes out of the amplitude too: a 50 or 60 Hz tone is a low
-    spectrum, and read as the muscle's it made up a loss that was not there."""
-    a = ea >> 8                 # Q2 means: their squares stay below 2**30
-    d = ed >> 8
-    r = rest_q4 >> 2
-    rd = rest_step_q4 >> 2
-    am = a * a - r * r - hum
-    dm = d * d - rd * rd
-    if am <= 0 or dm <= 0:
-        return 0
-    while dm >= 4194304 or am >= 4194304:
-        dm >>= 1
-        am >>= 1
-    if am == 0:
-        return 0
-    q = (dm << 8) // am         # the index squared, Q8
-    if q > 262144:
-        q = 262144              # an index of 32: no muscle's
-    return isqrt(q << 8)
-
-
-@micropython.native
-def fatigue_of(ea, ed):
-    """The fatigue index, x256, of the slow means of the amplitude and the mean |step| (0 with
-    no amplitude)."""
-    if ea <= 0:
-        return 0
-    # ed x 256 could pass 2**30 on a railed input (a big int, on the heap, 10 times a second)
-    return ed * 256 // ea if ed < 4194304 else ed // ((ea >> 8) + 1)
-
-
-def rest_step_q4(rest_fi_q8, rest_q4):
-    """The rest's mean |step|, Q4, at the rest's level: what the rest adds to the step sums
-    (held where its square, Q2, stays a small int: muscle_index runs every frame)."""
-    v = rest_fi_q8 * rest_q4 >> 8
-    return v if v < 131071 else 131071
-
-
 class EffortChain:
     def __init__(self, mode):
         if mode not in MODES:
@@ -118,11 +73,7 @@ class EffortChain:
         self._ac = array("i", bytes(4 * (frontend.RHYTHM_LAGS + 1)))
         self._work = array("i", bytes(4 * frontend.RHYTHM_WORK))
         self._fs = array("i", bytes(4 * emgframe.LEN))
-        self._rest = 0
-        self._mvc = 0
-        self._fi = 0
-        self._rest_step = 0
-        self._gain = 256
+        self.calibrate(0, 0)
         self.reset()
 
     def reset(self):
@@ -150,34 +101,26 @@ class EffortChain:
         self._primed = False
 
     def calibrate(self, rest_q4, mvc_q4, fi_q8=0, rest_fi_q8=0):
-        """Use this calibration (levels in Q4 counts); mvc == rest means none. fi_q8 is the
-        muscle's index at the calibration's braces (muscle_fi), rest_fi_q8 the rest's own
-        fatigue index (fatigue_q8): with both, the level makes up what the high-pass loses when
-        the spectrum falls below the calibration's (0: a calibration from before, none)."""
+        """Use this calibration (levels in Q4 counts); mvc == rest means none. With the braces'
+        muscle index and the rest's fatigue index (x256; 0: none), the level makes up what the
+        high-pass loses when the spectrum falls below the calibration's (emgspectrum)."""
         self._rest = rest_q4
         self._mvc = mvc_q4
         self._fi = fi_q8
-        self._rest_step = rest_step_q4(rest_fi_q8, rest_q4) if fi_q8 > 0 else 0
+        self._rest_step = emgspectrum.rest_step_q4(rest_fi_q8, rest_q4) if fi_q8 > 0 else 0
         self._gain = 256
 
     @micropython.native
     def muscle_fi(self):
-        """The fatigue index of the muscle alone, x256 (muscle_index), 0 when it cannot be told
-        yet (the slow means span less than their 6.4 s)."""
-        fs = self._fs
-        if fs[emgframe.RATIO_N] < 64:
-            return 0
-        return muscle_index(fs[emgframe.EA], fs[emgframe.ED], self._rest, self._rest_step,
-                            fs[emgframe.HUM_POWER])
+        """The fatigue index of the muscle alone now, x256, 0 until it can be told."""
+        return emgspectrum.of_frame(self._fs, self._rest, self._rest_step)
 
     @property
-    def slow_amp(self):
-        """The slow mean of the amplitude (x64 of Q4), for the calibration's index."""
+    def slow_amp(self):         # the slow mean of the amplitude (x64 of Q4): the calibration's
         return self._fs[emgframe.EA]
 
     @property
-    def slow_step(self):
-        """The slow mean of the mean |step| (x64 of Q4), likewise."""
+    def slow_step(self):        # ... and of the mean |step|, for the spectrum of its braces
         return self._fs[emgframe.ED]
 
     @property
@@ -194,7 +137,7 @@ class EffortChain:
     def fatigue_q8(self):
         """Mean |first difference| over amplitude, x256, over the last ~6 s: it rises and falls
         with the EMG's mean frequency (0 before a clean frame)."""
-        return fatigue_of(self._fs[emgframe.EA], self._fs[emgframe.ED])
+        return emgspectrum.fatigue_of(self._fs[emgframe.EA], self._fs[emgframe.ED])
 
     @micropython.native
     def push_block(self, buf, start, extra_quality=0):
@@ -254,29 +197,12 @@ class EffortChain:
         # The block's amplitude with mains hum cancelled: the comb hp[n] - hp[n-100] keeps
         # sqrt(2) of the muscle and the noise (uncorrelated 100 ms apart) and none of 50/60 Hz.
         self.block_quiet = ((self.stats[6] * 8) // self.block) * 181 >> 8
-        lv = fs[emgframe.LEVEL]
-        if self._fi > 0:
-            # the index moves over seconds (its means span 6.4 s): its gain is taken once a second
-            if self.frames % 10 == 0:
-                self._gain = self._spectral_gain()
-            lv = lv * self._gain >> 8
-        self.level = lv
+        if self._fi > 0 and self.frames % 10 == 0:     # once a second: its means span 6.4 s
+            self._gain = emgspectrum.gain_q8(self.muscle_fi(), self._fi)
+        self.level = fs[emgframe.LEVEL] * self._gain >> 8
         self.quality = q
         if self.frames % _RHYTHM_EVERY == 0 and fs[emgframe.ENV_FILLED] >= _RHYTHM_SUBS:
             self._rhythm()
-
-    @micropython.native
-    def _spectral_gain(self):
-        """The level's gain (Q8) that makes up what the high-pass loses to a spectrum fallen
-        below the calibration's: 1 + (fi_cal / fi - 1) / 4, at most 1.1, never under 1
-        (docs/signal.md, "Amplitude, not spectrum"). The filter's loss grows as the spectrum
-        falls and hardly shrinks as it rises (under 1 % at +15 %), so a rise is left alone."""
-        fi = self.muscle_fi()
-        c = self._fi
-        if fi <= 0 or fi >= c:
-            return 256
-        g = (3 * fi + c) * 64 // fi          # fi and c are under 2**16
-        return g if g < 281 else 281
 
     @micropython.native
     def _rhythm(self):

@@ -5,7 +5,8 @@ from fwtest import allocated, eq, near, raises, record, skip_unless_micropython
 from signals import Noise, add_hum, emg, feed, frames_of, running, shaped
 
 from belt.effort import (EffortChain, Q_ARTEFACT, Q_CONTACT, Q_HUM, Q_SATURATION, UNCALIBRATED,
-                         isqrt, muscle_index)
+                         isqrt)
+from belt.emgspectrum import gain_q8, muscle_index
 
 
 def calibrated(rest_sd=0, mvc_sd=300, seed=7):
@@ -293,6 +294,12 @@ def test_a_shifted_spectrum_at_the_same_amplitude_reads_the_same_effort():
     if got["low_step"] * 100 > got["mid_step"] * 85:
         raise AssertionError("the low spectrum is not lower in mean |step|: %r" % got)
     record("spectral_shift", " ".join("%s=%d" % (k, got[k]) for k in sorted(got)))
+
+
+def test_the_spectral_gain_is_a_quarter_of_the_index_fall_at_most_ten_percent_never_less():
+    eq([gain_q8(fi, 200) for fi in (0, 200, 260, 150, 100, 20)],
+       [256, 256, 256, 277, 281, 281], "gains for an index of 0, at, above and under 200")
+    eq(gain_q8(190, 200), (3 * 190 + 200) * 64 // 190, "1 + (200 / 190 - 1) / 4, Q8")
 
 
 def test_a_calibration_with_its_spectrum_makes_up_what_the_high_pass_loses_as_it_falls():
