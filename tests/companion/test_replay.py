@@ -150,3 +150,34 @@ def test_a_recording_at_another_rate_than_its_calibration_is_refused(tmp_path):
     line, = p.stderr.strip().splitlines()
     assert "sampled every 10.2 ms but its calibration" in line and "every 10 ms" in line
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_firmware_tree_from_before_the_spectral_calibration_still_replays(tmp_path, monkeypatch):
+    # The benches' `--firmware DIR` runs an older tree (`git archive`) as a baseline through
+    # this replay driver. A tree from before the calibration measured its spectrum has no slow
+    # means on its chain and a calibrate() of rest and MVC only; it is made here from this one.
+    import shutil
+    from corecue.interp import FIRMWARE
+    from corecue.twin import replay
+    old = tmp_path / "firmware"
+    shutil.copytree(FIRMWARE, old)
+    path = old / "belt" / "effort.py"
+    text = path.read_text()
+    for a, b in (("def calibrate(self, rest_q4, mvc_q4, fi_q8=0, rest_fi_q8=0):",
+                  "def calibrate(self, rest_q4, mvc_q4):\n        fi_q8 = rest_fi_q8 = 0"),
+                 ("def slow_amp(self)", "def _no_slow_amp(self)"),
+                 ("def slow_step(self)", "def _no_slow_step(self)")):
+        assert a in text
+        text = text.replace(a, b)
+    path.write_text(text)
+    cal_adc, phases = synth.calibration()
+    run_adc = synth.render(np.full(20000, 20.0), np.ones(20000, bool), np.full(20000, 150.0),
+                           np.full(20000, 170.0), seed=3)
+    new = replay.run_chain("emg_raw", cal_adc, phases, run_adc, "cpython")
+    monkeypatch.setattr(replay, "FIRMWARE", str(old))
+    got = replay.run_chain("emg_raw", cal_adc, phases, run_adc, "cpython")
+    assert got.reasons == 0 and len(got.frames) == len(new.frames) == 200
+    # the same levels; without the index its steady 20 % brace reads within 1 %MVC (10 per mille)
+    assert (got.rest, got.mvc) == (new.rest, new.mvc)
+    assert abs(np.mean([e for e, _ in got.frames[100:]]) -
+               np.mean([e for e, _ in new.frames[100:]])) < 10

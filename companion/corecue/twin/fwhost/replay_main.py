@@ -37,19 +37,28 @@ def main(argv):
     cal = Calibrator(chain.law)
     with open(cal_phases, "rb") as f:
         phases = f.read()
+    # A tree from before the calibration measured its spectrum (bench --firmware DIR, for a
+    # baseline) has no slow means to give it and calibrates with rest and MVC alone.
+    spectral = hasattr(chain, "slow_amp")
     i = 0
     for buf, nblocks in blocks(cal_bin, chain.block):
         for b in range(nblocks):
             if i < len(phases) and (i == 0 or phases[i] != phases[i - 1]):
                 cal.begin(phases[i])
             chain.push_block(buf, b * chain.block)
-            cal.add(chain.block_level, chain.quality, chain.block_quiet, chain.slow_amp,
-                    chain.slow_step)
+            if spectral:
+                cal.add(chain.block_level, chain.quality, chain.block_quiet, chain.slow_amp,
+                        chain.slow_step)
+            else:
+                cal.add(chain.block_level, chain.quality, chain.block_quiet)
             i += 1
     res = cal.commit()
     print("cal", res.rest, res.mvc, res.spread_pm, res.reasons, ",".join(str(t) for t in res.trials))
     if cal.good:
-        chain.calibrate(cal.good.rest, cal.good.mvc, cal.good.fi, cal.good.rest_fi)
+        if spectral:
+            chain.calibrate(cal.good.rest, cal.good.mvc, cal.good.fi, cal.good.rest_fi)
+        else:
+            chain.calibrate(cal.good.rest, cal.good.mvc)
     chain.reset()
     out = bytearray(3)
     sig = bytearray(3)
