@@ -172,17 +172,34 @@ def cycle_calibrations(interp):
     return out
 
 
-def thirds(e, ref):
-    """Mean effort over the reference's, during contraction (the reference over 50 %MVC), in
-    the recording's first and last thirds: how far the chain follows the muscle as it tires
-    (its spectrum falls) against an amplitude that does not depend on the spectrum."""
+def thirds(e, ref, by=None):
+    """Mean of e over the mean of ref during contraction (`by`, the reference by default, over
+    50 %MVC), in the recording's first and last thirds: how far the chain follows the muscle as
+    it tires (its spectrum falls). The reference is high-passed at 30 Hz as well, so it loses
+    to a falling spectrum too (highpass_keeps)."""
     n = min(len(e), len(ref))
     e, ref = np.asarray(e[:n]), ref[:n]
-    con = ref > 50
+    con = (ref if by is None else by[:n]) > 50
     out = []
     for a, b in ((0, n // 3), (2 * n // 3, n)):
         sel = con[a:b]
         out.append(float(np.mean(e[a:b][sel]) / np.mean(ref[a:b][sel])))
+    return out
+
+
+def highpass_keeps(x, ref, lows):
+    """How much less a 4th-order 30 Hz high-pass keeps of the contractions' mean |value| in the
+    last third than in the first, in %, against a high-pass at each of `lows` Hz: what the chain
+    and the reference lose as the spectrum falls (below 10 Hz the arm's movement is in it)."""
+    def frames(fc):
+        sos = signal.butter(4, fc, "highpass", fs=FS, output="sos")
+        y = np.abs(signal.sosfilt(sos, x.astype(float) - np.mean(x)))
+        n = len(y) // 100
+        return y[:n * 100].reshape(n, 100).mean(1)
+    out = []
+    for lo in lows:
+        first, last = thirds(frames(30), frames(lo), by=ref)
+        out.append(100 * (last / first - 1))
     return out
 
 
@@ -275,6 +292,9 @@ def main():
     for interp, (first, last) in tired.items():
         print(f"firmware ({interp}) against the reference during contraction: first third "
               f"{first:.3f}, last third {last:.3f} ({100 * (last / first - 1):+.1f} % as it tires)")
+    print("a 30 Hz high-pass keeps %s %% of the last third's contractions against the first's, "
+          "against a high-pass at 15 / 10 Hz" % " / ".join("%+.1f" % v for v in
+                                                         highpass_keeps(x, ref, (15, 10))))
     if len(interps) == 2:
         print("interpreters agree frame for frame: %s" % (runs["micropython"] == runs["cpython"]))
     print("samples within 8 counts of a rail: %.2f %% (of 0), %.2f %% (of 4095)" % (

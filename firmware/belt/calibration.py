@@ -81,7 +81,7 @@ class Calibrator:
         self._brace = array("i", bytes(4 * (_MAX_BRACE * _MAX_TRIALS)))
         self._flags = bytearray(_MAX_BRACE * _MAX_TRIALS)
         # The chain's slow means (amplitude, mean |step|) at the rest's and each brace's latest
-        # clean frame: their spectra, for the level's correction of a fallen one (effort).
+        # clean frame: their spectra, for the level's correction of a fallen one (emgspectrum).
         self._slow = array("i", bytes(4 * 2 * (_MAX_TRIALS + 1)))
         self.good = None
         self.start()
